@@ -1,0 +1,27 @@
+# radsnake: a reproducible radiomics study. This file is an index; see README.md.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "docs/report/workflow.rst"
+
+
+include: "rules/common.smk"
+include: "rules/demo.smk"
+include: "rules/extract.smk"
+include: "rules/aggregate.smk"
+include: "rules/split.smk"
+include: "rules/selection.smk"
+include: "rules/models.smk"
+include: "rules/evaluation.smk"
+include: "rules/figures.smk"
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True

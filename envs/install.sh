@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Default install: a pip virtualenv in .venv from envs/requirements.lock.
+# Usage: bash envs/install.sh [--test]   (--test also brings R and its packages for the
+# reference tests). Installs missing Debian packages with apt-get when run as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+
+apt_install() {
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+        echo "radsnake: please install the Debian packages: $*" >&2
+        exit 1
+    fi
+    if [ -z "${RADSNAKE_APT_UPDATED:-}" ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        export RADSNAKE_APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# PyRadiomics 3.0.1 has no wheel for Python 3.11: it compiles two C extensions.
+command -v cc >/dev/null || apt_install build-essential
+"$PYTHON" -c "import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))" \
+    || apt_install python3-dev
+"$PYTHON" -c "import ensurepip, venv" 2>/dev/null || apt_install python3-venv
+
+stamp=$VENV/.installed
+if [ ! -f "$stamp" ] || [ envs/requirements.lock -nt "$stamp" ]; then
+    [ -x $VENV/bin/python ] || "$PYTHON" -m venv $VENV
+    pin() { grep -i "^$1==" envs/requirements.lock; }
+    $VENV/bin/pip install -q --disable-pip-version-check "$(pin setuptools)" "$(pin wheel)" "$(pin numpy)" "$(pin versioneer)"
+    # PyPI's pyradiomics 3.1.0 sdist has broken metadata, and 3.0.1's build needs the
+    # numpy above at build time: hence the pin and no build isolation.
+    $VENV/bin/pip install -q --disable-pip-version-check --no-build-isolation "$(pin pyradiomics)"
+    $VENV/bin/pip install -q --disable-pip-version-check -r envs/requirements.lock
+    touch "$stamp"
+fi
+
+if [ $want_test = 1 ]; then
+    # Reference statistics come from R itself (pROC, rms), as reviewers recompute them.
+    if ! command -v Rscript >/dev/null || ! Rscript -e 'library(pROC); library(rms)' >/dev/null 2>&1; then
+        apt_install r-base-core r-cran-proc r-cran-rms
+    fi
+fi

@@ -1,0 +1,42 @@
+# One table of all cases: from per-case PyRadiomics rows, or from the user's own table.
+if BRING_YOUR_OWN_FEATURES:
+
+    rule import_features:
+        input:
+            table=config["features_table"],
+            sheet=config["cohort"],
+        output:
+            features="results/features.csv",
+        params:
+            schema=COHORT_SCHEMA,
+            clinical=config["clinical"],
+        log:
+            "logs/import_features.log",
+        resources:
+            mem_mb=2000,
+        conda:
+            "../envs/modelling.yaml"
+        script:
+            "../scripts/import_features.py"
+
+else:
+
+    rule aggregate_features:
+        input:
+            features=get_case_features,
+            sheet=config["cohort"],
+        output:
+            features="results/features.csv",
+        params:
+            schema=COHORT_SCHEMA,
+            clinical=config["clinical"],
+        log:
+            "logs/aggregate_features.log",
+        benchmark:
+            "benchmarks/aggregate_features.tsv"
+        resources:
+            mem_mb=4000,
+        conda:
+            "../envs/modelling.yaml"
+        script:
+            "../scripts/aggregate_features.py"

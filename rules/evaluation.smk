@@ -1,0 +1,28 @@
+rule evaluate_models:
+    input:
+        predictions=get_predictions,
+        radscore="results/selection/radscore.csv",
+    output:
+        metrics=report(
+            "results/evaluation/metrics.csv",
+            caption="../docs/report/metrics.rst",
+            category="4. Evaluation",
+            labels={"table": "metrics per model and set"},
+        ),
+        delong=report(
+            "results/evaluation/delong.csv",
+            caption="../docs/report/delong.rst",
+            category="4. Evaluation",
+            labels={"table": "DeLong tests"},
+        ),
+    params:
+        models=MODELS,
+        threshold=config["evaluation"]["threshold"],
+        target=config["evaluation"]["target"],
+        ci_level=config["evaluation"]["ci_level"],
+    log:
+        "logs/evaluate_models.log",
+    conda:
+        "../envs/modelling.yaml"
+    script:
+        "../scripts/evaluate_models.py"

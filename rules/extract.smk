@@ -1,0 +1,22 @@
+# Per-case PyRadiomics extraction. The params file is an input: editing it reruns extraction.
+rule extract_features:
+    input:
+        image=get_image,
+        mask=get_mask,
+        params=config["pyradiomics"]["params"],
+    output:
+        features="results/features/{case}.csv",
+        diagnostics="results/diagnostics/{case}.csv",
+    params:
+        mask_label=get_mask_label,
+    log:
+        "logs/extract_features/{case}.log",
+    benchmark:
+        "benchmarks/extract_features/{case}.tsv"
+    threads: 1
+    resources:
+        mem_mb=config["resources"]["extract_mem_mb"],
+    conda:
+        "../envs/extract.yaml"
+    script:
+        "../scripts/extract_features.py"

@@ -1,0 +1,17 @@
+rule split_cases:
+    input:
+        features="results/features.csv",
+        locked=get_locked_split,
+    output:
+        split="results/split.csv",
+    params:
+        method=config["split"]["method"],
+        test_fraction=config["split"]["test_fraction"],
+        external_centers=config["split"]["external_centers"],
+        seed=config["seed"],
+    log:
+        "logs/split_cases.log",
+    conda:
+        "../envs/modelling.yaml"
+    script:
+        "../scripts/split_cases.py"

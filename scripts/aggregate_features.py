@@ -1,0 +1,12 @@
+from radsnake.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    from radsnake.aggregate import aggregate_features
+
+    aggregate_features(
+        feature_files=list(snakemake.input.features),
+        sheet_path=snakemake.input.sheet,
+        schema_path=snakemake.params.schema,
+        clinical=dict(snakemake.params.clinical),
+        output_csv=snakemake.output.features,
+    )

@@ -1,0 +1,14 @@
+from radsnake.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    from radsnake.evaluation import evaluate
+
+    evaluate(
+        prediction_files=dict(zip(snakemake.params.models, snakemake.input.predictions)),
+        radscore_csv=snakemake.input.radscore,
+        threshold_method=snakemake.params.threshold,
+        target=snakemake.params.target,
+        ci_level=snakemake.params.ci_level,
+        metrics_csv=snakemake.output.metrics,
+        delong_csv=snakemake.output.delong,
+    )

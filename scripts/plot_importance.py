@@ -1,0 +1,10 @@
+from radsnake.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    from radsnake.plots import plot_importance
+
+    plot_importance(
+        importance_files=dict(zip(snakemake.params.models, snakemake.input.importances)),
+        png=snakemake.output.png,
+        pdf=snakemake.output.pdf,
+    )

@@ -1,0 +1,11 @@
+from radsnake.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    from radsnake.plots import plot_lasso
+
+    plot_lasso(
+        path_csv=snakemake.input.path,
+        cv_csv=snakemake.input.cv,
+        png=snakemake.output.png,
+        pdf=snakemake.output.pdf,
+    )

@@ -1,0 +1,194 @@
+"""Load and check the cohort sheet before any job runs.
+
+Every problem is reported with the sheet's row number (as a spreadsheet shows it: the
+header is row 1) and the case id, and all problems are listed at once, so that a user
+fixes the sheet in one go instead of one error per run.
+"""
+
+from __future__ import annotations
+
+import os
+
+import jsonschema
+import pandas as pd
+import yaml
+
+from radsnake.errors import InputError
+
+REQUIRED_IMAGE_COLUMNS = ("image", "mask")
+CASE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
+
+def _sheet_row(index: int) -> int:
+    # Row 1 is the header, so data row 0 is row 2 in a spreadsheet.
+    return index + 2
+
+
+def resolve_path(path: str, sheet_dir: str) -> str:
+    """A sheet path as the workflow uses it: absolute stays, relative joins the sheet's folder."""
+    if os.path.isabs(path):
+        return os.path.normpath(path)
+    return os.path.normpath(os.path.join(sheet_dir, path))
+
+
+def load_cohort(
+    sheet_path: str,
+    schema_path: str,
+    clinical: dict[str, str],
+    need_images: bool,
+    generated_files: bool = False,
+) -> pd.DataFrame:
+    """Read the sheet, check it, and return it indexed by case_id with resolved paths.
+
+    need_images: the sheet must give image and mask (false when features come from a
+    table). generated_files: the image files are made by the workflow itself (demo), so
+    they need not exist yet.
+    """
+    if not os.path.exists(sheet_path):
+        raise InputError(
+            f"Cohort sheet {sheet_path} does not exist. Set 'cohort' in the config to the "
+            "path of your CSV sheet (one row per case)."
+        )
+    try:
+        # Everything as text first: ids like 007 and labels like 1.0 must be seen as written.
+        sheet = pd.read_csv(sheet_path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
+        raise InputError(f"Cohort sheet {sheet_path} is not a readable CSV file: {err}") from err
+    sheet.columns = [str(c).strip() for c in sheet.columns]
+
+    required = ["case_id", "label", *(REQUIRED_IMAGE_COLUMNS if need_images else ())]
+    required += list(clinical)
+    missing = [c for c in required if c not in sheet.columns]
+    if missing:
+        raise InputError(
+            f"Cohort sheet {sheet_path} lacks the column(s) {', '.join(missing)}. "
+            f"It has: {', '.join(sheet.columns) or 'no columns'}. Add them (the header row "
+            "names the columns)."
+        )
+    if sheet.empty:
+        raise InputError(f"Cohort sheet {sheet_path} has no cases.")
+
+    problems = _row_problems(sheet, sheet_path, schema_path, clinical)
+    problems += _duplicate_problems(sheet)
+    if need_images and not problems:
+        problems += _file_problems(sheet, os.path.dirname(sheet_path), generated_files)
+    if problems:
+        shown = problems[:50]
+        more = f"\n  ... and {len(problems) - len(shown)} more" if len(problems) > 50 else ""
+        raise InputError(
+            f"Cohort sheet {sheet_path} has {len(problems)} problem(s):\n  "
+            + "\n  ".join(shown)
+            + more
+            + "\nFix these rows and run again; no job has run."
+        )
+
+    cohort = sheet.copy()
+    cohort["label"] = cohort["label"].astype(int)
+    if "center" not in cohort.columns:
+        cohort["center"] = ""
+    for column, kind in clinical.items():
+        if kind == "numeric":
+            cohort[column] = pd.to_numeric(cohort[column].replace("", None), errors="raise")
+    if need_images:
+        sheet_dir = os.path.dirname(sheet_path)
+        for column in REQUIRED_IMAGE_COLUMNS:
+            cohort[column] = [resolve_path(p, sheet_dir) for p in cohort[column]]
+    return cohort.set_index("case_id", drop=False).sort_index()
+
+
+def _row_problems(sheet, sheet_path, schema_path, clinical) -> list[str]:
+    with open(schema_path) as handle:
+        schema = yaml.safe_load(handle)
+    validator = jsonschema.Draft202012Validator(schema)
+    known = set(schema["properties"])
+    problems = []
+    for index, record in enumerate(sheet.to_dict("records")):
+        where = f"row {_sheet_row(index)} (case_id '{record.get('case_id', '')}')"
+        # Optional columns left blank are absent, not invalid.
+        row = {k: v.strip() for k, v in record.items() if k in known and v.strip() != ""}
+        for error in sorted(validator.iter_errors(row), key=lambda e: list(e.path)):
+            problems.append(f"{where}: {_explain(error)}")
+        for column, kind in clinical.items():
+            value = record[column].strip()
+            if kind == "numeric" and value != "":
+                try:
+                    float(value)
+                except ValueError:
+                    problems.append(
+                        f"{where}: clinical column '{column}' is declared numeric but holds "
+                        f"'{value}'. Fix the value or declare the column categorical."
+                    )
+    return problems
+
+
+def _explain(error: jsonschema.ValidationError) -> str:
+    column = error.path[0] if error.path else None
+    if error.validator == "required":
+        missing = error.message.split("'")[1]
+        return f"'{missing}' is empty; every case needs one."
+    if column == "case_id":
+        return (
+            f"case_id '{error.instance}' is not a safe file name: use letters, digits, "
+            "'.', '_' and '-' only, starting with a letter or digit (no spaces, '/' or '..')."
+        )
+    if column == "label":
+        return (
+            f"label '{error.instance}' is not binary: the outcome must be 0 or 1. "
+            "Recode it (e.g. benign=0, malignant=1)."
+        )
+    return f"column '{column}': {error.message}"
+
+
+def _duplicate_problems(sheet) -> list[str]:
+    ids = sheet["case_id"].str.strip()
+    problems = []
+    for case_id, rows in ids.groupby(ids).groups.items():
+        if len(rows) > 1 and case_id:
+            listed = ", ".join(str(_sheet_row(i)) for i in rows)
+            problems.append(f"case_id '{case_id}' appears in rows {listed}; case ids must be unique.")
+    return problems
+
+
+def _file_problems(sheet, sheet_dir, generated_files) -> list[str]:
+    problems = []
+    for index, record in enumerate(sheet.to_dict("records")):
+        for column in REQUIRED_IMAGE_COLUMNS:
+            path = resolve_path(record[column].strip(), sheet_dir)
+            if generated_files:
+                continue
+            if not os.path.exists(path):
+                problems.append(
+                    f"row {_sheet_row(index)} (case_id '{record['case_id']}'): {column} file "
+                    f"{path} does not exist. Correct the path (relative paths are read from "
+                    f"the sheet's folder {sheet_dir or '.'}) or remove the case."
+                )
+    return problems
+
+
+def read_feature_table(path: str, cohort: pd.DataFrame) -> pd.DataFrame:
+    """A bring-your-own feature table, checked against the sheet."""
+    if not os.path.exists(path):
+        raise InputError(f"Feature table {path} (config 'features_table') does not exist.")
+    table = pd.read_csv(path)
+    if "case_id" not in table.columns:
+        raise InputError(f"Feature table {path} needs a 'case_id' column naming each case.")
+    table["case_id"] = table["case_id"].astype(str)
+    duplicated = table["case_id"][table["case_id"].duplicated()].unique().tolist()
+    if duplicated:
+        raise InputError(f"Feature table {path} lists case(s) {duplicated[:10]} more than once.")
+    missing = sorted(set(cohort.index) - set(table["case_id"]))
+    if missing:
+        raise InputError(
+            f"Feature table {path} has no row for case(s) {missing[:10]} of the cohort sheet. "
+            "Add their features or remove them from the sheet."
+        )
+    reserved = [c for c in ("label", "center", *cohort.columns) if c in table.columns and c != "case_id"]
+    features = table.drop(columns=reserved).set_index("case_id").loc[sorted(cohort.index)]
+    non_numeric = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
+    if non_numeric:
+        raise InputError(
+            f"Feature table {path}: column(s) {non_numeric[:10]} are not numeric. Feature "
+            "columns must hold numbers; move other columns to the cohort sheet."
+        )
+    return features
+

@@ -1,0 +1,92 @@
+"""Metrics per model and set, with the operating threshold fixed on the training set."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+
+import numpy as np
+import pandas as pd
+
+from radsnake import stats
+from radsnake.tables import write_csv
+
+log = logging.getLogger(__name__)
+
+SET_ORDER = ("train", "test", "external")
+METRIC_COLUMNS = [
+    "model", "set", "n", "auc", "auc_ci_low", "auc_ci_high", "accuracy",
+    "sensitivity", "specificity", "ppv", "npv", "threshold",
+]
+
+
+def read_predictions(prediction_files: dict[str, str], radscore_csv: str) -> dict[str, pd.DataFrame]:
+    """Each model's predictions; the rad-score joins as a model whose probability is its logistic."""
+    predictions = {name: pd.read_csv(path, dtype={"case_id": str}) for name, path in prediction_files.items()}
+    radscore = pd.read_csv(radscore_csv, dtype={"case_id": str})
+    radscore["probability"] = 1.0 / (1.0 + np.exp(-radscore.pop("radscore")))
+    predictions["radscore"] = radscore
+    return predictions
+
+
+def training_threshold(train: pd.DataFrame, method: str, target: float) -> float:
+    y, score = train["label"].to_numpy(), train["probability"].to_numpy()
+    if method == "youden":
+        return stats.youden_threshold(y, score)
+    return stats.target_threshold(y, score, **{method: target})
+
+
+def model_metrics(name: str, frame: pd.DataFrame, method: str, target: float, level: float) -> list[dict]:
+    threshold = training_threshold(frame[frame["set"] == "train"], method, target)
+    rows = []
+    for set_name in SET_ORDER:
+        part = frame[frame["set"] == set_name]
+        if part.empty:
+            continue
+        y, score = part["label"].to_numpy(), part["probability"].to_numpy()
+        row = {"model": name, "set": set_name, "n": len(part)}
+        if len(set(y)) == 2:
+            auc = stats.auc_delong(y, score, level=level)
+            row.update(auc=auc["auc"], auc_ci_low=auc["ci_low"], auc_ci_high=auc["ci_high"])
+        else:
+            log.warning("%s on %s: one class only, AUC undefined", name, set_name)
+            row.update(auc=np.nan, auc_ci_low=np.nan, auc_ci_high=np.nan)
+        counts = stats.threshold_metrics(y, score, threshold)
+        row.update({k: counts[k] for k in ("accuracy", "sensitivity", "specificity", "ppv", "npv")})
+        row["threshold"] = threshold
+        rows.append(row)
+    return rows
+
+
+def pairwise_delong(predictions: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Paired DeLong tests between every two models on each held-out set."""
+    rows = []
+    for set_name in SET_ORDER[1:]:
+        for model_a, model_b in itertools.combinations(predictions, 2):
+            a = predictions[model_a][predictions[model_a]["set"] == set_name].set_index("case_id")
+            b = predictions[model_b][predictions[model_b]["set"] == set_name].set_index("case_id")
+            if a.empty or a["label"].nunique() < 2:
+                continue
+            b = b.loc[a.index]
+            test = stats.delong_test(a["label"].to_numpy(), a["probability"].to_numpy(), b["probability"].to_numpy())
+            rows.append({"set": set_name, "model_a": model_a, "model_b": model_b, **test})
+    return pd.DataFrame(rows, columns=["set", "model_a", "model_b", "auc_a", "auc_b", "z", "p_value"])
+
+
+def evaluate(
+    prediction_files: dict[str, str],
+    radscore_csv: str,
+    threshold_method: str,
+    target: float,
+    ci_level: float,
+    metrics_csv: str,
+    delong_csv: str,
+) -> None:
+    predictions = read_predictions(prediction_files, radscore_csv)
+    rows = []
+    for name, frame in predictions.items():
+        rows += model_metrics(name, frame, threshold_method, target, ci_level)
+    metrics = pd.DataFrame(rows, columns=METRIC_COLUMNS)
+    log.info("metrics:\n%s", metrics.to_string())
+    write_csv(metrics, metrics_csv)
+    write_csv(pairwise_delong(predictions), delong_csv)

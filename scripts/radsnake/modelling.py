@@ -1,0 +1,181 @@
+"""Selection and model stages: everything is fitted on training cases only."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from radsnake.errors import InputError
+from radsnake.models import feature_importance, save_model, tune_model
+from radsnake.selection import LassoSelector, build_selection
+from radsnake.tables import write_csv
+
+log = logging.getLogger(__name__)
+
+META_COLUMNS = ("case_id", "label", "center")
+
+
+@dataclass
+class Design:
+    """Radiomics features with each case's true label and set, in features.csv order."""
+
+    features: pd.DataFrame
+    labels: np.ndarray
+    sets: np.ndarray
+
+    @property
+    def train(self) -> np.ndarray:
+        return self.sets == "train"
+
+
+def load_design(features_csv: str, split_csv: str, clinical: list[str]) -> Design:
+    table = pd.read_csv(features_csv, dtype={"case_id": str, "center": str})
+    split = pd.read_csv(split_csv, dtype=str).set_index("case_id")["set"]
+    missing = sorted(set(table["case_id"]) - set(split.index))
+    if missing:
+        raise InputError(f"{split_csv} has no set for case(s) {missing[:10]}; rerun the split rule.")
+    feature_columns = [c for c in table.columns if c not in (*META_COLUMNS, *clinical)]
+    features = table.set_index("case_id")[feature_columns]
+    non_finite = features.columns[~np.isfinite(features.to_numpy()).all(axis=0)].tolist()
+    if non_finite:
+        raise InputError(
+            f"{features_csv}: feature(s) {non_finite[:10]} have missing or infinite values. "
+            "Remove those columns or the cases lacking them."
+        )
+    return Design(features, table["label"].to_numpy(dtype=int), split.loc[features.index].to_numpy())
+
+
+def training_labels(design: Design, permute: bool, seed: int) -> np.ndarray:
+    """Training labels, shuffled among training cases for the leakage negative control."""
+    labels = design.labels[design.train]
+    if permute:
+        labels = np.random.default_rng(seed).permutation(labels)
+        log.warning("negative control: training labels are permuted")
+    return labels
+
+
+def radscore_selector(fitted: Pipeline) -> tuple[Pipeline, LassoSelector]:
+    """The LASSO whose linear predictor is the rad-score, and the steps that feed it."""
+    last = fitted.steps[-1][1]
+    if not isinstance(last, LassoSelector):
+        raise InputError(
+            "selection.steps must end with a lasso step: the rad-score is the LASSO linear "
+            "predictor. Add {step: lasso} at the end (after pca, if you use it)."
+        )
+    return fitted[:-1], last
+
+
+def select_features(
+    features_csv: str,
+    split_csv: str,
+    clinical: list[str],
+    steps: list[dict],
+    permute: bool,
+    seed: int,
+    selected_csv: str,
+    coefficients_csv: str,
+    path_csv: str,
+    cv_csv: str,
+    radscore_csv: str,
+) -> None:
+    design = load_design(features_csv, split_csv, clinical)
+    y_train = training_labels(design, permute, seed)
+    pipeline = Pipeline(build_selection(steps, random_state=seed))
+    pipeline.set_output(transform="pandas")
+    pipeline.fit(design.features[design.train], y_train)
+    upstream, lasso = radscore_selector(pipeline)
+    selected = list(lasso.get_feature_names_out())
+    log.info("%d of %d features selected: %s", len(selected), design.features.shape[1], selected)
+
+    lasso_input = upstream.transform(design.features) if len(upstream) else design.features
+    radscore = lasso.decision_function(lasso_input)
+    coefficients = pd.DataFrame({"feature": selected, "coefficient": lasso.coef_[lasso.support_]})
+    write_csv(coefficients, selected_csv)
+    write_csv(
+        pd.concat(
+            [pd.DataFrame({"feature": ["(intercept)"], "coefficient": [lasso.intercept_]}), coefficients],
+            ignore_index=True,
+        ),
+        coefficients_csv,
+    )
+    write_csv(lasso.path_frame(), path_csv)
+    write_csv(lasso.cv_frame(), cv_csv)
+    write_csv(
+        pd.DataFrame(
+            {
+                "case_id": design.features.index,
+                "set": design.sets,
+                "label": design.labels,
+                "radscore": radscore,
+            }
+        ),
+        radscore_csv,
+    )
+
+
+def fit_model(
+    features_csv: str,
+    split_csv: str,
+    clinical: list[str],
+    model: str,
+    steps: list[dict],
+    param_grid: dict | None,
+    cv_folds: int,
+    permute: bool,
+    seed: int,
+    threads: int,
+    predictions_csv: str,
+    model_joblib: str,
+    model_json: str,
+    cv_results_csv: str,
+    importance_csv: str,
+) -> None:
+    design = load_design(features_csv, split_csv, clinical)
+    y_train = training_labels(design, permute, seed)
+    with tempfile.TemporaryDirectory(prefix="radsnake-cache-") as cache:
+        best, cv_results = tune_model(
+            design.features[design.train],
+            y_train,
+            model=model,
+            selection_steps=steps,
+            param_grid=param_grid,
+            cv_folds=cv_folds,
+            random_state=seed,
+            n_jobs=threads,
+            cache_dir=cache,
+        )
+        # The cache dies with the folder; the saved model must not point into it.
+        best.memory = None
+    probability = best.predict_proba(design.features)[:, 1]
+    write_csv(
+        pd.DataFrame(
+            {
+                "case_id": design.features.index,
+                "set": design.sets,
+                "label": design.labels,
+                "probability": probability,
+            }
+        ),
+        predictions_csv,
+    )
+    write_csv(cv_results, cv_results_csv)
+    write_csv(feature_importance(best, list(design.features.columns)), importance_csv)
+    save_model(
+        best,
+        model_joblib,
+        model_json,
+        extra={
+            "model": model,
+            "input_features": list(design.features.columns),
+            "selection_steps": steps,
+            "cv_folds": cv_folds,
+            "seed": seed,
+            "permuted_labels": permute,
+            "n_train": int(design.train.sum()),
+        },
+    )

@@ -1,0 +1,39 @@
+"""Read the workflow's tables and hand them to the figure functions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from radsnake import figures
+from radsnake.evaluation import read_predictions
+
+
+def plot_roc(prediction_files, radscore_csv, metrics_csv, set_name, png, pdf) -> None:
+    predictions = read_predictions(prediction_files, radscore_csv)
+    figures.roc_figure(predictions, pd.read_csv(metrics_csv), set_name, png, pdf)
+
+
+def plot_lasso(path_csv, cv_csv, png, pdf) -> None:
+    figures.lasso_figure(pd.read_csv(path_csv), pd.read_csv(cv_csv), png, pdf)
+
+
+def plot_waterfall(radscore_csv, metrics_csv, set_name, png, pdf) -> None:
+    metrics = pd.read_csv(metrics_csv)
+    # The rad-score's threshold was chosen on its logistic scale; draw it on the score's own.
+    threshold = metrics.loc[(metrics["model"] == "radscore") & (metrics["set"] == "train"), "threshold"].iloc[0]
+    cutoff = float(np.log(threshold / (1.0 - threshold))) if 0.0 < threshold < 1.0 else None
+    radscore = pd.read_csv(radscore_csv, dtype={"case_id": str})
+    figures.waterfall_figure(radscore, set_name, png, pdf, cutoff=cutoff)
+
+
+def plot_correlation(features_csv, split_csv, selected_csv, png, pdf) -> None:
+    selected = pd.read_csv(selected_csv)["feature"].tolist()
+    table = pd.read_csv(features_csv, dtype={"case_id": str}).set_index("case_id")
+    train = pd.read_csv(split_csv, dtype=str).query("set == 'train'")["case_id"]
+    figures.correlation_heatmap(table.loc[train, selected], png, pdf)
+
+
+def plot_importance(importance_files, png, pdf) -> None:
+    importances = {name: pd.read_csv(path) for name, path in importance_files.items()}
+    figures.importance_figure(importances, png, pdf)

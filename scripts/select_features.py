@@ -1,0 +1,18 @@
+from radsnake.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    from radsnake.modelling import select_features
+
+    select_features(
+        features_csv=snakemake.input.features,
+        split_csv=snakemake.input.split,
+        clinical=list(snakemake.params.clinical),
+        steps=list(snakemake.params.steps),
+        permute=snakemake.params.permute,
+        seed=snakemake.params.seed,
+        selected_csv=snakemake.output.selected,
+        coefficients_csv=snakemake.output.coefficients,
+        path_csv=snakemake.output.path,
+        cv_csv=snakemake.output.cv,
+        radscore_csv=snakemake.output.radscore,
+    )

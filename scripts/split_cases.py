@@ -1,0 +1,14 @@
+from radsnake.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    from radsnake.split import split_cases
+
+    split_cases(
+        features_csv=snakemake.input.features,
+        method=snakemake.params.method,
+        test_fraction=snakemake.params.test_fraction,
+        external_centers=list(snakemake.params.external_centers),
+        seed=snakemake.params.seed,
+        locked_csv=snakemake.input.locked[0] if snakemake.input.locked else "",
+        output_csv=snakemake.output.split,
+    )

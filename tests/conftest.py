@@ -1,0 +1,91 @@
+"""Shared helpers: build a small study folder and run the real workflow on it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+# Small grids and 3 folds keep a tiny-cohort run to about a minute on two cores.
+FAST_CONFIG = {
+    "cohort": "config/cohort.csv",
+    "seed": 42,
+    "demo": {"enabled": False},
+    "clinical": {"age": "numeric", "sex": "categorical"},
+    "pyradiomics": {"params": str(REPO / "config" / "pyradiomics" / "original.yaml")},
+    "split": {"method": "center", "test_fraction": 0.3, "external_centers": ["C"]},
+    "selection": {
+        "steps": [
+            {"step": "zscore"},
+            {"step": "variance", "threshold": 1e-8},
+            {"step": "univariate", "test": "mannwhitney", "p_threshold": 0.1, "fdr": False},
+            {"step": "correlation", "threshold": 0.9, "method": "spearman"},
+            {"step": "lasso", "cv_folds": 3, "n_lambdas": 20, "rule": "1se"},
+        ]
+    },
+    "models": {
+        "enabled": ["logistic", "svm", "random_forest", "decision_tree"],
+        "cv_folds": 3,
+        "param_grid": {
+            "logistic": {"C": [0.1, 1.0]},
+            "svm": {"C": [1.0], "kernel": ["linear", "rbf"]},
+            "random_forest": {"n_estimators": [50], "max_depth": [3]},
+            "decision_tree": {"max_depth": [2, 3]},
+        },
+    },
+    "resources": {"model_threads": 1},
+}
+
+
+def write_config(workdir: Path, config: dict) -> None:
+    (workdir / "config").mkdir(parents=True, exist_ok=True)
+    with open(workdir / "config" / "config.yaml", "w") as handle:
+        yaml.safe_dump(config, handle, sort_keys=False)
+
+
+def make_study(workdir: Path, n_cases: int, config: dict | None = None, seed: int = 42) -> pd.DataFrame:
+    """A study folder with real NIfTI images from the demo generator and its own config."""
+    from radsnake.demo import make_cohort
+
+    sheet = make_cohort(str(workdir / "images"), n_cases=n_cases, seed=seed, image_dir_relative="../images")
+    write_config(workdir, config or FAST_CONFIG)
+    sheet.to_csv(workdir / "config" / "cohort.csv", index=False)
+    return sheet
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 1200) -> subprocess.CompletedProcess:
+    """Real Snakemake on the repository's Snakefile, run in a study folder."""
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    result = subprocess.run(
+        [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+    if check and result.returncode != 0:
+        pytest.fail(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
+    return result
+
+
+def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
+    """Jobs a dry run plans, per rule, read from Snakemake's job-stats table."""
+    result = snakemake(workdir, "-n", *args)
+    counts = {}
+    lines = (result.stdout + result.stderr).splitlines()
+    if "Job stats:" not in lines:
+        return counts
+    for line in lines[lines.index("Job stats:") + 3 :]:
+        parts = line.split()
+        if len(parts) != 2 or parts[0] == "total":
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts

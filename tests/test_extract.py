@@ -1,0 +1,105 @@
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+import SimpleITK as sitk
+
+from radsnake.demo import make_case
+from radsnake.errors import InputError
+from radsnake.extract import extract_case
+
+PARAMS = os.path.join(os.path.dirname(__file__), "..", "config", "pyradiomics", "original.yaml")
+
+
+@pytest.fixture(scope="module")
+def case(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("case")
+    image, mask = str(folder / "img.nii.gz"), str(folder / "msk.nii.gz")
+    make_case("p1", 1, "A", 3, image, mask)
+    return folder, image, mask
+
+
+def run(folder, image, mask, params=PARAMS, label=1):
+    out = folder / "out"
+    extract_case("p1", image, mask, params, label, str(out / "f.csv"), str(out / "d.csv"))
+    return pd.read_csv(out / "f.csv"), pd.read_csv(out / "d.csv")
+
+
+def test_one_row_features_apart_from_diagnostics(case):
+    features, diagnostics = run(*case)
+    assert len(features) == 1 and features.loc[0, "case_id"] == "p1"
+    assert "original_shape_Sphericity" in features.columns
+    assert not any(c.startswith("diagnostics_") for c in features.columns)
+    assert all(c.startswith("diagnostics_") for c in diagnostics.columns[1:])
+    assert 0 < features.loc[0, "original_shape_Sphericity"] < 1
+    assert features.shape[1] > 100
+
+
+def test_identical_rerun_gives_identical_bytes(case):
+    folder, image, mask = case
+    run(folder, image, mask)
+    first = (folder / "out" / "f.csv").read_bytes()
+    run(folder, image, mask)
+    assert (folder / "out" / "f.csv").read_bytes() == first
+
+
+def write(array, path, spacing=(1.0, 1.0, 1.0)):
+    img = sitk.GetImageFromArray(array)
+    img.SetSpacing(spacing[: img.GetDimension()])
+    sitk.WriteImage(img, str(path))
+    return str(path)
+
+
+def with_nan():
+    array = np.ones((10, 12, 14), np.float32)
+    array[5, 5, 5] = np.nan
+    return array
+
+
+def cube(shape=(10, 12, 14)):
+    return np.zeros(shape, dtype=np.uint8)
+
+
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (lambda d: (str(d / "missing.nii.gz"), write(cube(), d / "m.nii.gz")), "image file .*missing.nii.gz does not exist"),
+        (lambda d: (write(np.ones((10, 12, 14), np.float32), d / "i.nii.gz"), write(cube(), d / "m.nii.gz")), "mask .* is empty"),
+        (
+            lambda d: (write(np.ones((10, 12, 14), np.float32), d / "i.nii.gz"), write(cube() + 2, d / "m.nii.gz")),
+            "no voxel with label 1 \\(labels present: \\[2\\]\\)",
+        ),
+        (
+            lambda d: (write(np.ones((10, 12), np.float32), d / "i.nii.gz"), write(np.ones((10, 12), np.uint8), d / "m.nii.gz")),
+            "the image is 2D",
+        ),
+        (
+            lambda d: (write(with_nan(), d / "i.mha"), write(cube() + 1, d / "m.nii.gz")),
+            "NaN or infinite",
+        ),
+        (
+            lambda d: (write(np.ones((10, 12, 14), np.float32), d / "i.nii.gz"), write(cube((10, 12, 15)) + 1, d / "m.nii.gz")),
+            "has size \\(15, 12, 10\\) but the image has \\(14, 12, 10\\)",
+        ),
+    ],
+)
+def test_bad_input_names_case_and_file(tmp_path, make, expected):
+    image, mask = make(tmp_path)
+    with pytest.raises(InputError, match=f"case p1: .*{expected}"):
+        run(tmp_path, image, mask)
+    assert not (tmp_path / "out" / "f.csv").exists()
+
+
+def test_corrupt_file(tmp_path):
+    bad = tmp_path / "bad.nii.gz"
+    bad.write_bytes(b"not an image at all")
+    with pytest.raises(InputError, match="bad.nii.gz cannot be read as an image"):
+        run(tmp_path, str(bad), str(bad))
+
+
+def test_unknown_params_key(case, tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text("setting:\n  binWidht: 25\n")
+    with pytest.raises(InputError, match="params file .*params.yaml is invalid"):
+        run(case[0], case[1], case[2], params=str(params))

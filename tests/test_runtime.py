@@ -1,0 +1,52 @@
+import logging
+import os
+
+import pytest
+from threadpoolctl import threadpool_info
+
+from radsnake.errors import InputError
+from radsnake.runtime import job
+from radsnake.tables import write_csv
+
+
+def test_job_logs_to_file_and_limits_threads(tmp_path):
+    log = tmp_path / "job.log"
+    with job(str(log), threads=1):
+        logging.getLogger("radsnake.test").info("hello from the job")
+        assert os.environ["OMP_NUM_THREADS"] == "1"
+        assert all(pool["num_threads"] == 1 for pool in threadpool_info())
+    assert "hello from the job" in log.read_text()
+
+
+def test_input_error_exits_with_its_message_only(tmp_path, capsys):
+    log = tmp_path / "job.log"
+    with pytest.raises(SystemExit) as stop:
+        with job(str(log)):
+            raise InputError("case p7: mask m.nii.gz is empty")
+    assert stop.value.code == 1
+    assert "radsnake: case p7: mask m.nii.gz is empty" in capsys.readouterr().err
+    assert "Traceback" not in log.read_text()
+
+
+def test_other_errors_keep_traceback(tmp_path):
+    log = tmp_path / "job.log"
+    with pytest.raises(ZeroDivisionError):
+        with job(str(log)):
+            1 / 0
+    assert "Traceback" in log.read_text()
+
+
+def test_write_csv_is_atomic(tmp_path):
+    import pandas as pd
+
+    class Exploding:
+        def to_csv(self, out, **kwargs):
+            out.write("half a tab")
+            raise RuntimeError("killed")
+
+    target = tmp_path / "t.csv"
+    with pytest.raises(RuntimeError):
+        write_csv(Exploding(), str(target))
+    assert not target.exists() and os.listdir(tmp_path) == []
+    write_csv(pd.DataFrame({"a": [1]}), str(target))
+    assert target.read_text() == "a\n1\n"

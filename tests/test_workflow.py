@@ -1,0 +1,136 @@
+"""The real workflow, end to end, on a small cohort of real NIfTI files."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from conftest import REPO, make_study, planned_jobs, snakemake
+from radsnake.demo import case_paths, cohort_sheet, make_case
+
+pytestmark = pytest.mark.workflow
+
+N_CASES = 40
+MODELS = ["logistic", "svm", "random_forest", "decision_tree"]
+SETS = ["train", "test", "external"]
+FIGURES = ["lasso_path", "correlation_heatmap", "importance"] + [
+    f"{kind}_{s}" for kind in ("roc", "radscore_waterfall") for s in SETS
+]
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("study")
+    make_study(workdir, N_CASES)
+    snakemake(workdir)
+    return workdir
+
+
+def test_features_table(study):
+    table = pd.read_csv(study / "results" / "features.csv", dtype={"case_id": str})
+    sheet = pd.read_csv(study / "config" / "cohort.csv", dtype={"case_id": str})
+    assert table["case_id"].tolist() == sorted(sheet["case_id"])
+    assert list(table.columns[:5]) == ["case_id", "label", "center", "age", "sex"]
+    assert "original_shape_Sphericity" in table.columns
+    assert not any(c.startswith("diagnostics_") for c in table.columns)
+    merged = table.merge(sheet, on="case_id", suffixes=("", "_sheet"))
+    assert (merged["label"] == merged["label_sheet"]).all()
+    for case_id in sheet["case_id"]:
+        row = pd.read_csv(study / "results" / "features" / f"{case_id}.csv")
+        assert len(row) == 1
+        assert (study / "results" / "diagnostics" / f"{case_id}.csv").exists()
+
+
+def test_split_by_centre(study):
+    split = pd.read_csv(study / "results" / "split.csv", dtype=str)
+    sheet = pd.read_csv(study / "config" / "cohort.csv", dtype=str).merge(split, on="case_id")
+    assert set(sheet.loc[sheet["center"] == "C", "set"]) == {"external"}
+    assert set(sheet.loc[sheet["center"] != "C", "set"]) == {"train", "test"}
+
+
+def test_selection_outputs(study):
+    folder = study / "results" / "selection"
+    selected = pd.read_csv(folder / "selected_features.csv")
+    assert len(selected) >= 1 and (selected["coefficient"] != 0).all()
+    coefficients = pd.read_csv(folder / "lasso_coefficients.csv")
+    assert coefficients["feature"].iloc[0] == "(intercept)"
+    cv = pd.read_csv(folder / "lasso_cv.csv")
+    assert cv["is_1se"].sum() == 1 and cv["is_min"].sum() == 1
+    assert set(pd.read_csv(folder / "lasso_path.csv").columns) == {"lambda", "feature", "coefficient"}
+    radscore = pd.read_csv(folder / "radscore.csv")
+    assert len(radscore) == N_CASES and radscore["radscore"].notna().all()
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_model_outputs(study, model):
+    folder = study / "results" / "models" / model
+    predictions = pd.read_csv(folder / "predictions.csv")
+    assert list(predictions.columns) == ["case_id", "set", "label", "probability"]
+    assert len(predictions) == N_CASES
+    assert predictions["probability"].between(0, 1).all()
+    info = json.loads((folder / "model.json").read_text())
+    assert {"scikit-learn", "numpy"} <= set(info["versions"])
+    assert (folder / "model.joblib").stat().st_size > 0
+
+
+def test_metrics(study):
+    metrics = pd.read_csv(study / "results" / "evaluation" / "metrics.csv")
+    assert list(metrics.columns) == [
+        "model", "set", "n", "auc", "auc_ci_low", "auc_ci_high", "accuracy",
+        "sensitivity", "specificity", "ppv", "npv", "threshold",
+    ]
+    assert set(metrics["model"]) == set(MODELS) | {"radscore"}
+    assert set(metrics["set"]) == set(SETS)
+    assert (metrics["auc_ci_low"] <= metrics["auc"]).all() and (metrics["auc"] <= metrics["auc_ci_high"]).all()
+    # One threshold per model, fixed on the training set and reused on the others.
+    assert (metrics.groupby("model")["threshold"].nunique() == 1).all()
+    delong = pd.read_csv(study / "results" / "evaluation" / "delong.csv")
+    assert list(delong.columns) == ["set", "model_a", "model_b", "auc_a", "auc_b", "z", "p_value"]
+    assert set(delong["set"]) <= {"test", "external"} and len(delong) > 0
+
+
+@pytest.mark.parametrize("name", FIGURES)
+def test_figure_files(study, name):
+    png = study / "results" / "figures" / f"{name}.png"
+    with Image.open(png) as image:
+        assert round(image.info["dpi"][0]) == 300
+        assert len(set(image.convert("L").getdata())) > 2
+    assert (study / "results" / "figures" / f"{name}.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_report_has_every_figure(study):
+    snakemake(study, "--report", str(study / "report.html"))
+    html = (study / "report.html").read_text(errors="replace")
+    for name in FIGURES:
+        assert f"{name}.png" in html
+    assert "metrics.csv" in html
+
+
+def test_second_run_has_nothing_to_do(study):
+    assert planned_jobs(study) == {}
+
+
+def test_adding_two_cases_runs_only_their_extraction(study):
+    before = pd.read_csv(study / "results" / "split.csv", dtype=str)
+    sheet = cohort_sheet(N_CASES + 2, image_dir="../images")
+    for row in sheet.iloc[N_CASES:].itertuples():
+        make_case(row.case_id, row.label, row.center, 42, *case_paths(str(study / "images"), row.case_id))
+    sheet.to_csv(study / "config" / "cohort.csv", index=False)
+
+    jobs = planned_jobs(study)
+    assert jobs["extract_features"] == 2
+    assert jobs["aggregate_features"] == 1 and jobs["split_cases"] == 1
+    assert jobs["fit_model"] == len(MODELS)
+
+    snakemake(study)
+    after = pd.read_csv(study / "results" / "split.csv", dtype=str)
+    assert len(after) == N_CASES + 2
+    assert after.merge(before, on="case_id", suffixes=("", "_before")).eval("set == set_before").all()
+
+
+def test_lint_is_clean():
+    result = snakemake(REPO, "--lint")
+    assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
