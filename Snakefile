@@ -18,6 +18,7 @@ include: "rules/split.smk"
 include: "rules/selection.smk"
 include: "rules/models.smk"
 include: "rules/evaluation.smk"
+include: "rules/statistics.smk"
 include: "rules/figures.smk"
 
 

@@ -90,7 +90,11 @@ def all_outputs():
         "results/split.csv",
         "results/evaluation/metrics.csv",
         "results/evaluation/delong.csv",
+        "results/evaluation/summary.csv",
+        "results/evaluation/feature_statistics.csv",
     ]
+    if config["clinical"]:
+        targets.append("results/clinical/metrics.csv")
     if not BRING_YOUR_OWN_FEATURES:
         targets += expand("results/features/{case}.csv", case=CASES)
     targets += figure_outputs()
@@ -98,7 +102,9 @@ def all_outputs():
 
 
 def figure_outputs():
-    names = ["lasso_path", "correlation_heatmap", "importance"]
+    names = ["lasso_path", "correlation_heatmap", "importance", "volcano"]
+    if config["clinical"]:
+        names.append("nomogram")
     names += expand("roc_{set}", set=evaluation_sets())
     names += expand("radscore_waterfall_{set}", set=evaluation_sets())
     return expand("results/figures/{name}.{ext}", name=names, ext=["png", "pdf"])

@@ -13,10 +13,10 @@ from radsnake.demo import case_paths, cohort_sheet, make_case
 
 pytestmark = pytest.mark.workflow
 
-N_CASES = 40
+N_CASES = 46
 MODELS = ["logistic", "svm", "random_forest", "decision_tree"]
 SETS = ["train", "test", "external"]
-FIGURES = ["lasso_path", "correlation_heatmap", "importance"] + [
+FIGURES = ["lasso_path", "correlation_heatmap", "importance", "volcano", "nomogram"] + [
     f"{kind}_{s}" for kind in ("roc", "radscore_waterfall") for s in SETS
 ]
 
@@ -90,6 +90,24 @@ def test_metrics(study):
     delong = pd.read_csv(study / "results" / "evaluation" / "delong.csv")
     assert list(delong.columns) == ["set", "model_a", "model_b", "auc_a", "auc_b", "z", "p_value"]
     assert set(delong["set"]) <= {"test", "external"} and len(delong) > 0
+
+
+def test_paper_statistics(study):
+    evaluation = study / "results" / "evaluation"
+    summary = pd.read_csv(evaluation / "summary.csv")
+    assert len(summary) == len(pd.read_csv(evaluation / "metrics.csv"))
+    assert summary["auc"].str.fullmatch(r"\d\.\d\d \(\d\.\d\d\u2013\d\.\d\d\)|NA").all()
+    calibration = pd.read_csv(evaluation / "calibration.csv")
+    assert {"intercept", "slope", "brier", "hl_p_value"} <= set(calibration.columns)
+    assert set(pd.read_csv(evaluation / "decision_curves.csv")["model"]) == set(MODELS) | {"radscore"}
+    boot = pd.read_csv(evaluation / "bootstrap_ci.csv")
+    assert set(boot["metric"]) == {"auc", "sensitivity", "specificity", "ppv", "npv", "accuracy"}
+    features = pd.read_csv(evaluation / "feature_statistics.csv")
+    assert {"p_value", "p_fdr", "effect_size", "auc"} <= set(features.columns)
+    clinical = study / "results" / "clinical"
+    assert set(pd.read_csv(clinical / "metrics.csv")["model"]) == {"clinical", "radiomics", "combined"}
+    assert set(pd.read_csv(clinical / "multivariate.csv")["predictor"]) == {"age", "sex", "radscore"}
+    assert len(pd.read_csv(clinical / "delong.csv")) > 0
 
 
 @pytest.mark.parametrize("name", FIGURES)

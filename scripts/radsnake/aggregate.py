@@ -52,6 +52,12 @@ def build_table(features: pd.DataFrame, cohort: pd.DataFrame, clinical: list[str
     return table.reset_index()
 
 
+def write_table(features: pd.DataFrame, cohort: pd.DataFrame, clinical: dict[str, str], output_csv: str) -> None:
+    table = build_table(features, cohort, list(clinical))
+    log.info("%d cases x %d features -> %s", len(table), features.shape[1], output_csv)
+    write_csv(table, output_csv)
+
+
 def aggregate_features(
     feature_files: list[str],
     sheet_path: str,
@@ -60,10 +66,7 @@ def aggregate_features(
     output_csv: str,
 ) -> None:
     cohort = load_cohort(sheet_path, schema_path, clinical, need_images=False)
-    features = read_feature_rows(feature_files)
-    table = build_table(features, cohort, list(clinical))
-    log.info("%d cases x %d features", len(table), features.shape[1])
-    write_csv(table, output_csv)
+    write_table(read_feature_rows(feature_files), cohort, clinical, output_csv)
 
 
 def import_features(
@@ -74,7 +77,4 @@ def import_features(
     output_csv: str,
 ) -> None:
     cohort = load_cohort(sheet_path, schema_path, clinical, need_images=False)
-    features = read_feature_table(table_path, cohort).astype(np.float64)
-    table = build_table(features, cohort, list(clinical))
-    log.info("imported %d cases x %d features from %s", len(table), features.shape[1], table_path)
-    write_csv(table, output_csv)
+    write_table(read_feature_table(table_path, cohort).astype(np.float64), cohort, clinical, output_csv)

@@ -76,11 +76,11 @@ def _lesion_parameters(rng: np.random.Generator, label: int) -> dict:
     return {
         "radius_mm": float(np.clip(rng.normal(11.0 if malignant else 10.5, 1.5), 8.0, 14.5)),
         # Amplitude of low-frequency lobulation, relative to the radius.
-        "lobulation": float(rng.gamma(4.0, 0.03 if malignant else 0.02)),
+        "lobulation": float(rng.gamma(5.0, 0.028 if malignant else 0.017)),
         # Amplitude of the fine margin roughness, in mm.
-        "roughness_mm": float(rng.gamma(4.0, 0.20 if malignant else 0.12)),
+        "roughness_mm": float(rng.gamma(5.0, 0.18 if malignant else 0.10)),
         # Standard deviation of the internal texture, in HU.
-        "heterogeneity_hu": float(rng.gamma(6.0, 3.2 if malignant else 2.0)),
+        "heterogeneity_hu": float(rng.gamma(6.0, 3.6 if malignant else 1.8)),
         "lesion_hu": float(rng.normal(35.0, 8.0)),
     }
 
@@ -188,7 +188,7 @@ def cohort_sheet(
     n_cases: int = 120,
     centers=("A", "B", "C"),
     seed: int = 42,
-    prevalence: float = 0.4,
+    prevalence: float = 0.5,
     image_dir: str = "demo",
 ) -> pd.DataFrame:
     """Cohort sheet rows (no images written): one row per case, drawn per case.
@@ -223,7 +223,7 @@ def make_cohort(
     n_cases: int = 120,
     centers=("A", "B", "C"),
     seed: int = 42,
-    prevalence: float = 0.4,
+    prevalence: float = 0.5,
     image_dir_relative: str | None = None,
 ) -> pd.DataFrame:
     """Write every case of ``cohort_sheet`` under ``out_dir`` and return the sheet.

@@ -164,6 +164,7 @@ def fit_model(
         predictions_csv,
     )
     write_csv(cv_results, cv_results_csv)
+    best_row = cv_results.sort_values("rank", kind="stable").iloc[0]
     write_csv(feature_importance(best, list(design.features.columns)), importance_csv)
     save_model(
         best,
@@ -171,6 +172,8 @@ def fit_model(
         model_json,
         extra={
             "model": model,
+            "best_params": best_row["params"],
+            "cv_auc": float(best_row["mean_test_score"]),
             "input_features": list(design.features.columns),
             "selection_steps": steps,
             "cv_folds": cv_folds,

@@ -1,0 +1,15 @@
+from radsnake.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    from radsnake.paper import clinical_comparison
+
+    clinical_comparison(
+        features_csv=snakemake.input.features,
+        split_csv=snakemake.input.split,
+        radscore_csv=snakemake.input.radscore,
+        clinical_columns=dict(snakemake.params.clinical),
+        threshold_method=snakemake.params.threshold,
+        target=snakemake.params.target,
+        ci_level=snakemake.params.ci_level,
+        outputs=dict(snakemake.output.items()),
+    )

@@ -1,0 +1,13 @@
+from radsnake.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    from radsnake.paper import summarise_models
+
+    summarise_models(
+        prediction_files=dict(zip(snakemake.params.models, snakemake.input.predictions)),
+        radscore_csv=snakemake.input.radscore,
+        metrics_csv=snakemake.input.metrics,
+        n_boot=snakemake.params.n_boot,
+        seed=snakemake.params.seed,
+        outputs=dict(snakemake.output.items()),
+    )
