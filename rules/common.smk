@@ -102,9 +102,9 @@ def all_outputs():
 
 
 def figure_outputs():
-    names = ["lasso_path", "correlation_heatmap", "importance", "volcano"]
+    names = ["lasso_path", "correlation_heatmap", "importance", "volcano", "confusion_matrices", "radscore_violin"]
     if config["clinical"]:
         names.append("nomogram")
     names += expand("roc_{set}", set=evaluation_sets())
-    names += expand("radscore_waterfall_{set}", set=evaluation_sets())
+    names += expand("{kind}_{set}", kind=["radscore_waterfall", "calibration", "decision_curve"], set=evaluation_sets())
     return expand("results/figures/{name}.{ext}", name=names, ext=["png", "pdf"])

@@ -14,6 +14,8 @@ rule plot_roc:
         pdf="results/figures/roc_{set}.pdf",
     params:
         models=MODELS,
+        n_boot=config["evaluation"]["bootstrap"],
+        seed=config["seed"],
     log:
         "logs/plot_roc/{set}.log",
     conda:
@@ -102,3 +104,81 @@ rule plot_importance:
         "../envs/figures.yaml"
     script:
         "../scripts/plot_importance.py"
+
+
+rule plot_calibration:
+    input:
+        binned="results/evaluation/calibration_binned.csv",
+        smoothed="results/evaluation/calibration_smoothed.csv",
+        calibration="results/evaluation/calibration.csv",
+    output:
+        png=report(
+            "results/figures/calibration_{set}.png",
+            caption="../docs/report/calibration.rst",
+            category="4. Evaluation",
+            labels={"figure": "calibration curves", "set": "{set}"},
+        ),
+        pdf="results/figures/calibration_{set}.pdf",
+    log:
+        "logs/plot_calibration/{set}.log",
+    conda:
+        "../envs/figures.yaml"
+    script:
+        "../scripts/plot_calibration.py"
+
+
+rule plot_decision_curve:
+    input:
+        decision="results/evaluation/decision_curves.csv",
+    output:
+        png=report(
+            "results/figures/decision_curve_{set}.png",
+            caption="../docs/report/decision_curve.rst",
+            category="4. Evaluation",
+            labels={"figure": "decision curves", "set": "{set}"},
+        ),
+        pdf="results/figures/decision_curve_{set}.pdf",
+    log:
+        "logs/plot_decision_curve/{set}.log",
+    conda:
+        "../envs/figures.yaml"
+    script:
+        "../scripts/plot_decision_curve.py"
+
+
+rule plot_confusion:
+    input:
+        confusion="results/evaluation/confusion_matrices.csv",
+    output:
+        png=report(
+            "results/figures/confusion_matrices.png",
+            caption="../docs/report/confusion.rst",
+            category="4. Evaluation",
+            labels={"figure": "confusion matrices"},
+        ),
+        pdf="results/figures/confusion_matrices.pdf",
+    log:
+        "logs/plot_confusion.log",
+    conda:
+        "../envs/figures.yaml"
+    script:
+        "../scripts/plot_confusion.py"
+
+
+rule plot_radscore_violin:
+    input:
+        radscore="results/selection/radscore.csv",
+    output:
+        png=report(
+            "results/figures/radscore_violin.png",
+            caption="../docs/report/violin.rst",
+            category="4. Evaluation",
+            labels={"figure": "rad-score by label"},
+        ),
+        pdf="results/figures/radscore_violin.pdf",
+    log:
+        "logs/plot_radscore_violin.log",
+    conda:
+        "../envs/figures.yaml"
+    script:
+        "../scripts/plot_radscore_violin.py"

@@ -8,6 +8,8 @@ with job(snakemake.log[0], snakemake.threads):
         radscore_csv=snakemake.input.radscore,
         metrics_csv=snakemake.input.metrics,
         set_name=snakemake.wildcards.set,
+        n_boot=snakemake.params.n_boot,
+        seed=snakemake.params.seed,
         png=snakemake.output.png,
         pdf=snakemake.output.pdf,
     )

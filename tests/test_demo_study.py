@@ -46,7 +46,9 @@ def test_signal_features_selected(demo):
 
 
 def test_permuted_labels_give_chance_auc(demo):
-    snakemake(demo, "--config", "negative_control={permute_labels: true}", timeout=3000)
+    switch = demo / "permuted.yaml"
+    switch.write_text("negative_control:\n  permute_labels: true\n")
+    snakemake(demo, "--configfile", str(switch), timeout=3000)
     metrics = pd.read_csv(demo / "results" / "evaluation" / "metrics.csv")
     test = metrics[metrics["set"] == "test"]
     assert ((test["auc_ci_low"] <= 0.5) & (test["auc_ci_high"] >= 0.5)).all(), test.to_string()

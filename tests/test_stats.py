@@ -350,3 +350,21 @@ def test_bootstrap_fast_enough():
     t0 = time.perf_counter()
     stats.bootstrap_ci(y, s, 0.5, n_boot=2000)
     assert time.perf_counter() - t0 < 1.0
+
+
+def test_roc_band_brackets_the_curve_and_is_seeded():
+    rng = np.random.default_rng(4)
+    y = np.arange(80) % 2
+    score = y * 1.2 + rng.normal(size=80)
+    band = stats.roc_band(y, score, n_boot=300, random_state=1)
+    assert (band["tpr_low"] <= band["tpr_high"]).all()
+    assert band["tpr_low"].is_monotonic_increasing and band["tpr_high"].iloc[-1] == 1.0
+    # The empirical curve lies inside the band at most specificities.
+    order = np.argsort(-score, kind="stable")
+    tpr = np.concatenate([[0], np.cumsum(y[order]) / y.sum()])
+    fpr = np.concatenate([[0], np.cumsum(1 - y[order]) / (1 - y).sum()])
+    curve = np.array([tpr[np.searchsorted(fpr, f + 1e-12, side="right") - 1] for f in band["fpr"]])
+    inside = (curve >= band["tpr_low"] - 1e-12) & (curve <= band["tpr_high"] + 1e-12)
+    assert inside.mean() > 0.9
+    pd.testing.assert_frame_equal(band, stats.roc_band(y, score, n_boot=300, random_state=1))
+    assert not band.equals(stats.roc_band(y, score, n_boot=300, random_state=2))

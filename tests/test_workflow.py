@@ -16,8 +16,8 @@ pytestmark = pytest.mark.workflow
 N_CASES = 46
 MODELS = ["logistic", "svm", "random_forest", "decision_tree"]
 SETS = ["train", "test", "external"]
-FIGURES = ["lasso_path", "correlation_heatmap", "importance", "volcano", "nomogram"] + [
-    f"{kind}_{s}" for kind in ("roc", "radscore_waterfall") for s in SETS
+FIGURES = ["lasso_path", "correlation_heatmap", "importance", "volcano", "nomogram", "confusion_matrices", "radscore_violin"] + [
+    f"{kind}_{s}" for kind in ("roc", "radscore_waterfall", "calibration", "decision_curve") for s in SETS
 ]
 
 

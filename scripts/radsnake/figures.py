@@ -382,8 +382,12 @@ def roc_figure(
     pdf_path,
     *,
     title: str | None = None,
+    bands: Mapping[str, pd.DataFrame] | None = None,
 ) -> None:
     """ROC curves of every model on one set (``"train"``, ``"test"`` or ``"external"``).
+
+    ``bands`` (model -> DataFrame fpr, tpr_low, tpr_high, from ``stats.roc_band``) adds
+    each model's pointwise 95 % confidence band as a light shade of its colour.
 
     Legend entries read ``"logistic: AUC 0.85 (0.78–0.91)"``; AUC and 95 % CI come from
     ``metrics`` (row with the same ``model`` and ``set``) when available, otherwise the
@@ -423,6 +427,12 @@ def roc_figure(
                 lo, hi = r.get("auc_ci_low"), r.get("auc_ci_high")
                 if pd.notna(lo) and pd.notna(hi):
                     text += f" ({_fmt(float(lo))}–{_fmt(float(hi))})"
+        if bands is not None and model in bands:
+            band = bands[model]
+            ax.fill_between(
+                band["fpr"], band["tpr_low"], band["tpr_high"],
+                step="post", color=PALETTE[i % len(PALETTE)], alpha=0.10, lw=0, zorder=2,
+            )
         (line,) = ax.plot(
             fpr,
             tpr,
@@ -980,6 +990,23 @@ def _p_text(p: float) -> str:
     return f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}"
 
 
+def _save_snapped(fig: Figure, png_path, pdf_path, digits: int = 5) -> None:
+    """:func:`save_figure` after running the constrained layout once and rounding every
+    axes position to ``digits`` decimals of the figure size.
+
+    The layout solver (kiwisolver) can land one ulp apart from run to run in figures with
+    nested grids, which flips a few anti-aliased pixels; rounding the solved positions
+    makes the output byte-identical regardless."""
+    fig.draw_without_rendering()
+    fig.set_layout_engine("none")
+    for ax in fig.axes:
+        box = ax.get_position(original=True).bounds
+        ax.set_position([round(float(v), digits) for v in box], which="original")
+        box = ax.get_position(original=False).bounds
+        ax.set_position([round(float(v), digits) for v in box], which="active")
+    save_figure(fig, png_path, pdf_path)
+
+
 def _model_colour(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
@@ -1156,7 +1183,7 @@ def calibration_figure(
             title="Model: calibration intercept, slope, Brier score", alignment="left",
             handlelength=1.8, ncol=1, handler_map={tuple: HandlerTuple(ndivide=1)},
         )
-        save_figure(fig, png_path, pdf_path)
+        _save_snapped(fig, png_path, pdf_path)
         return
 
     k = len(models)
@@ -1192,7 +1219,7 @@ def calibration_figure(
         handlelength=1.8, ncol=3 if any_na else 2,
         handler_map={tuple: HandlerTuple(ndivide=1)},
     )
-    save_figure(fig, png_path, pdf_path)
+    _save_snapped(fig, png_path, pdf_path)
 
 
 # ---- decision curve ---------------------------------------------------------------------
@@ -1299,7 +1326,7 @@ def decision_curve_figure(
                         facecolor="white", edgecolor="none", borderaxespad=0.3)
         leg.set_zorder(10)
     sns.despine(ax=ax)
-    save_figure(fig, png_path, pdf_path)
+    _save_snapped(fig, png_path, pdf_path)
 
 
 # ---- confusion matrices -----------------------------------------------------------------
@@ -1402,7 +1429,7 @@ def confusion_matrix_figure(
     cb.outline.set_linewidth(0.5)
     if title:
         fig.suptitle(title)
-    save_figure(fig, png_path, pdf_path)
+    _save_snapped(fig, png_path, pdf_path)
 
 
 # ---- rad-score violins ------------------------------------------------------------------
@@ -1502,4 +1529,4 @@ def radscore_violin_figure(
     axes[0].set_ylabel("Rad-score")
     for ax in axes[1:]:
         ax.tick_params(axis="y", labelleft=False)
-    save_figure(fig, png_path, pdf_path)
+    _save_snapped(fig, png_path, pdf_path)

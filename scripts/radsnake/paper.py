@@ -160,11 +160,18 @@ def clinical_comparison(
     """outputs: univariate, multivariate, predictions, metrics, delong, nomogram_png, nomogram_pdf."""
     frame = comparison_frame(features_csv, split_csv, radscore_csv, clinical_columns)
     train = frame[frame["set"] == "train"]
-    predictors = {**clinical_columns, "radscore": "numeric"}
+    # A LASSO that kept no feature leaves a constant rad-score: only the clinical model exists.
+    with_radscore = train["radscore"].nunique() > 1
+    if not with_radscore:
+        log.warning("the rad-score is constant on the training set: clinical model only")
+    predictors = {**clinical_columns, **({"radscore": "numeric"} if with_radscore else {})}
     try:
         write_csv(clinical.logistic_table(train, "label", predictors, kind="univariate"), outputs["univariate"])
         write_csv(clinical.logistic_table(train, "label", predictors, kind="multivariate"), outputs["multivariate"])
-        fitted = clinical.fit_comparison_models(train, "label", clinical_columns)
+        if with_radscore:
+            fitted = clinical.fit_comparison_models(train, "label", clinical_columns)
+        else:
+            fitted = {"clinical": clinical.fit_logistic(train, "label", clinical_columns)}
     except ValueError as err:
         raise InputError(f"clinical models on the training set: {err}") from err
 
@@ -192,7 +199,7 @@ def clinical_comparison(
             delong.append({"set": set_name, "model_a": a, "model_b": b, **test})
     write_csv(pd.DataFrame(delong), outputs["delong"])
     labels = {name: name for name in clinical_columns} | {"radscore": "Rad-score"}
-    axes = clinical.nomogram_axes(fitted["combined"], train, labels=labels)
+    axes = clinical.nomogram_axes(fitted["combined" if with_radscore else "clinical"], train, labels=labels)
     clinical.nomogram_figure(axes, outputs["nomogram_png"], outputs["nomogram_pdf"])
 
 

@@ -5,13 +5,52 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from radsnake import figures
+from radsnake import figures, stats
 from radsnake.evaluation import read_predictions
 
 
-def plot_roc(prediction_files, radscore_csv, metrics_csv, set_name, png, pdf) -> None:
+def in_set(frame: pd.DataFrame, set_name: str) -> pd.DataFrame:
+    return frame[frame["set"] == set_name]
+
+
+def plot_roc(prediction_files, radscore_csv, metrics_csv, set_name, n_boot, seed, png, pdf) -> None:
     predictions = read_predictions(prediction_files, radscore_csv)
-    figures.roc_figure(predictions, pd.read_csv(metrics_csv), set_name, png, pdf)
+    bands = {}
+    for name, frame in predictions.items():
+        part = frame[frame["set"] == set_name]
+        if part["label"].nunique() == 2:
+            bands[name] = stats.roc_band(part["label"], part["probability"], n_boot=n_boot, random_state=seed)
+    figures.roc_figure(predictions, pd.read_csv(metrics_csv), set_name, png, pdf, bands=bands)
+
+
+def plot_calibration(binned_csv, smoothed_csv, calibration_csv, set_name, png, pdf) -> None:
+    binned, smoothed = (in_set(pd.read_csv(path), set_name) for path in (binned_csv, smoothed_csv))
+    figures.calibration_figure(
+        {name: frame.drop(columns=["model", "set"]) for name, frame in binned.groupby("model", sort=False)},
+        {name: frame.drop(columns=["model", "set"]) for name, frame in smoothed.groupby("model", sort=False)},
+        pd.read_csv(calibration_csv),
+        set_name,
+        png,
+        pdf,
+    )
+
+
+def plot_decision_curve(decision_csv, set_name, png, pdf) -> None:
+    curves = in_set(pd.read_csv(decision_csv), set_name)
+    figures.decision_curve_figure(
+        {name: frame.drop(columns=["model", "set"]) for name, frame in curves.groupby("model", sort=False)},
+        set_name,
+        png,
+        pdf,
+    )
+
+
+def plot_confusion(confusion_csv, png, pdf) -> None:
+    figures.confusion_matrix_figure(pd.read_csv(confusion_csv), png, pdf)
+
+
+def plot_radscore_violin(radscore_csv, png, pdf) -> None:
+    figures.radscore_violin_figure(pd.read_csv(radscore_csv, dtype={"case_id": str}), png, pdf)
 
 
 def plot_lasso(path_csv, cv_csv, png, pdf) -> None:

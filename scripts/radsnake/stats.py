@@ -361,3 +361,35 @@ def bootstrap_ci(y, score, threshold: float, n_boot: int = 2000, level: float = 
         out.append((name, float(point[name]), float(lo), float(hi)))
     df = pd.DataFrame(out, columns=["metric", "estimate", "ci_low", "ci_high"])
     return df.set_index("metric")
+
+
+def roc_band(y, score, n_boot: int = 2000, level: float = 0.95, random_state: int = 0,
+             n_points: int = 101) -> pd.DataFrame:
+    """Pointwise confidence band of the ROC curve: sensitivity at fixed specificities.
+
+    As pROC ``ci.se(roc, specificities=...)``: stratified bootstrap resamples, and for
+    each specificity the percentile interval of the resampled sensitivities. The curve
+    is the empirical step ROC, so the sensitivity at false-positive rate f is the
+    highest one reached without exceeding f.
+    """
+    yb, s = _check(y, score)
+    rng = np.random.default_rng(int(random_state))
+    u, inv = np.unique(s, return_inverse=True)
+    k = u.size
+    m, n = int(yb.sum()), int((~yb).sum())
+    rows = np.arange(n_boot)[:, None] * k
+    c_idx = inv[yb][rng.integers(0, m, size=(n_boot, m))]
+    k_idx = inv[~yb][rng.integers(0, n, size=(n_boot, n))]
+    c_cnt = np.bincount((rows + c_idx).ravel(), minlength=n_boot * k).reshape(n_boot, k)
+    k_cnt = np.bincount((rows + k_idx).ravel(), minlength=n_boot * k).reshape(n_boot, k)
+    # Lowering the threshold past each distinct value, highest first: ROC points.
+    tpr = np.hstack([np.zeros((n_boot, 1)), np.cumsum(c_cnt[:, ::-1], axis=1) / m])
+    fpr = np.hstack([np.zeros((n_boot, 1)), np.cumsum(k_cnt[:, ::-1], axis=1) / n])
+    grid = np.linspace(0.0, 1.0, n_points)
+    sens = np.empty((n_boot, n_points))
+    for b in range(n_boot):
+        last = np.searchsorted(fpr[b], grid + 1e-12, side="right") - 1
+        sens[b] = tpr[b][last]
+    alpha = (1 - level) / 2
+    low, high = np.quantile(sens, [alpha, 1 - alpha], axis=0)
+    return pd.DataFrame({"fpr": grid, "tpr_low": low, "tpr_high": high})

@@ -1,0 +1,13 @@
+from radsnake.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    from radsnake.plots import plot_calibration
+
+    plot_calibration(
+        binned_csv=snakemake.input.binned,
+        smoothed_csv=snakemake.input.smoothed,
+        calibration_csv=snakemake.input.calibration,
+        set_name=snakemake.wildcards.set,
+        png=snakemake.output.png,
+        pdf=snakemake.output.pdf,
+    )

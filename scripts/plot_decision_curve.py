@@ -1,0 +1,11 @@
+from radsnake.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    from radsnake.plots import plot_decision_curve
+
+    plot_decision_curve(
+        decision_csv=snakemake.input.decision,
+        set_name=snakemake.wildcards.set,
+        png=snakemake.output.png,
+        pdf=snakemake.output.pdf,
+    )
