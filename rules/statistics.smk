@@ -23,7 +23,12 @@ rule summarise_models:
             category="1. Summary",
             labels={"table": "paper-ready summary"},
         ),
-        summary_md="results/evaluation/summary.md",
+        summary_md=report(
+            "results/evaluation/summary.md",
+            caption="../docs/report/summary.rst",
+            category="1. Summary",
+            labels={"table": "paper-ready summary (Markdown)"},
+        ),
     params:
         models=MODELS,
         n_boot=config["evaluation"]["bootstrap"],
