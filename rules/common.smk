@@ -45,6 +45,11 @@ def evaluation_sets():
     return sets
 
 
+def lasso_rule():
+    """How the final LASSO step picks lambda, for labelling the chosen line."""
+    return config["selection"]["steps"][-1].get("rule", "1se")
+
+
 def get_image(wildcards):
     return COHORT.loc[wildcards.case, "image"]
 

@@ -36,6 +36,8 @@ rule plot_lasso:
             labels={"figure": "LASSO path"},
         ),
         pdf="results/figures/lasso_path.pdf",
+    params:
+        chosen=lasso_rule(),
     log:
         "logs/plot_lasso.log",
     conda:

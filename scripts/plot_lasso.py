@@ -6,6 +6,7 @@ with job(snakemake.log[0], snakemake.threads):
     plot_lasso(
         path_csv=snakemake.input.path,
         cv_csv=snakemake.input.cv,
+        chosen=snakemake.params.chosen,
         png=snakemake.output.png,
         pdf=snakemake.output.pdf,
     )

@@ -53,8 +53,8 @@ def plot_radscore_violin(radscore_csv, png, pdf) -> None:
     figures.radscore_violin_figure(pd.read_csv(radscore_csv, dtype={"case_id": str}), png, pdf)
 
 
-def plot_lasso(path_csv, cv_csv, png, pdf) -> None:
-    figures.lasso_figure(pd.read_csv(path_csv), pd.read_csv(cv_csv), png, pdf)
+def plot_lasso(path_csv, cv_csv, chosen, png, pdf) -> None:
+    figures.lasso_figure(pd.read_csv(path_csv), pd.read_csv(cv_csv), png, pdf, chosen=chosen)
 
 
 def plot_waterfall(radscore_csv, metrics_csv, set_name, png, pdf) -> None:
