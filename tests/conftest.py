@@ -89,3 +89,14 @@ def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
             break
         counts[parts[0]] = int(parts[1])
     return counts
+
+
+def r_unavailable(msg: str, packages: str = "r-base-core") -> None:
+    """Reference tests must run in CI: there a missing R fails; elsewhere it skips."""
+    msg += (
+        " -- run the project's test setup (`make test`, i.e. `bash envs/install.sh --test`) "
+        f"to install R (Debian/Ubuntu: {packages})"
+    )
+    if os.environ.get("CI"):
+        pytest.fail(msg)
+    pytest.skip(msg)

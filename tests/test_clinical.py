@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from scipy import special
 
+from conftest import r_unavailable
 from radsnake import clinical
 
 R_SCRIPT = Path(__file__).parent / "r" / "clinical.R"
@@ -50,19 +51,11 @@ def _ranges() -> pd.DataFrame:
 RANGES = _ranges()
 
 
-def _r_unavailable(msg: str):
-    msg += (" -- run the project's test setup (`make test`, i.e. `bash envs/install.sh --test`) "
-            "to install R + rms (Debian/Ubuntu: r-base-core r-cran-rms)")
-    if os.environ.get("CI"):
-        pytest.fail(msg)
-    pytest.skip(msg)
-
-
 @pytest.fixture(scope="module")
 def r_ref(tmp_path_factory) -> dict[str, float]:
     rscript = shutil.which("Rscript")
     if rscript is None:
-        _r_unavailable("Rscript not found on PATH")
+        r_unavailable("Rscript not found on PATH", "r-base-core r-cran-rms")
     tmp = tmp_path_factory.mktemp("r_clinical")
     COHORT.to_csv(tmp / "data.csv", index=False, float_format="%.17g")
     RANGES.to_csv(tmp / "ranges.csv", index=False, float_format="%.17g")
@@ -73,7 +66,7 @@ def r_ref(tmp_path_factory) -> dict[str, float]:
     )
     if proc.returncode != 0:
         if "there is no package called" in proc.stderr:
-            _r_unavailable("R package missing: " + proc.stderr.strip()[-200:])
+            r_unavailable("R package missing: " + proc.stderr.strip()[-200:], "r-base-core r-cran-rms")
         raise RuntimeError("clinical.R failed:\n" + proc.stderr)
     out = pd.read_csv(tmp / "out.csv", dtype=str, keep_default_na=False)
     return {k: float(v) for k, v in zip(out.key, out.value)}

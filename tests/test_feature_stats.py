@@ -3,7 +3,6 @@ checked against R (wilcox.test, t.test, p.adjust) run once per module via
 tests/r/clinical.R. Without Rscript the R comparisons are skipped locally, but fail when
 the CI environment variable is set."""
 
-import os
 import shutil
 import subprocess
 import time
@@ -15,6 +14,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
+from conftest import r_unavailable
 from radsnake import feature_stats as fs
 
 R_SCRIPT = Path(__file__).parent / "r" / "clinical.R"
@@ -44,19 +44,11 @@ def _data(n: int = 130, seed: int = 20240918) -> tuple[pd.DataFrame, np.ndarray]
 X, Y = _data()
 
 
-def _r_unavailable(msg: str):
-    msg += (" -- run the project's test setup (`make test`, i.e. `bash envs/install.sh --test`) "
-            "to install R (Debian/Ubuntu: r-base-core)")
-    if os.environ.get("CI"):
-        pytest.fail(msg)
-    pytest.skip(msg)
-
-
 @pytest.fixture(scope="module")
 def r_ref(tmp_path_factory) -> dict[str, float]:
     rscript = shutil.which("Rscript")
     if rscript is None:
-        _r_unavailable("Rscript not found on PATH")
+        r_unavailable("Rscript not found on PATH", "r-base-core")
     tmp = tmp_path_factory.mktemp("r_features")
     X.assign(y=Y)[["y", *X.columns]].to_csv(tmp / "data.csv", index=False, float_format="%.17g")
     proc = subprocess.run(
