@@ -10,7 +10,6 @@ lines (ResourceSelection is not packaged for Debian) in tests/r/calibration.R.
 """
 
 import math
-import os
 import shutil
 import subprocess
 import warnings
@@ -22,6 +21,7 @@ import pytest
 from scipy.special import expit
 from scipy.stats import chi2
 
+from conftest import r_unavailable
 from radsnake import calibration
 
 pytestmark = pytest.mark.r_reference
@@ -80,15 +80,6 @@ def _datasets() -> dict[str, pd.DataFrame]:
 DATASETS = _datasets()
 
 
-def _r_unavailable(msg: str):
-    msg += (" -- run the project's test setup (`make test`, i.e. "
-            "`bash envs/install.sh --test`) to install R + rms "
-            "(Debian/Ubuntu: r-base-core r-cran-proc r-cran-rms)")
-    if os.environ.get("CI"):
-        pytest.fail(msg)
-    pytest.skip(msg)
-
-
 def _num(s: str) -> float:
     return math.nan if s == "NA" else float(s)
 
@@ -97,7 +88,7 @@ def _num(s: str) -> float:
 def r_values(tmp_path_factory):
     rscript = shutil.which("Rscript")
     if rscript is None:
-        _r_unavailable("Rscript not found on PATH")
+        r_unavailable("Rscript not found on PATH", "r-base-core r-cran-proc r-cran-rms")
     tmp = tmp_path_factory.mktemp("r_calibration")
     long = pd.concat([df.assign(dataset=name) for name, df in DATASETS.items()])
     long[["dataset", "y", "p"]].to_csv(tmp / "input.csv", index=False, float_format="%.17g")
@@ -107,7 +98,7 @@ def r_values(tmp_path_factory):
     )
     if proc.returncode != 0:
         if "there is no package called" in proc.stderr:
-            _r_unavailable("R package missing: " + proc.stderr.strip()[-200:])
+            r_unavailable("R package missing: " + proc.stderr.strip()[-200:], "r-base-core r-cran-proc r-cran-rms")
         raise RuntimeError("calibration.R failed:\n" + proc.stderr)
     out = pd.read_csv(tmp / "out.csv", dtype=str)
     return {(r.dataset, r.key): _num(r.value) for r in out.itertuples()}

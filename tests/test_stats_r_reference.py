@@ -6,7 +6,6 @@ the reference comparison can never silently disappear from CI.
 """
 
 import math
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import r_unavailable
 from radsnake import stats
 
 pytestmark = pytest.mark.r_reference
@@ -80,20 +80,11 @@ def _datasets() -> dict[str, pd.DataFrame]:
 DATASETS = _datasets()
 
 
-def _r_unavailable(msg: str):
-    msg += (" -- run the project's test setup (`make test`, i.e. "
-            "`bash envs/install.sh --test`) to install R + pROC "
-            "(Debian/Ubuntu: r-base-core r-cran-proc r-cran-rms)")
-    if os.environ.get("CI"):
-        pytest.fail(msg)
-    pytest.skip(msg)
-
-
 @pytest.fixture(scope="module")
 def r_results(tmp_path_factory):
     rscript = shutil.which("Rscript")
     if rscript is None:
-        _r_unavailable("Rscript not found on PATH")
+        r_unavailable("Rscript not found on PATH", "r-base-core r-cran-proc r-cran-rms")
     tmp = tmp_path_factory.mktemp("r_reference")
     long = pd.concat([df.assign(dataset=name) for name, df in DATASETS.items()])
     long[["dataset", "y", "a", "b"]].to_csv(
@@ -105,7 +96,7 @@ def r_results(tmp_path_factory):
     )
     if proc.returncode != 0:
         if "there is no package called" in proc.stderr:
-            _r_unavailable("R package missing: " + proc.stderr.strip()[-200:])
+            r_unavailable("R package missing: " + proc.stderr.strip()[-200:], "r-base-core r-cran-proc r-cran-rms")
         raise RuntimeError("reference.R failed:\n" + proc.stderr)
     scal = pd.read_csv(tmp / "scalars.csv", dtype=str)
     scalars = {(r.dataset, r.key): float(r.value) for r in scal.itertuples()}

@@ -58,10 +58,10 @@ def model_metrics(name: str, frame: pd.DataFrame, method: str, target: float, le
     return rows
 
 
-def pairwise_delong(predictions: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Paired DeLong tests between every two models on each held-out set."""
+def pairwise_delong(predictions: dict[str, pd.DataFrame], sets=SET_ORDER[1:]) -> pd.DataFrame:
+    """Paired DeLong tests between every two models on each of the sets (held-out by default)."""
     rows = []
-    for set_name in SET_ORDER[1:]:
+    for set_name in sets:
         for model_a, model_b in itertools.combinations(predictions, 2):
             a = predictions[model_a][predictions[model_a]["set"] == set_name].set_index("case_id")
             b = predictions[model_b][predictions[model_b]["set"] == set_name].set_index("case_id")

@@ -4,7 +4,6 @@ nomogram; per-feature tests. Everything that is fitted is fitted on training cas
 
 from __future__ import annotations
 
-import itertools
 import logging
 
 import numpy as np
@@ -12,7 +11,7 @@ import pandas as pd
 
 from radsnake import calibration, clinical, feature_stats, stats
 from radsnake.errors import InputError
-from radsnake.evaluation import SET_ORDER, model_metrics, read_predictions
+from radsnake.evaluation import SET_ORDER, model_metrics, pairwise_delong, read_predictions
 from radsnake.modelling import load_design
 from radsnake.tables import write_csv
 
@@ -189,15 +188,7 @@ def clinical_comparison(
     for name, p in predictions.items():
         rows += model_metrics(name, p, threshold_method, target, ci_level)
     write_csv(pd.DataFrame(rows), outputs["metrics"])
-    delong = []
-    for set_name in SET_ORDER:
-        for a, b in itertools.combinations(predictions, 2):
-            pa, pb = (predictions[m][predictions[m]["set"] == set_name] for m in (a, b))
-            if pa["label"].nunique() < 2:
-                continue
-            test = stats.delong_test(pa["label"].to_numpy(), pa["probability"].to_numpy(), pb["probability"].to_numpy())
-            delong.append({"set": set_name, "model_a": a, "model_b": b, **test})
-    write_csv(pd.DataFrame(delong), outputs["delong"])
+    write_csv(pairwise_delong(predictions, sets=SET_ORDER), outputs["delong"])
     labels = {name: name for name in clinical_columns} | {"radscore": "Rad-score"}
     axes = clinical.nomogram_axes(fitted["combined" if with_radscore else "clinical"], train, labels=labels)
     clinical.nomogram_figure(axes, outputs["nomogram_png"], outputs["nomogram_pdf"])
