@@ -2,6 +2,7 @@
 import os
 import sys
 
+from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import validate
 
 sys.path.insert(0, os.path.join(workflow.basedir, "scripts"))
@@ -26,7 +27,31 @@ except InputError as err:
     raise WorkflowError(f"radsnake: {err}") from None
 
 CASES = list(COHORT.index)
+
+# Shell rules run Python like Snakemake's script directive does: the env's under conda.
+if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
+    PYTHON = "python"
+else:
+    PYTHON = sys.executable
+EXTRACT_SCRIPT = os.path.join(workflow.basedir, "scripts", "extract_features.py")
 MODELS = config["models"]["enabled"]
+
+
+# Seconds-long rules run on the submitting node: a cluster job would cost more in queueing.
+localrules:
+    aggregate_features,
+    import_features,
+    split_cases,
+    evaluate_models,
+    plot_roc,
+    plot_lasso,
+    plot_waterfall,
+    plot_correlation,
+    plot_importance,
+    plot_calibration,
+    plot_decision_curve,
+    plot_confusion,
+    plot_radscore_violin,
 
 
 wildcard_constraints:
@@ -48,6 +73,10 @@ def evaluation_sets():
 def lasso_rule():
     """How the final LASSO step picks lambda, for labelling the chosen line."""
     return config["selection"]["steps"][-1].get("rule", "1se")
+
+
+def warm_worker_flag():
+    return "" if config["resources"]["warm_worker"] else "--no-warm-worker"
 
 
 def get_image(wildcards):

@@ -9,6 +9,9 @@ rule extract_features:
         diagnostics="results/diagnostics/{case}.csv",
     params:
         mask_label=get_mask_label,
+        python=PYTHON,
+        script=EXTRACT_SCRIPT,
+        warm_worker=warm_worker_flag(),
     log:
         "logs/extract_features/{case}.log",
     benchmark:
@@ -18,5 +21,8 @@ rule extract_features:
         mem_mb=config["resources"]["extract_mem_mb"],
     conda:
         "../envs/extract.yaml"
-    script:
-        "../scripts/extract_features.py"
+    shell:
+        "{params.python} {params.script} --case {wildcards.case} --image {input.image:q} "
+        "--mask {input.mask:q} --params {input.params:q} --label {params.mask_label} "
+        "--features {output.features:q} --diagnostics {output.diagnostics:q} --log {log:q} "
+        "--threads {threads} {params.warm_worker}"

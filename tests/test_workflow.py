@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import json
+import os
+import shutil
 
 import pandas as pd
 import pytest
+import yaml
 from PIL import Image
 
-from conftest import REPO, make_study, planned_jobs, snakemake
+from conftest import FAST_CONFIG, REPO, make_study, planned_jobs, snakemake, write_config
 from radsnake.demo import case_paths, cohort_sheet, make_case
 
 pytestmark = pytest.mark.workflow
 
 N_CASES = 46
 MODELS = ["logistic", "svm", "random_forest", "decision_tree"]
+EXTRACTION = {"extract_features", "aggregate_features", "import_features"}
+MODELLING = {"fit_model", "evaluate_models", "summarise_models"}
 SETS = ["train", "test", "external"]
 FIGURES = ["lasso_path", "correlation_heatmap", "importance", "volcano", "nomogram", "confusion_matrices", "radscore_violin"] + [
     f"{kind}_{s}" for kind in ("roc", "radscore_waterfall", "calibration", "decision_curve") for s in SETS
@@ -24,7 +31,11 @@ FIGURES = ["lasso_path", "correlation_heatmap", "importance", "volcano", "nomogr
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("study")
-    make_study(workdir, N_CASES)
+    config = copy.deepcopy(FAST_CONFIG)
+    # The params file lives in the study, as a user's would, so tests can edit it.
+    config["pyradiomics"]["params"] = "config/params.yaml"
+    make_study(workdir, N_CASES, config)
+    shutil.copy(REPO / "config" / "pyradiomics" / "original.yaml", workdir / "config" / "params.yaml")
     snakemake(workdir)
     return workdir
 
@@ -128,6 +139,58 @@ def test_report_has_every_figure(study):
 
 
 def test_second_run_has_nothing_to_do(study):
+    assert planned_jobs(study) == {}
+
+
+@contextlib.contextmanager
+def edited(path):
+    """Edit a file for one dry run, then put back its bytes and its time stamps."""
+    before = path.read_bytes()
+    stat = path.stat()
+    try:
+        yield
+    finally:
+        path.write_bytes(before)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_editing_params_reruns_every_extraction(study):
+    params = study / "config" / "params.yaml"
+    with edited(params):
+        settings = yaml.safe_load(params.read_text())
+        settings["setting"]["binWidth"] = settings["setting"].get("binWidth", 25) * 2
+        params.write_text(yaml.safe_dump(settings))
+        jobs = planned_jobs(study)
+    assert jobs["extract_features"] == N_CASES
+    assert jobs["aggregate_features"] == 1
+    assert jobs["fit_model"] == len(FAST_CONFIG["models"]["enabled"])
+
+
+def test_editing_modelling_config_reruns_only_modelling_and_after(study):
+    config_file = study / "config" / "config.yaml"
+    with edited(config_file):
+        config = yaml.safe_load(config_file.read_text())
+        config["models"]["cv_folds"] = 4
+        write_config(study, config)
+        jobs = planned_jobs(study)
+    assert not EXTRACTION & set(jobs), jobs
+    assert "split_cases" not in jobs and "select_features" not in jobs, jobs
+    assert jobs["fit_model"] == len(FAST_CONFIG["models"]["enabled"])
+    assert MODELLING <= set(jobs), jobs
+
+
+def test_removing_a_patient_reruns_aggregation_and_after_only(study):
+    sheet = study / "config" / "cohort.csv"
+    with edited(sheet):
+        lines = sheet.read_text().splitlines(keepends=True)
+        sheet.write_text("".join(lines[:-1]))
+        jobs = planned_jobs(study)
+    assert "extract_features" not in jobs, jobs
+    assert jobs["aggregate_features"] == 1
+    assert {"split_cases", "select_features", "fit_model"} <= set(jobs), jobs
+
+
+def test_restored_study_is_up_to_date_again(study):
     assert planned_jobs(study) == {}
 
 

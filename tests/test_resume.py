@@ -1,0 +1,93 @@
+"""Kill a run with SIGKILL mid-way, rerun it, and get the bytes of an uninterrupted run;
+--cores 1 gives them too."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, SNAKEMAKE, make_study, snakemake
+
+pytestmark = pytest.mark.workflow
+
+N_CASES = 46
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("reference")
+    make_study(workdir, N_CASES)
+    snakemake(workdir)
+    return workdir
+
+
+def fresh_copy(reference: Path, workdir: Path) -> Path:
+    """Same images, sheet and config as the reference study; nothing run yet."""
+    for folder in ("images", "config"):
+        shutil.copytree(reference / folder, workdir / folder)
+    return workdir
+
+
+def result_files(workdir: Path) -> dict[str, bytes]:
+    root = workdir / "results"
+    return {str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
+
+
+def assert_same_results(workdir: Path, reference: Path) -> None:
+    ours, theirs = result_files(workdir), result_files(reference)
+    assert sorted(ours) == sorted(theirs), set(ours).symmetric_difference(theirs)
+    differing = [name for name in theirs if ours[name] != theirs[name]]
+    assert not differing, f"differ from the uninterrupted run: {differing}"
+    assert not [name for name in ours if Path(name).name.startswith(".tmp-")], "a partial file was left"
+
+
+def run_until(workdir: Path, ready, what: str, timeout: float = 900) -> None:
+    """Start the workflow, SIGKILL its whole process group once `ready()` holds."""
+    # A killed Snakemake leaves its lock behind: --unlock is the documented first step.
+    snakemake(workdir, "--unlock")
+    run = subprocess.Popen(
+        [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=dict(os.environ, PYTHONHASHSEED="0"),
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + timeout
+    try:
+        while not ready():
+            assert run.poll() is None, f"the run ended before it was killed {what}"
+            assert time.monotonic() < deadline, f"never reached the point to kill it {what}"
+            time.sleep(0.02)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(run.pid, signal.SIGKILL)
+        run.wait(timeout=60)
+
+
+def count(folder: Path, pattern: str) -> int:
+    return len(list(folder.glob(pattern))) if folder.exists() else 0
+
+
+def test_killed_run_resumes_to_the_uninterrupted_results(reference, tmp_path):
+    workdir = fresh_copy(reference, tmp_path)
+    run_until(workdir, lambda: count(workdir / "results" / "features", "*.csv") >= N_CASES // 3, "during extraction")
+    assert count(workdir / "results" / "features", "*.csv") < N_CASES
+    run_until(workdir, lambda: (workdir / "logs" / "aggregate_features.log").exists(), "during aggregation")
+    run_until(workdir, lambda: count(workdir / "logs" / "fit_model", "*.log") > 0, "during modelling")
+    assert not (workdir / "results" / "evaluation" / "metrics.csv").exists()
+    snakemake(workdir, "--unlock")
+    snakemake(workdir)
+    assert_same_results(workdir, reference)
+
+
+def test_one_core_gives_the_same_results_as_two(reference, tmp_path):
+    workdir = fresh_copy(reference, tmp_path)
+    snakemake(workdir, "--cores", "1")
+    assert_same_results(workdir, reference)
