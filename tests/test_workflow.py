@@ -179,6 +179,18 @@ def test_editing_modelling_config_reruns_only_modelling_and_after(study):
     assert MODELLING <= set(jobs), jobs
 
 
+def test_editing_selection_config_reruns_selection_and_after(study):
+    config_file = study / "config" / "config.yaml"
+    with edited(config_file):
+        config = yaml.safe_load(config_file.read_text())
+        config["selection"]["steps"][2]["p_threshold"] = 0.2
+        write_config(study, config)
+        jobs = planned_jobs(study)
+    assert not EXTRACTION & set(jobs) and "split_cases" not in jobs, jobs
+    assert jobs["select_features"] == 1
+    assert jobs["fit_model"] == len(FAST_CONFIG["models"]["enabled"])
+
+
 def test_removing_a_patient_reruns_aggregation_and_after_only(study):
     sheet = study / "config" / "cohort.csv"
     with edited(sheet):
