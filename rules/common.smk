@@ -112,8 +112,9 @@ def get_case_spec(wildcards):
     return json.dumps(case_spec_of(wildcards.case), sort_keys=True)
 
 
-def get_draft_spec(wildcards):
-    return case_spec_of(wildcards.case)
+def get_draft_image(wildcards):
+    """The image a draft is drawn on (not the whole spec: accepting a mask must not redo the draft)."""
+    return case_spec_of(wildcards.case)["images"][0]
 
 
 def get_images(wildcards):

@@ -13,7 +13,7 @@ rule draft_mask:
             labels={"case": "{case}"},
         ),
     params:
-        spec=get_draft_spec,
+        image=get_draft_image,
         seed=get_draft_seed,
         bbox=get_draft_bbox,
         method=config["drafts"]["method"],

@@ -5,7 +5,7 @@ with job(snakemake.log[0], snakemake.threads):
 
     write_draft(
         case_id=snakemake.wildcards.case,
-        spec=snakemake.params.spec,
+        image_entry=dict(snakemake.params.image),
         seed=snakemake.params.seed,
         bbox=snakemake.params.bbox,
         method=snakemake.params.method,

@@ -248,14 +248,14 @@ def _entry(spec: dict, name: str) -> dict:
     return next(e for e in spec["images"] if e["name"] == name)
 
 
-def write_draft(case_id: str, spec: dict, seed: str, bbox: str, method: str, params: dict, output_mask: str,
+def write_draft(case_id: str, image_entry: dict, seed: str, bbox: str, method: str, params: dict, output_mask: str,
                 output_png: str, window: str = "auto") -> dict:
     """The draft job: a draft mask for review from the sheet's draft_seed / draft_bbox text."""
     from radsnake.imageio import read_image
     from radsnake.qc import overlay_montage
     from radsnake.segment import _write_image, draft_mask
 
-    entry = spec["images"][0]
+    entry = image_entry
     image, _ = read_image(case_id, entry["path"], entry["column"], entry.get("series_uid"), entry.get("series_description"))
     seed_point = _numbers(seed, 3)
     box = _numbers(bbox, 6)
