@@ -34,6 +34,7 @@ def load_case(case_id: str, spec: dict, resample: bool = False):
     that cannot be read as specified (missing, damaged, ambiguous series, absent ROI)."""
     from radsnake.imageio import read_image, read_mask
 
+    log.info("case %s: reading %s and mask %s", case_id, ", ".join(e["path"] for e in spec["images"]), spec["mask"])
     images, infos, reference = {}, {}, None
     for entry in spec["images"]:
         image, info = read_image(
@@ -290,7 +291,12 @@ def write_qc_summary(qc_files: list[str], pending: dict, qc_csv: str, excluded_c
     the features, why, and at which stage (input QC, or mask review for drafts)."""
     from radsnake.qc import write_qc_table
 
-    frames = [pd.read_csv(path, dtype={"case_id": str}) for path in qc_files]
+    frames = []
+    for path in qc_files:
+        frame = pd.read_csv(path)
+        # A case id such as "NA" or "nan" must stay text, while empty numeric cells stay empty.
+        frame["case_id"] = pd.read_csv(path, usecols=["case_id"], dtype=str, keep_default_na=False)["case_id"]
+        frames.append(frame)
     if frames:
         table = write_qc_table(pd.concat(frames, ignore_index=True), qc_csv)
     else:
