@@ -12,6 +12,8 @@ report: "docs/report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/demo.smk"
+include: "rules/segmentation.smk"
+include: "rules/qc.smk"
 include: "rules/extract.smk"
 include: "rules/aggregate.smk"
 include: "rules/split.smk"

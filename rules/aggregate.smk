@@ -40,3 +40,24 @@ else:
             "../envs/modelling.yaml"
         script:
             "../scripts/aggregate_features.py"
+
+    # What every feature column means (image type, filter, class, IBSI code). Only for
+    # PyRadiomics features: bring-your-own columns follow no naming scheme.
+    rule feature_dictionary:
+        input:
+            features="results/features.csv",
+        output:
+            dictionary=report(
+                "results/features_dictionary.csv",
+                caption="../docs/report/dictionary.rst",
+                category="3. Feature selection",
+                labels={"table": "feature dictionary"},
+            ),
+        params:
+            non_feature_columns=non_feature_columns(),
+        log:
+            "logs/feature_dictionary.log",
+        conda:
+            "../envs/modelling.yaml"
+        script:
+            "../scripts/feature_dictionary.py"

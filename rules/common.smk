@@ -1,4 +1,5 @@
 # Config and cohort sheet are checked here, at parse time, before any job runs.
+import json
 import os
 import sys
 
@@ -6,7 +7,7 @@ from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import validate
 
 sys.path.insert(0, os.path.join(workflow.basedir, "scripts"))
-from radsnake.cohort import load_cohort  # noqa: E402
+from radsnake.cohort import case_spec, has_draft, load_cohort  # noqa: E402
 from radsnake.errors import InputError  # noqa: E402
 
 
@@ -22,11 +23,21 @@ try:
         config["clinical"],
         need_images=not BRING_YOUR_OWN_FEATURES,
         generated_files=config["demo"]["enabled"],
+        modalities=config["modalities"],
     )
+    if not BRING_YOUR_OWN_FEATURES:
+        # PyRadiomics would check its params only inside every extraction job.
+        from radsnake.params import check_params
+
+        check_params(config["pyradiomics"]["params"])
 except InputError as err:
     raise WorkflowError(f"radsnake: {err}") from None
 
 CASES = list(COHORT.index)
+# Cases whose mask a human has not accepted yet: listed in results/qc/excluded.csv, not extracted.
+PENDING = {case: reason for case, reason in COHORT["pending"].items() if reason}
+EXTRACT_CASES = [] if BRING_YOUR_OWN_FEATURES else [case for case in CASES if case not in PENDING]
+DRAFT_CASES = [] if BRING_YOUR_OWN_FEATURES else [case for case in CASES if has_draft(COHORT.loc[case])]
 
 # Shell rules run Python like Snakemake's script directive does: the env's under conda.
 if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
@@ -34,6 +45,7 @@ if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
 else:
     PYTHON = sys.executable
 EXTRACT_SCRIPT = os.path.join(workflow.basedir, "scripts", "extract_features.py")
+QC_SCRIPT = os.path.join(workflow.basedir, "scripts", "qc_case.py")
 MODELS = config["models"]["enabled"]
 
 
@@ -41,6 +53,8 @@ MODELS = config["models"]["enabled"]
 localrules:
     aggregate_features,
     import_features,
+    qc_table,
+    feature_dictionary,
     split_cases,
     evaluate_models,
     plot_roc,
@@ -79,21 +93,60 @@ def warm_worker_flag():
     return "" if config["resources"]["warm_worker"] else "--no-warm-worker"
 
 
-def get_image(wildcards):
-    return COHORT.loc[wildcards.case, "image"]
+def resample_flag():
+    return "--resample" if config["qc"]["resample_to_reference"] else ""
+
+
+def qc_tolerance():
+    return json.dumps(config["qc"]["tolerance"], sort_keys=True)
+
+
+def case_spec_of(case):
+    return case_spec(
+        COHORT.loc[case], config["modalities"], config["pyradiomics"]["mask_label"], config["dicom"]["series_description"]
+    )
+
+
+def get_case_spec(wildcards):
+    """The case's images, mask and ROI choice as JSON for the per-case CLI jobs."""
+    return json.dumps(case_spec_of(wildcards.case), sort_keys=True)
+
+
+def get_draft_image(wildcards):
+    """The image a draft is drawn on (not the whole spec: accepting a mask must not redo the draft)."""
+    return case_spec_of(wildcards.case)["images"][0]
+
+
+def get_images(wildcards):
+    return [entry["path"] for entry in case_spec_of(wildcards.case)["images"]]
+
+
+def get_reference_image(wildcards):
+    return case_spec_of(wildcards.case)["images"][0]["path"]
 
 
 def get_mask(wildcards):
     return COHORT.loc[wildcards.case, "mask"]
 
 
-def get_mask_label(wildcards):
-    value = COHORT.loc[wildcards.case].get("mask_label", "")
-    return int(value) if value else config["pyradiomics"]["mask_label"]
+def get_draft_seed(wildcards):
+    return COHORT.loc[wildcards.case].get("draft_seed", "")
+
+
+def get_draft_bbox(wildcards):
+    return COHORT.loc[wildcards.case].get("draft_bbox", "")
+
+
+def get_case_qc(wildcards):
+    return expand("results/qc/cases/{case}.csv", case=EXTRACT_CASES)
 
 
 def get_case_features(wildcards):
-    return expand("results/features/{case}.csv", case=CASES)
+    return expand("results/features/{case}.csv", case=EXTRACT_CASES)
+
+
+def non_feature_columns():
+    return ["case_id", "label", "center", *config["clinical"]]
 
 
 def get_demo_case(wildcards):
@@ -130,7 +183,10 @@ def all_outputs():
     if config["clinical"]:
         targets.append("results/clinical/metrics.csv")
     if not BRING_YOUR_OWN_FEATURES:
-        targets += expand("results/features/{case}.csv", case=CASES)
+        targets += expand("results/features/{case}.csv", case=EXTRACT_CASES)
+        targets += expand("results/qc/overlays/{case}.png", case=EXTRACT_CASES)
+        targets += expand("results/drafts/{case}_mask.nii.gz", case=DRAFT_CASES)
+        targets += ["results/qc/qc.csv", "results/qc/excluded.csv", "results/features_dictionary.csv"]
     targets += figure_outputs()
     return targets
 

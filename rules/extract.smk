@@ -1,14 +1,18 @@
 # Per-case PyRadiomics extraction. The params file is an input: editing it reruns extraction.
+# The case's QC row is an input too: a case that failed QC (qc.on_fail: exclude) gets an
+# exclusion record instead of features.
 rule extract_features:
     input:
-        image=get_image,
+        qc="results/qc/cases/{case}.csv",
+        images=get_images,
         mask=get_mask,
         params=config["pyradiomics"]["params"],
     output:
         features="results/features/{case}.csv",
         diagnostics="results/diagnostics/{case}.csv",
     params:
-        mask_label=get_mask_label,
+        spec=get_case_spec,
+        resample=resample_flag(),
         python=PYTHON,
         script=EXTRACT_SCRIPT,
         warm_worker=warm_worker_flag(),
@@ -22,7 +26,7 @@ rule extract_features:
     conda:
         "../envs/extract.yaml"
     shell:
-        "{params.python} {params.script} --case {wildcards.case} --image {input.image:q} "
-        "--mask {input.mask:q} --params {input.params:q} --label {params.mask_label} "
+        "{params.python} {params.script} --case {wildcards.case} --spec {params.spec:q} "
+        "--qc {input.qc:q} --params {input.params:q} {params.resample} "
         "--features {output.features:q} --diagnostics {output.diagnostics:q} --log {log:q} "
         "--threads {threads} {params.warm_worker}"

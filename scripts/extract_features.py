@@ -3,6 +3,7 @@ worker (radsnake.worker): the script preamble and the imports it saves cost abou
 much as a small ROI's extraction."""
 
 import argparse
+import json
 import os
 import sys
 
@@ -10,24 +11,24 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from radsnake.worker import run  # noqa: E402
 
 parser = argparse.ArgumentParser()
-for name in ("case", "image", "mask", "params", "features", "diagnostics", "log"):
+for name in ("case", "spec", "qc", "params", "features", "diagnostics", "log"):
     parser.add_argument(f"--{name}", required=True)
-parser.add_argument("--label", type=int, required=True)
+parser.add_argument("--resample", action="store_true")
 parser.add_argument("--threads", type=int, default=1)
 parser.add_argument("--no-warm-worker", dest="warm", action="store_false")
 args = parser.parse_args()
 
 sys.exit(
     run(
-        "radsnake.extract:extract_case",
+        "radsnake.inputs:extract_inputs",
         {
             "case_id": args.case,
-            "image_path": args.image,
-            "mask_path": args.mask,
+            "spec": json.loads(args.spec),
+            "qc_csv": args.qc,
             "params_path": args.params,
-            "mask_label": args.label,
             "features_csv": args.features,
             "diagnostics_csv": args.diagnostics,
+            "resample": args.resample,
         },
         log_path=args.log,
         threads=args.threads,

@@ -3,6 +3,7 @@ killed job takes its child with it."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -17,6 +18,7 @@ from radsnake.demo import make_case
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "extract_features.py"
+QC_SCRIPT = REPO / "scripts" / "qc_case.py"
 PARAMS = REPO / "config" / "pyradiomics" / "original.yaml"
 
 
@@ -28,9 +30,25 @@ def case(tmp_path_factory):
     return folder, image, mask
 
 
+def spec(image: str, mask: str, label: int = 1) -> str:
+    images = [{"name": "image", "column": "image", "path": image, "series_uid": None, "series_description": None}]
+    return json.dumps({"images": images, "mask": mask, "label": label, "roi": None, "segment": None, "prefix": False})
+
+
+def check(folder: Path, image: str, mask: str, name: str, *extra: str, label: int = 1):
+    """The case's QC job (scripts/qc_case.py, also run through the worker)."""
+    command = [sys.executable, str(QC_SCRIPT), "--case", "c1", "--spec", spec(image, mask, label)]
+    command += ["--qc", str(folder / f"{name}_qc.csv"), "--overlay", str(folder / f"{name}.png"), "--on-fail", "stop"]
+    command += ["--tolerance", "{}", "--window", "auto", "--log", str(folder / f"{name}_qc.log")]
+    return subprocess.run([*command, *extra], capture_output=True, text=True, timeout=300)
+
+
 def extract(folder: Path, image: str, mask: str, name: str, *extra: str, label: int = 1):
-    command = [sys.executable, str(SCRIPT), "--case", "c1", "--image", image, "--mask", mask]
-    command += ["--params", str(PARAMS), "--label", str(label), "--log", str(folder / f"{name}.log")]
+    qc = folder / "qc_qc.csv"
+    if not qc.exists():
+        assert check(folder, image, mask, "qc", "--no-warm-worker").returncode == 0
+    command = [sys.executable, str(SCRIPT), "--case", "c1", "--spec", spec(image, mask, label), "--qc", str(qc)]
+    command += ["--params", str(PARAMS), "--log", str(folder / f"{name}.log")]
     command += ["--features", str(folder / f"{name}.csv"), "--diagnostics", str(folder / f"{name}_diag.csv")]
     return subprocess.run([*command, *extra], capture_output=True, text=True, timeout=300)
 
@@ -50,12 +68,21 @@ def test_warm_worker_gives_the_same_bytes_as_its_own_process(case):
 
 def test_input_error_reaches_the_job_from_the_worker(case):
     folder, image, mask = case
-    result = extract(folder, image, mask, "bad", label=7)
+    result = check(folder, image, mask, "bad", label=7)
     assert result.returncode == 1
     assert "case c1" in result.stderr and "label 7" in result.stderr
     assert "Traceback" not in result.stderr
-    assert not (folder / "bad.csv").exists()
-    assert "label 7" in (folder / "bad.log").read_text()
+    assert not (folder / "bad_qc.csv").exists()
+    assert "label 7" in (folder / "bad_qc.log").read_text()
+
+
+def test_qc_in_the_worker_gives_the_same_bytes(case):
+    folder, image, mask = case
+    cold = check(folder, image, mask, "qc_cold", "--no-warm-worker")
+    warm = check(folder, image, mask, "qc_warm")
+    assert cold.returncode == warm.returncode == 0, warm.stderr
+    assert (folder / "qc_warm_qc.csv").read_bytes() == (folder / "qc_cold_qc.csv").read_bytes()
+    assert (folder / "qc_warm.png").read_bytes() == (folder / "qc_cold.png").read_bytes()
 
 
 def test_worker_is_not_used_inside_a_cluster_job(monkeypatch):

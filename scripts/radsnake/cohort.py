@@ -17,6 +17,49 @@ from radsnake.errors import InputError
 
 REQUIRED_IMAGE_COLUMNS = ("image", "mask")
 CASE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+DRAFT_COLUMNS = ("draft_seed", "draft_bbox")
+# Columns of results/features.csv that say where a case's data came from, not features.
+PROVENANCE_PREFIX = "source_"
+# Drafts are written here; a mask in this folder is a draft whatever the sheet says.
+DRAFT_FOLDER = os.path.join("results", "drafts")
+
+
+def image_columns(modalities) -> list[str]:
+    """Sheet columns of a case's images: `image` (the first modality, whose grid the mask
+    is drawn on), then `image_<name>` for every further modality."""
+    return ["image", *(f"image_{name}" for name in list(modalities)[1:])]
+
+
+def selector_columns(column: str) -> tuple[str, str]:
+    """The series selector columns of an image column: series_uid[_<m>], series_description[_<m>]."""
+    suffix = column[len("image") :]
+    return f"series_uid{suffix}", f"series_description{suffix}"
+
+
+def has_draft(record) -> bool:
+    return any(str(record.get(c, "") or "").strip() for c in DRAFT_COLUMNS)
+
+
+def pending_reason(record) -> str:
+    """Why a case's mask may not be extracted yet ("" when it may).
+
+    A mask is used only once a human has accepted it: a case with a draft request, or
+    whose mask lies in results/drafts/, needs mask_status `accepted`; any case marked
+    `draft` waits.
+    """
+    status = str(record.get("mask_status", "") or "").strip()
+    mask = str(record.get("mask", "") or "").strip()
+    if status == "accepted":
+        return ""
+    in_drafts = DRAFT_FOLDER in os.path.normpath(mask)
+    if status == "draft" or has_draft(record) or in_drafts:
+        what = f"mask {mask}" if mask else "no mask yet"
+        return (
+            f"mask not accepted ({what}, mask_status '{status}'): review the draft overlay "
+            "results/drafts/<case>.png, then put the reviewed mask in the mask column and "
+            "mask_status accepted in the cohort sheet"
+        )
+    return ""
 
 
 def _sheet_row(index: int) -> int:
@@ -37,12 +80,17 @@ def load_cohort(
     clinical: dict[str, str],
     need_images: bool,
     generated_files: bool = False,
+    modalities=(),
 ) -> pd.DataFrame:
     """Read the sheet, check it, and return it indexed by case_id with resolved paths.
 
     need_images: the sheet must give image and mask (false when features come from a
     table). generated_files: the image files are made by the workflow itself (demo), so
-    they need not exist yet.
+    they need not exist yet. modalities: the config's modality names; the second and
+    later ones need an `image_<name>` column.
+
+    The returned frame has a `pending` column: the reason a case's mask may not be
+    extracted yet (draft not accepted, see :func:`pending_reason`), or "".
     """
     if not os.path.exists(sheet_path):
         raise InputError(
@@ -56,7 +104,8 @@ def load_cohort(
         raise InputError(f"Cohort sheet {sheet_path} is not a readable CSV file: {err}") from err
     sheet.columns = [str(c).strip() for c in sheet.columns]
 
-    required = ["case_id", "label", *(REQUIRED_IMAGE_COLUMNS if need_images else ())]
+    image_cols = image_columns(modalities)
+    required = ["case_id", "label", *((*image_cols, "mask") if need_images else ())]
     required += list(clinical)
     missing = [c for c in required if c not in sheet.columns]
     if missing:
@@ -71,7 +120,7 @@ def load_cohort(
     problems = _row_problems(sheet, sheet_path, schema_path, clinical)
     problems += _duplicate_problems(sheet)
     if need_images and not problems:
-        problems += _file_problems(sheet, os.path.dirname(sheet_path), generated_files)
+        problems += _file_problems(sheet, os.path.dirname(sheet_path), generated_files, image_cols)
     if problems:
         shown = problems[:50]
         more = f"\n  ... and {len(problems) - len(shown)} more" if len(problems) > 50 else ""
@@ -89,10 +138,11 @@ def load_cohort(
     for column, kind in clinical.items():
         if kind == "numeric":
             cohort[column] = pd.to_numeric(cohort[column].replace("", None), errors="raise")
+    cohort["pending"] = [pending_reason(r) if need_images else "" for r in sheet.to_dict("records")]
     if need_images:
         sheet_dir = os.path.dirname(sheet_path)
-        for column in REQUIRED_IMAGE_COLUMNS:
-            cohort[column] = [resolve_path(p, sheet_dir) for p in cohort[column]]
+        for column in (*image_cols, "mask"):
+            cohort[column] = [resolve_path(p, sheet_dir) if p.strip() else "" for p in cohort[column]]
     return cohort.set_index("case_id", drop=False).sort_index()
 
 
@@ -136,6 +186,12 @@ def _explain(error: jsonschema.ValidationError) -> str:
             f"label '{error.instance}' is not binary: the outcome must be 0 or 1. "
             "Recode it (e.g. benign=0, malignant=1)."
         )
+    if column == "draft_seed":
+        return f"draft_seed '{error.instance}' is not three numbers: write x,y,z in mm, e.g. -12.5,40,101."
+    if column == "draft_bbox":
+        return f"draft_bbox '{error.instance}' is not six numbers: write x0,y0,z0,x1,y1,z1 (two opposite corners)."
+    if column == "mask_status":
+        return f"mask_status '{error.instance}' must be accepted, draft or empty."
     return f"column '{column}': {error.message}"
 
 
@@ -149,16 +205,25 @@ def _duplicate_problems(sheet) -> list[str]:
     return problems
 
 
-def _file_problems(sheet, sheet_dir, generated_files) -> list[str]:
+def _file_problems(sheet, sheet_dir, generated_files, image_cols=("image",)) -> list[str]:
     problems = []
     for index, record in enumerate(sheet.to_dict("records")):
-        for column in REQUIRED_IMAGE_COLUMNS:
-            path = resolve_path(record[column].strip(), sheet_dir)
-            if generated_files:
+        where = f"row {_sheet_row(index)} (case_id '{record['case_id']}')"
+        pending = pending_reason(record)
+        for column in (*image_cols, "mask"):
+            value = record[column].strip()
+            if not value:
+                if column == "mask" and has_draft(record):
+                    continue  # the draft rule makes one for review
+                extra = " (or a draft_seed/draft_bbox to draft one)" if column == "mask" else ""
+                problems.append(f"{where}: {column} is empty; every case needs one{extra}.")
+                continue
+            path = resolve_path(value, sheet_dir)
+            if generated_files or (column == "mask" and pending):
                 continue
             if not os.path.exists(path):
                 problems.append(
-                    f"row {_sheet_row(index)} (case_id '{record['case_id']}'): {column} file "
+                    f"{where}: {column} file "
                     f"{path} does not exist. Correct the path (relative paths are read from "
                     f"the sheet's folder {sheet_dir or '.'}) or remove the case."
                 )
@@ -182,6 +247,12 @@ def read_feature_table(path: str, cohort: pd.DataFrame) -> pd.DataFrame:
             f"Feature table {path} has no row for case(s) {missing[:10]} of the cohort sheet. "
             "Add their features or remove them from the sheet."
         )
+    provenance = [c for c in table.columns if c.startswith(PROVENANCE_PREFIX)]
+    if provenance:
+        raise InputError(
+            f"Feature table {path}: column(s) {provenance[:10]} start with '{PROVENANCE_PREFIX}', which "
+            "radsnake reserves for provenance columns that modelling ignores. Rename them."
+        )
     reserved = [c for c in ("label", "center", *cohort.columns) if c in table.columns and c != "case_id"]
     features = table.drop(columns=reserved).set_index("case_id").loc[sorted(cohort.index)]
     non_numeric = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
@@ -192,3 +263,43 @@ def read_feature_table(path: str, cohort: pd.DataFrame) -> pd.DataFrame:
         )
     return features
 
+
+
+def _cell(record, column: str) -> str:
+    value = record.get(column, "")
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return str(value).strip()
+
+
+def case_spec(record, modalities, default_label: int, series_defaults: dict | None = None) -> dict:
+    """What the per-case jobs need to read a case (see radsnake.inputs), from its row.
+
+    Modalities: [] reads one image (`image`), named "image" in QC and with unprefixed
+    features; [A, B, ...] reads `image` as A and `image_B` as B, features prefixed.
+    series_defaults: config dicom.series_description, per image column.
+    """
+    modalities = list(modalities)
+    names = modalities or ["image"]
+    images = []
+    for name, column in zip(names, image_columns(names)):
+        uid_column, description_column = selector_columns(column)
+        description = _cell(record, description_column) or (series_defaults or {}).get(column, "")
+        images.append(
+            {
+                "name": name,
+                "column": column,
+                "path": _cell(record, column),
+                "series_uid": _cell(record, uid_column) or None,
+                "series_description": description or None,
+            }
+        )
+    label = _cell(record, "mask_label")
+    return {
+        "images": images,
+        "mask": _cell(record, "mask"),
+        "label": int(label) if label else int(default_label),
+        "roi": _cell(record, "roi") or None,
+        "segment": _cell(record, "segment") or None,
+        "prefix": bool(modalities),
+    }

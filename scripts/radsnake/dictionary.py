@@ -22,6 +22,7 @@ import re
 
 import pandas as pd
 
+from radsnake.cohort import PROVENANCE_PREFIX
 from radsnake.errors import InputError
 from radsnake.tables import write_csv
 
@@ -238,7 +239,8 @@ def write_feature_dictionary(features_csv: str, output_csv: str, non_feature_col
     # The header is all that is needed; a large feature table is not read.
     header = list(pd.read_csv(features_csv, nrows=0).columns)
     skip = set(non_feature_columns)
-    columns = [column for column in header if column not in skip]
+    # source_* columns are provenance (file names, hashes), never features.
+    columns = [column for column in header if column not in skip and not column.startswith(PROVENANCE_PREFIX)]
     try:
         table = feature_dictionary(columns)
     except ValueError as err:

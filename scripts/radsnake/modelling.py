@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from radsnake.cohort import PROVENANCE_PREFIX
 from radsnake.errors import InputError
 from radsnake.models import feature_importance, save_model, tune_model
 from radsnake.selection import LassoSelector, build_selection
@@ -39,7 +40,10 @@ def load_design(features_csv: str, split_csv: str, clinical: list[str]) -> Desig
     missing = sorted(set(table["case_id"]) - set(split.index))
     if missing:
         raise InputError(f"{split_csv} has no set for case(s) {missing[:10]}; rerun the split rule.")
-    feature_columns = [c for c in table.columns if c not in (*META_COLUMNS, *clinical)]
+    # source_* columns record where a case's data came from (file names, hashes): not features.
+    feature_columns = [
+        c for c in table.columns if c not in (*META_COLUMNS, *clinical) and not c.startswith(PROVENANCE_PREFIX)
+    ]
     features = table.set_index("case_id")[feature_columns]
     non_finite = features.columns[~np.isfinite(features.to_numpy()).all(axis=0)].tolist()
     if non_finite:

@@ -37,7 +37,17 @@ IDLE_SECONDS = 60
 START_TIMEOUT_SECONDS = 60
 # A lingering worker would hold a cluster job open (or be killed with it): not there.
 CLUSTER_JOB_VARIABLES = ("SLURM_JOB_ID", "JOB_ID", "LSB_JOBID", "PBS_JOBID", "_CONDOR_JOB_AD")
-PRELOAD = ("radsnake.extract", "radiomics.featureextractor", "radsnake.tables", "pandas")
+PRELOAD = (
+    "radsnake.extract",
+    "radiomics.featureextractor",
+    "radsnake.tables",
+    "pandas",
+    # per-case QC jobs: image readers and the overlay's matplotlib
+    "radsnake.inputs",
+    "radsnake.imageio",
+    "radsnake.qc",
+    "pydicom",
+)
 ACCEPTED = b"A"
 HEADER = struct.Struct("!I")
 

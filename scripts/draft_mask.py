@@ -1,0 +1,16 @@
+from radsnake.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    from radsnake.inputs import write_draft
+
+    write_draft(
+        case_id=snakemake.wildcards.case,
+        image_entry=dict(snakemake.params.image),
+        seed=snakemake.params.seed,
+        bbox=snakemake.params.bbox,
+        method=snakemake.params.method,
+        params=dict(snakemake.params.settings),
+        output_mask=snakemake.output.mask,
+        output_png=snakemake.output.png,
+        window=snakemake.params.window,
+    )

@@ -1,0 +1,10 @@
+from radsnake.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    from radsnake.dictionary import write_feature_dictionary
+
+    write_feature_dictionary(
+        features_csv=snakemake.input.features,
+        output_csv=snakemake.output.dictionary,
+        non_feature_columns=list(snakemake.params.non_feature_columns),
+    )

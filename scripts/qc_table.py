@@ -1,0 +1,11 @@
+from radsnake.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    from radsnake.inputs import write_qc_summary
+
+    write_qc_summary(
+        qc_files=list(snakemake.input.qc),
+        pending=dict(snakemake.params.pending),
+        qc_csv=snakemake.output.qc,
+        excluded_csv=snakemake.output.excluded,
+    )

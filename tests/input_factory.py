@@ -1,0 +1,80 @@
+"""Study folders whose cases come in every input format the workflow reads, built at test
+time from demo cases: NIfTI, NRRD, DICOM series with RTSTRUCT or DICOM-SEG, a second
+modality, drafts, and bad inputs of each kind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from dicom_factory import write_ct_series, write_rtstruct, write_seg
+from radsnake.demo import make_case
+
+PATIENT_NAME = "Doe^Jane"
+PATIENT_ID = "PID-4711"
+BIRTH_DATE = "19600101"
+ACCESSION = "ACC-0815"
+
+
+def demo_pair(folder: Path, case_id: str, label: int, center: str = "A", seed: int = 42):
+    """A demo case's image and mask, read back (CT-like int16 HU, 64 x 64 x 32)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    image_path, mask_path = folder / f"{case_id}_src_image.nii.gz", folder / f"{case_id}_src_mask.nii.gz"
+    make_case(case_id, label, center, seed, str(image_path), str(mask_path))
+    return sitk.ReadImage(str(image_path)), sitk.ReadImage(str(mask_path))
+
+
+def pet_like(ct: sitk.Image) -> sitk.Image:
+    """A second modality on the CT's grid: smooth, positive floats (an uptake-like map)."""
+    smooth = sitk.SmoothingRecursiveGaussian(sitk.Cast(ct, sitk.sitkFloat32), 2.0)
+    return sitk.Cast(sitk.Clamp(smooth + 1100.0, lowerBound=0.0) / 100.0, sitk.sitkFloat32)
+
+
+def coarser(image: sitk.Image, factor: float = 2.0) -> sitk.Image:
+    """The same field of view on a grid `factor` times coarser in-plane (linear)."""
+    spacing = (image.GetSpacing()[0] * factor, image.GetSpacing()[1] * factor, image.GetSpacing()[2])
+    size = [int(round(image.GetSize()[0] / factor)), int(round(image.GetSize()[1] / factor)), image.GetSize()[2]]
+    reference = sitk.Image(size, image.GetPixelID())
+    reference.SetSpacing(spacing)
+    reference.SetDirection(image.GetDirection())
+    # Same outer edge: the first voxel centre moves by half the change of spacing.
+    origin = [o + (spacing[i] - image.GetSpacing()[i]) / 2 for i, o in enumerate(image.GetOrigin())]
+    reference.SetOrigin(origin)
+    return sitk.Resample(image, reference, sitk.Transform(), sitk.sitkLinear, 0.0, image.GetPixelID())
+
+
+def write(image: sitk.Image, path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sitk.WriteImage(image, str(path), useCompression=True)
+    return str(path)
+
+
+def dicom_case(folder: Path, ct: sitk.Image, description: str = "CT B30f", patient_id: str = PATIENT_ID) -> str:
+    """The CT as a DICOM series (PHI tags set) in folder; returns its SeriesInstanceUID."""
+    return write_ct_series(
+        folder,
+        sitk.GetArrayFromImage(ct).astype(np.int16),
+        spacing=ct.GetSpacing(),
+        origin=ct.GetOrigin(),
+        series_description=description,
+        patient_name=PATIENT_NAME,
+        patient_id=patient_id,
+        birth_date=BIRTH_DATE,
+        accession_number=ACCESSION,
+    )
+
+
+def rtstruct(path: Path, series_folder: Path, rois: dict, series_uid: str | None = None) -> str:
+    write_rtstruct(path, series_folder, rois, patient_name=PATIENT_NAME, patient_id=PATIENT_ID, series_uid=series_uid)
+    return str(path)
+
+
+def seg(path: Path, series_folder: Path, segments: dict) -> str:
+    write_seg(path, series_folder, segments)
+    return str(path)
+
+
+def mask_array(mask: sitk.Image) -> np.ndarray:
+    return sitk.GetArrayFromImage(mask) > 0
