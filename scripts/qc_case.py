@@ -1,5 +1,5 @@
-"""Input QC of one case: its QC row and overlay. A shell command like extract_features.py,
-so that it runs in the warm worker (radsnake.worker)."""
+"""Input QC of one case: its QC row, or (with --overlay) its review overlay. A shell
+command like extract_features.py, so that it runs in the warm worker (radsnake.worker)."""
 
 import argparse
 import json
@@ -10,28 +10,20 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from radsnake.worker import run  # noqa: E402
 
 parser = argparse.ArgumentParser()
-for name in ("case", "spec", "qc", "overlay", "on-fail", "tolerance", "window", "log"):
+for name in ("case", "spec", "qc", "log"):
     parser.add_argument(f"--{name}", required=True)
+parser.add_argument("--overlay", help="draw the overlay of a case whose QC row is --qc")
+parser.add_argument("--window", default="auto")
+parser.add_argument("--on-fail", default="stop")
+parser.add_argument("--tolerance", default="{}")
 parser.add_argument("--resample", action="store_true")
 parser.add_argument("--threads", type=int, default=1)
 parser.add_argument("--no-warm-worker", dest="warm", action="store_false")
 args = parser.parse_args()
 
-sys.exit(
-    run(
-        "radsnake.inputs:run_qc",
-        {
-            "case_id": args.case,
-            "spec": json.loads(args.spec),
-            "qc_csv": args.qc,
-            "overlay_png": args.overlay,
-            "on_fail": args.on_fail,
-            "tolerance": json.loads(args.tolerance),
-            "resample": args.resample,
-            "window": args.window,
-        },
-        log_path=args.log,
-        threads=args.threads,
-        warm=args.warm,
-    )
-)
+case = {"case_id": args.case, "spec": json.loads(args.spec), "qc_csv": args.qc, "resample": args.resample}
+if args.overlay:
+    target, kwargs = "radsnake.inputs:draw_overlay", {**case, "overlay_png": args.overlay, "window": args.window}
+else:
+    target, kwargs = "radsnake.inputs:run_qc", {**case, "on_fail": args.on_fail, "tolerance": json.loads(args.tolerance)}
+sys.exit(run(target, kwargs, log_path=args.log, threads=args.threads, warm=args.warm))

@@ -41,7 +41,9 @@ CONFIG["split"] = {"method": "random", "test_fraction": 0.3}
 CONFIG["models"]["enabled"] = ["logistic", "decision_tree"]
 CONFIG["evaluation"] = {"bootstrap": 100}
 # Rules that the profile sends to SLURM; every other rule is a localrule (rules/common.smk).
-SLURM_RULES = {"extract_features", "select_features", "fit_model", "feature_statistics", "summarise_models", "compare_clinical_models"}
+# Each case's QC, overlay and extraction form one piece of the profile's `extract` group.
+GROUPED_RULES = {"extract_features", "qc_case", "qc_overlay"}
+SLURM_RULES = GROUPED_RULES | {"select_features", "fit_model", "feature_statistics", "summarise_models", "compare_clinical_models"}
 # Extraction cases per SLURM job here (the profile's 20 would leave a lone 4-case job).
 GROUP_SIZE = 12
 # Hard limit of one Snakemake run; `timeout -k` also ends a run hung on a pending job.
@@ -174,7 +176,7 @@ def test_heavy_jobs_ran_as_slurm_jobs(runs):
     extraction_jobs = [f for f in folders if f.startswith("group_")]
     assert len(extraction_jobs) == math.ceil(N_CASES / GROUP_SIZE)
     rule_jobs = {f.removeprefix("rule_") for f in folders if f.startswith("rule_")}
-    assert rule_jobs == SLURM_RULES - {"extract_features"}
+    assert rule_jobs == SLURM_RULES - GROUPED_RULES
     assert folders.count("rule_fit_model") == len(CONFIG["models"]["enabled"])
     # The localrules never became SLURM jobs, and the local run never talked to SLURM.
     assert "SLURM" not in runs["local_log"]

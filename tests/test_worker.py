@@ -38,8 +38,16 @@ def spec(image: str, mask: str, label: int = 1) -> str:
 def check(folder: Path, image: str, mask: str, name: str, *extra: str, label: int = 1):
     """The case's QC job (scripts/qc_case.py, also run through the worker)."""
     command = [sys.executable, str(QC_SCRIPT), "--case", "c1", "--spec", spec(image, mask, label)]
-    command += ["--qc", str(folder / f"{name}_qc.csv"), "--overlay", str(folder / f"{name}.png"), "--on-fail", "stop"]
-    command += ["--tolerance", "{}", "--window", "auto", "--log", str(folder / f"{name}_qc.log")]
+    command += ["--qc", str(folder / f"{name}_qc.csv"), "--on-fail", "stop"]
+    command += ["--tolerance", "{}", "--log", str(folder / f"{name}_qc.log")]
+    return subprocess.run([*command, *extra], capture_output=True, text=True, timeout=300)
+
+
+def overlay(folder: Path, image: str, mask: str, name: str, *extra: str):
+    """The case's overlay job (scripts/qc_case.py --overlay) for the QC row `name`."""
+    command = [sys.executable, str(QC_SCRIPT), "--case", "c1", "--spec", spec(image, mask)]
+    command += ["--qc", str(folder / f"{name}_qc.csv"), "--overlay", str(folder / f"{name}.png")]
+    command += ["--log", str(folder / f"{name}_overlay.log")]
     return subprocess.run([*command, *extra], capture_output=True, text=True, timeout=300)
 
 
@@ -82,6 +90,10 @@ def test_qc_in_the_worker_gives_the_same_bytes(case):
     warm = check(folder, image, mask, "qc_warm")
     assert cold.returncode == warm.returncode == 0, warm.stderr
     assert (folder / "qc_warm_qc.csv").read_bytes() == (folder / "qc_cold_qc.csv").read_bytes()
+    cold = overlay(folder, image, mask, "qc_cold", "--no-warm-worker")
+    warm = overlay(folder, image, mask, "qc_warm")
+    assert cold.returncode == warm.returncode == 0, warm.stderr
+    assert (folder / "qc_warm.png").stat().st_size > 10_000
     assert (folder / "qc_warm.png").read_bytes() == (folder / "qc_cold.png").read_bytes()
 
 

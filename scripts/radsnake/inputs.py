@@ -104,20 +104,16 @@ def run_qc(
     case_id: str,
     spec: dict,
     qc_csv: str,
-    overlay_png: str,
     on_fail: str = "stop",
     tolerance: dict | None = None,
     resample: bool = False,
-    window: str = "auto",
 ) -> dict:
-    """The per-case QC job: one QC row (results/qc/cases/{case}.csv) and an overlay PNG.
+    """The per-case QC job: one QC row (results/qc/cases/{case}.csv).
 
     With ``on_fail="stop"`` a failing case raises InputError (nothing is written; the
-    other cases go on under --keep-going). With ``"exclude"`` the failing row is written
-    and the PNG shows the overlay when one can be drawn (e.g. a shifted mask), otherwise
-    a card with the reasons.
+    other cases go on under --keep-going). With ``"exclude"`` the failing row is written.
     """
-    from radsnake.qc import overlay_montage, write_qc_table
+    from radsnake.qc import write_qc_table
 
     if on_fail not in ("stop", "exclude"):
         raise InputError(f"qc.on_fail must be stop or exclude, not {on_fail!r}. Correct the config.")
@@ -129,18 +125,24 @@ def run_qc(
                 load_case(case_id, spec, resample)
             raise InputError(stop_message(case_id, spec, row))
     write_qc_table([row], qc_csv)
-    drawn = False
-    if loaded is not None:
-        images, mask = loaded[0], loaded[1]
-        reference = next(iter(images.values()))
-        try:
-            overlay_montage(reference, mask, spec["label"], overlay_png, case_id, window=window)
-            drawn = True
-        except InputError as err:
-            log.info("case %s: no overlay (%s)", case_id, err)
-    if not drawn:
-        failure_card(case_id, row["qc_reasons"], overlay_png)
     return row
+
+
+def draw_overlay(
+    case_id: str, spec: dict, qc_csv: str, overlay_png: str, resample: bool = False, window: str = "auto"
+) -> None:
+    """The review PNG of a case that has a QC row: the ROI outline on the image slices,
+    or, when no overlay can be drawn (e.g. unreadable mask), a card with the QC reasons.
+    Its own job, so that the features do not wait for the figures."""
+    from radsnake.qc import overlay_montage
+
+    reasons = read_qc_row(qc_csv)["qc_reasons"]
+    try:
+        images, mask = load_case(case_id, spec, resample)[:2]
+        overlay_montage(next(iter(images.values())), mask, spec["label"], overlay_png, case_id, window=window)
+    except InputError as err:
+        log.info("case %s: no overlay (%s)", case_id, err)
+        failure_card(case_id, reasons or str(err), overlay_png)
 
 
 def failure_card(case_id: str, reasons: str, output_png: str) -> None:
