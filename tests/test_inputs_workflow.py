@@ -38,6 +38,7 @@ TARGETS = [
     "results/drafts/draft1_mask.nii.gz",
 ]
 EXTRACTED = ["nifti1", "nrrd1", "rtstruct1", "seg1"]
+TARGETS += [f"results/qc/overlays/{case_id}.png" for case_id in EXTRACTED]
 
 
 @pytest.fixture(scope="module")
