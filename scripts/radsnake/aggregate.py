@@ -11,7 +11,7 @@ import pandas as pd
 from radsnake.cohort import load_cohort, read_feature_table
 from radsnake.errors import InputError
 from radsnake.inputs import EXCLUSION_COLUMNS, PROVENANCE_PREFIX
-from radsnake.tables import write_csv
+from radsnake.tables import write_csv_chunks
 
 log = logging.getLogger(__name__)
 
@@ -23,19 +23,26 @@ def read_feature_rows(feature_files: list[str]) -> pd.DataFrame:
     return _read_rows(feature_files)[0]
 
 
-def _read_rows(feature_files: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(features as floats, provenance columns as text), one row per file, in file order."""
+def _read_rows(feature_files: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
+    """(features as floats, provenance columns as text), one row per file with features,
+    in file order; and {case: reason} of the exclusion records written for cases that
+    failed QC (qc.on_fail: exclude). Each file is read once."""
     columns = None
     values = None
     keep = None
-    ids, sources = [], []
-    for row_number, path in enumerate(feature_files):
+    ids, sources, excluded = [], [], {}
+    for path in feature_files:
         with open(path, newline="") as handle:
             header, row = list(csv.reader(handle))[:2]
+        if header == EXCLUSION_COLUMNS:
+            excluded[row[0]] = row[1]
+            continue
+        row_number = len(ids)
         if columns is None:
             columns = header[1:]
             keep = [i for i, c in enumerate(columns) if not c.startswith(PROVENANCE_PREFIX)]
-            source_columns = [c for c in columns if c.startswith(PROVENANCE_PREFIX)]
+            source_positions = [i for i, c in enumerate(columns) if c.startswith(PROVENANCE_PREFIX)]
+            source_columns = [columns[i] for i in source_positions]
             # Preallocated: peak memory stays near the final table's size.
             values = np.empty((len(feature_files), len(keep)), dtype=np.float64)
         elif header[1:] != columns:
@@ -48,49 +55,53 @@ def _read_rows(feature_files: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
         ids.append(row[0])
         cells = row[1:]
         values[row_number] = np.asarray([cells[i] for i in keep], dtype=np.float64)
-        sources.append([c for i, c in enumerate(cells) if i not in set(keep)])
+        sources.append([cells[i] for i in source_positions])
     index = pd.Index(ids, name="case_id")
     if columns is None:
-        return pd.DataFrame(index=index, dtype=np.float64), pd.DataFrame(index=index)
-    features = pd.DataFrame(values, index=index, columns=[columns[i] for i in keep])
-    return features, pd.DataFrame(sources, index=index, columns=source_columns, dtype=str)
+        return pd.DataFrame(index=index, dtype=np.float64), pd.DataFrame(index=index), excluded
+    features = pd.DataFrame(values[: len(ids)], index=index, columns=[columns[i] for i in keep], copy=False)
+    return features, pd.DataFrame(sources, index=index, columns=source_columns, dtype=str), excluded
 
 
-def split_exclusions(feature_files: list[str]) -> tuple[list[str], dict[str, str]]:
-    """Feature files with features, and {case: reason} of the exclusion records written
-    for cases that failed QC (qc.on_fail: exclude)."""
-    included, excluded = [], {}
-    for path in feature_files:
-        with open(path, newline="") as handle:
-            rows = list(csv.reader(handle))[:2]
-        if rows and rows[0] == EXCLUSION_COLUMNS:
-            excluded[rows[1][0]] = rows[1][1]
-        else:
-            included.append(path)
-    return included, excluded
+def table_blocks(
+    features: pd.DataFrame,
+    cohort: pd.DataFrame,
+    clinical: list[str],
+    sources: pd.DataFrame | None = None,
+    rows: int = 1000,
+):
+    """The table in blocks of rows, cases sorted by id: outcome, centre and clinical
+    columns first, then the provenance (source_*) columns, then features. Blocks keep
+    the peak memory of 10,000 cases x 1,500 features near the feature matrix itself."""
+    clashes = [c for c in (*META_COLUMNS, *clinical) if c in features.columns]
+    if clashes:
+        raise InputError(f"feature column(s) {clashes} clash with the sheet's column names; rename them.")
+    has_sources = sources is not None and not sources.empty
+    order = np.argsort(features.index.to_numpy(dtype=str), kind="stable")
+    for start in range(0, max(len(order), 1), rows):
+        block = order[start : start + rows]
+        ids = features.index[block]
+        parts = [cohort.loc[ids, ["label", "center", *clinical]]]
+        if has_sources:
+            parts.append(sources.loc[ids])
+        parts.append(features.iloc[block])
+        table = pd.concat(parts, axis=1)
+        table.index.name = "case_id"
+        yield table.reset_index()
 
 
 def build_table(
     features: pd.DataFrame, cohort: pd.DataFrame, clinical: list[str], sources: pd.DataFrame | None = None
 ) -> pd.DataFrame:
-    """Cases sorted by id; outcome, centre and clinical columns first, then the
-    provenance (source_*) columns, then features."""
-    clashes = [c for c in (*META_COLUMNS, *clinical) if c in features.columns]
-    if clashes:
-        raise InputError(f"feature column(s) {clashes} clash with the sheet's column names; rename them.")
-    meta = cohort.loc[features.index, ["label", "center", *clinical]]
-    parts = [meta] + ([sources.loc[features.index]] if sources is not None and not sources.empty else []) + [features]
-    table = pd.concat(parts, axis=1).sort_index()
-    table.index.name = "case_id"
-    return table.reset_index()
+    """The whole table as one frame (for tests and small studies)."""
+    return pd.concat(list(table_blocks(features, cohort, clinical, sources)), ignore_index=True)
 
 
 def write_table(
     features: pd.DataFrame, cohort: pd.DataFrame, clinical: dict[str, str], output_csv: str, sources=None
 ) -> None:
-    table = build_table(features, cohort, list(clinical), sources)
-    log.info("%d cases x %d features -> %s", len(table), features.shape[1], output_csv)
-    write_csv(table, output_csv)
+    log.info("%d cases x %d features -> %s", len(features), features.shape[1], output_csv)
+    write_csv_chunks(table_blocks(features, cohort, list(clinical), sources), output_csv)
 
 
 def aggregate_features(
@@ -101,15 +112,14 @@ def aggregate_features(
     output_csv: str,
 ) -> None:
     cohort = load_cohort(sheet_path, schema_path, clinical, need_images=False)
-    included, excluded = split_exclusions(feature_files)
+    features, sources, excluded = _read_rows(feature_files)
     for case_id, reason in sorted(excluded.items()):
         log.warning("case %s left out: %s", case_id, reason)
-    if not included:
+    if len(features) == 0 and excluded:
         raise InputError(
             "no case has features: every extracted case failed input QC (see results/qc/excluded.csv). "
             "Fix the inputs listed there."
         )
-    features, sources = _read_rows(included)
     write_table(features, cohort, clinical, output_csv, sources)
 
 
