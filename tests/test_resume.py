@@ -45,7 +45,7 @@ def assert_same_results(workdir: Path, reference: Path) -> None:
     assert sorted(ours) == sorted(theirs), set(ours).symmetric_difference(theirs)
     differing = [name for name in theirs if ours[name] != theirs[name]]
     assert not differing, f"differ from the uninterrupted run: {differing}"
-    assert not [name for name in ours if Path(name).name.startswith(".tmp-")], "a partial file was left"
+    assert not [name for name in ours if Path(name).name.startswith(".partial-")], "a partial file was left"
 
 
 def run_until(workdir: Path, ready, what: str, timeout: float = 900) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 
 import matplotlib
@@ -24,7 +23,7 @@ from matplotlib.figure import Figure
 
 from radsnake.errors import InputError
 from radsnake.figures import STYLE
-from radsnake.tables import write_csv
+from radsnake.tables import partial_path, write_csv
 
 #: Geometry tolerances of :func:`qc_case`; the limits that are None are not checked.
 DEFAULT_TOLERANCE: dict = {
@@ -616,10 +615,7 @@ def _orientation_marks(ax, extent) -> None:
 
 def _save_png(fig: Figure, path: str) -> None:
     """Deterministic PNG (no Software chunk), written atomically."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".png")
-    os.close(handle)
+    tmp = partial_path(path)
     try:
         fig.savefig(tmp, format="png", dpi=_DPI, facecolor="black", metadata={"Software": None})
         os.replace(tmp, path)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -18,6 +17,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from radsnake.errors import InputError
+from radsnake.tables import partial_path
 
 log = logging.getLogger(__name__)
 
@@ -410,12 +410,7 @@ def write_draft(
 
 def _write_image(image: sitk.Image, path: str) -> None:
     """Atomic write; the temporary name keeps the extension that picks the file format."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    name = os.path.basename(path)
-    suffix = name[name.index(".") :] if "." in name else ""
-    handle, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=suffix)
-    os.close(handle)
+    tmp = partial_path(path)
     try:
         sitk.WriteImage(image, tmp, useCompression=True)
         os.replace(tmp, path)

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable
 
 import pandas as pd
+
+
+def partial_path(path: str) -> str:
+    """Where `path` is written before it is renamed into place. The name is fixed (and
+    keeps the extension that picks a file format), so when a killed job is rerun its
+    leftover partial file is overwritten and renamed, never left behind."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    return os.path.join(folder, ".partial-" + os.path.basename(path))
 
 
 def write_csv(frame: pd.DataFrame, path: str) -> None:
@@ -21,11 +29,9 @@ def write_csv(frame: pd.DataFrame, path: str) -> None:
 def write_csv_chunks(chunks: Iterable[pd.DataFrame], path: str) -> None:
     """write_csv for a table made a block of rows at a time (same bytes as one frame), so
     a large table is never held twice in memory."""
-    folder = os.path.dirname(path) or "."
-    os.makedirs(folder, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".csv")
+    tmp = partial_path(path)
     try:
-        with os.fdopen(handle, "w", newline="") as out:
+        with open(tmp, "w", newline="") as out:
             for number, frame in enumerate(chunks):
                 frame.to_csv(out, index=False, header=number == 0, lineterminator="\n")
         os.replace(tmp, path)
