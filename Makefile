@@ -24,3 +24,14 @@ lint: install
 
 clean:
 	rm -rf results logs benchmarks .snakemake
+
+# Benchmarks (docs/benchmarks.md): extraction vs PyRadiomics' CLI, planning time, modelling,
+# aggregation memory. Full sizes by default (two to three hours on two busy cores); every size
+# scales with BENCH_CASES, e.g. `make bench BENCH_CASES=20` for a smoke run.
+BENCH_CASES ?= 200
+BENCH_CORES ?= 2
+BENCH_DIR ?= $(or $(TMPDIR),/tmp)/radsnake-bench
+
+.PHONY: bench
+bench: install
+	$(BIN)/python bench/run_all.py --cases $(BENCH_CASES) --cores $(BENCH_CORES) --workdir $(BENCH_DIR)

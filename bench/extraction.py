@@ -1,0 +1,238 @@
+"""Extraction throughput: the workflow against PyRadiomics' own batch CLI.
+
+Same cases (bench/make_ct_cohort.py), same params, same parallelism N: the workflow's
+`snakemake --cores N results/features.csv` (one job per case, then aggregation) against
+`pyradiomics cases.csv -o out.csv -f csv -j N --param params.yaml`. Also timed: a
+minimal process-pool script (bench/pool_extract.py), because the CLI's busy-wait costs
+it a core. Prints wall and CPU times, the ratios, the targets, and the largest
+difference between the workflow's and the CLI's feature values.
+
+    python bench/extraction.py --cases 200 --cores 2 --presets ct defaults
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import benchlib
+from benchlib import say
+from make_ct_cohort import make_cohort
+
+PRESETS = {
+    "ct": benchlib.REPO / "config" / "pyradiomics" / "ct.yaml",
+    "defaults": benchlib.REPO / "bench" / "params_defaults.yaml",
+}
+TARGETS = {"ct": 1.05, "defaults": 1.25}
+try:
+    from radsnake.cohort import PROVENANCE_PREFIX
+except ImportError:  # a workflow version without provenance columns
+    PROVENANCE_PREFIX = "source_"
+TOLERANCE = 1e-9
+
+
+def check_defaults_file() -> None:
+    """params_defaults.yaml must load to PyRadiomics' defaults; say whether original.yaml does."""
+    from radiomics import featureextractor
+
+    defaults = featureextractor.RadiomicsFeatureExtractor()
+
+    def same(path: Path) -> bool:
+        loaded = featureextractor.RadiomicsFeatureExtractor(str(path))
+        # None and [] both mean "every feature of the class".
+        features = {k: v or [] for k, v in loaded.enabledFeatures.items()}
+        return (loaded.settings == defaults.settings and loaded.enabledImagetypes == defaults.enabledImagetypes
+                and features == {k: v or [] for k, v in defaults.enabledFeatures.items()})
+
+    if not same(PRESETS["defaults"]):
+        raise SystemExit(f"{PRESETS['defaults']} no longer loads to PyRadiomics' default settings; fix it.")
+    original = benchlib.REPO / "config" / "pyradiomics" / "original.yaml"
+    say(f"config/pyradiomics/original.yaml equals PyRadiomics' defaults: {same(original)} "
+        f"(the defaults run uses {PRESETS['defaults'].relative_to(benchlib.REPO)})")
+
+
+def fresh_dir(path: Path) -> Path:
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    return path
+
+
+def run_workflow(manifest: pd.DataFrame, params: Path, cores: int, study: Path) -> dict:
+    fresh_dir(study)
+    sheet = manifest[["case_id", "image", "mask", "label"]]
+    benchlib.write_study_config(study, {
+        "cohort": "config/cohort.csv",
+        "demo": {"enabled": False},
+        "clinical": {},
+        "pyradiomics": {"params": str(params)},
+    })
+    sheet.to_csv(study / "config" / "cohort.csv", index=False)
+    cmd = [benchlib.SNAKEMAKE, "-s", benchlib.SNAKEFILE, "-d", str(study), "--cores", str(cores),
+           "results/features.csv"]
+    # A private TMPDIR gives this run its own warm worker (radsnake.worker): started cold inside
+    # the timed run, never one left warm by an earlier run or shared with someone else's.
+    tmp = study / "tmp"
+    tmp.mkdir()
+    env = dict(benchlib.env_for_runs(), TMPDIR=str(tmp))
+    timing = benchlib.run_timed(cmd, cwd=study, env=env, label="workflow")
+    # The worker is detached (its own session), so wait4 does not count its CPU; read it from /proc.
+    time.sleep(2.5)  # the worker reaps finished children about once a second
+    worker_cpu = detached_cpu_seconds(str(tmp))
+    timing["cpu_waited_s"] = timing["cpu_s"]
+    timing["cpu_worker_s"] = worker_cpu
+    timing["cpu_s"] += worker_cpu
+    table = pd.read_csv(study / "results" / "features.csv", dtype={"case_id": str}).set_index("case_id")
+    # Outcome and provenance columns (source image/mask, hashes) are not features.
+    meta = [c for c in table.columns if c in ("label", "center") or c.startswith(PROVENANCE_PREFIX)]
+    return {**timing, "table": table.drop(columns=meta)}
+
+
+def detached_cpu_seconds(marker: str) -> float:
+    """CPU (own + reaped children) of the live processes whose command line names marker."""
+    total = 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker not in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # utime, stime, cutime, cstime: fields 14-17 of /proc/PID/stat
+        total += sum(int(v) for v in fields[11:15]) / ticks
+    return total
+
+
+def write_cli_cases(manifest: pd.DataFrame, folder: Path) -> Path:
+    path = folder / "cases.csv"
+    pd.DataFrame({"Image": manifest["image"], "Mask": manifest["mask"], "Label": 1}).to_csv(path, index=False)
+    return path
+
+
+def read_batch_output(path: Path, manifest: pd.DataFrame) -> pd.DataFrame:
+    """The features of a CLI-style table (Image, Mask, Label, diagnostics, features) by case id."""
+    table = pd.read_csv(path)
+    ids = dict(zip(manifest["image"], manifest["case_id"]))
+    table.index = pd.Index([ids[p] for p in table["Image"]], name="case_id")
+    keep = [c for c in table.columns if c not in ("Image", "Mask", "Label") and not c.startswith("diagnostics_")]
+    return table[keep].astype(np.float64)
+
+
+def run_cli(manifest: pd.DataFrame, params: Path, cores: int, folder: Path) -> dict:
+    fresh_dir(folder)
+    cases = write_cli_cases(manifest, folder)
+    cmd = [benchlib.PYRADIOMICS, str(cases), "-o", str(folder / "out.csv"), "-f", "csv", "-j", str(cores),
+           "--param", str(params)]
+    timing = benchlib.run_timed(cmd, cwd=folder, label="pyradiomics-cli")
+    return {**timing, "table": read_batch_output(folder / "out.csv", manifest)}
+
+
+def run_pool(manifest: pd.DataFrame, params: Path, cores: int, folder: Path) -> dict:
+    fresh_dir(folder)
+    cases = write_cli_cases(manifest, folder)
+    cmd = [benchlib.PYTHON, str(benchlib.REPO / "bench" / "pool_extract.py"), str(cases), str(params), str(cores),
+           str(folder / "out.csv")]
+    timing = benchlib.run_timed(cmd, cwd=folder, label="process-pool")
+    return {**timing, "table": read_batch_output(folder / "out.csv", manifest)}
+
+
+def compare(workflow: pd.DataFrame, other: pd.DataFrame) -> dict:
+    """Largest relative difference over every shared case and feature (relative to max(1, |x|))."""
+    only_workflow = sorted(set(workflow.columns) - set(other.columns))
+    only_other = sorted(set(other.columns) - set(workflow.columns))
+    cases = sorted(set(workflow.index) & set(other.index))
+    columns = [c for c in workflow.columns if c in other.columns]
+    a = workflow.loc[cases, columns].to_numpy(np.float64)
+    b = other.loc[cases, columns].to_numpy(np.float64)
+    both_nan = np.isnan(a) & np.isnan(b)
+    scale = np.maximum(1.0, np.maximum(np.abs(a), np.abs(b)))
+    diff = np.where(both_nan, 0.0, np.abs(a - b) / scale)
+    worst = np.unravel_index(np.nanargmax(np.nan_to_num(diff, nan=np.inf)), diff.shape) if diff.size else None
+    return {
+        "cases": len(cases),
+        "features": len(columns),
+        "only_workflow": only_workflow,
+        "only_other": only_other,
+        "max_rel_diff": float(np.nan_to_num(diff, nan=np.inf).max()) if diff.size else float("nan"),
+        "worst": f"{cases[worst[0]]} {columns[worst[1]]}" if worst else "",
+    }
+
+
+def bench_preset(name: str, manifest: pd.DataFrame, cores: int, workdir: Path, pool: bool) -> dict:
+    params = PRESETS[name]
+    n = len(manifest)
+    say(f"\n== extraction, preset {name} ({params.relative_to(benchlib.REPO)}), {n} cases, N = {cores}")
+    runs = {
+        "workflow": run_workflow(manifest, params, cores, workdir / f"study-{name}-{n}"),
+        "cli": run_cli(manifest, params, cores, workdir / f"cli-{name}-{n}"),
+    }
+    if pool:
+        runs["pool"] = run_pool(manifest, params, cores, workdir / f"pool-{name}-{n}")
+    result = {"preset": name, "cases": n, "cores": cores, "target": TARGETS[name]}
+    for key, run in runs.items():
+        result[key] = {k: v for k, v in run.items() if k != "table"}
+        say(f"  {key:9s} wall {run['wall_s']:8.1f} s   CPU {run['cpu_s']:8.1f} s   "
+            f"({n / run['wall_s']:.2f} cases/s; load before {run['load_before']})")
+        if "cpu_worker_s" in run:
+            say(f"            (CPU: {run['cpu_waited_s']:.1f} s in processes Snakemake waited for + "
+                f"{run['cpu_worker_s']:.1f} s in the warm extraction worker)")
+    for key in runs:
+        if key == "workflow":
+            continue
+        check = compare(runs["workflow"]["table"], runs[key]["table"])
+        result[f"values_vs_{key}"] = check
+        say(f"  values workflow vs {key}: {check['cases']} cases x {check['features']} features, "
+            f"max relative difference {check['max_rel_diff']:.3g}"
+            f"{' (at ' + check['worst'] + ')' if check['max_rel_diff'] > 0 else ''}; "
+            f"columns only in workflow: {len(check['only_workflow'])}, only in {key}: {len(check['only_other'])}")
+        if check["max_rel_diff"] > TOLERANCE or check["only_workflow"] or check["only_other"]:
+            say(f"  WARNING: the workflow and {key} do not compute the same features; the timing is not a fair "
+                "comparison")
+    ratio = runs["workflow"]["wall_s"] / runs["cli"]["wall_s"]
+    result["ratio_wall_vs_cli"] = ratio
+    result["met"] = ratio <= TARGETS[name]
+    say(f"  RATIO workflow / CLI wall time: {ratio:.3f}x (target <= {TARGETS[name]}x): "
+        f"{'met' if result['met'] else 'MISSED'}")
+    say(f"  ratio workflow / CLI CPU time: {runs['workflow']['cpu_s'] / runs['cli']['cpu_s']:.3f}x")
+    if pool:
+        result["ratio_wall_vs_pool"] = runs["workflow"]["wall_s"] / runs["pool"]["wall_s"]
+        say(f"  ratio workflow / process pool wall time: {result['ratio_wall_vs_pool']:.3f}x, "
+            f"CPU time: {runs['workflow']['cpu_s'] / runs['pool']['cpu_s']:.3f}x")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", type=int, default=200)
+    parser.add_argument("--cores", type=int, default=2, help="N: --cores of Snakemake, -j of the CLI")
+    parser.add_argument("--seed", type=int, default=7, help="seed of the generated cohort")
+    parser.add_argument("--presets", nargs="+", choices=sorted(PRESETS), default=["ct", "defaults"])
+    parser.add_argument("--pool-presets", nargs="*", choices=sorted(PRESETS), default=["defaults"],
+                        help="presets that also get the process-pool baseline (it costs another run)")
+    parser.add_argument("--workdir", type=Path, default=benchlib.DEFAULT_WORKDIR)
+    args = parser.parse_args()
+    args.workdir = args.workdir.resolve()
+
+    benchlib.print_machine()
+    check_defaults_file()
+    say(f"generating (or reusing) {args.cases} CT-like cases, seed {args.seed} ...")
+    manifest = make_cohort(args.workdir / "ct-cohort", args.cases, args.seed, jobs=args.cores)
+    sizes = manifest["roi_voxels"]
+    say(f"cohort: {len(manifest)} cases, 512 x 512 x {manifest['slices'].min()}-{manifest['slices'].max()} voxels, "
+        f"ROI {sizes.min()}-{sizes.max()} voxels (median {int(sizes.median())})")
+    results = [bench_preset(name, manifest, args.cores, args.workdir, name in args.pool_presets) for name in args.presets]
+    path = benchlib.save_result(args.workdir, f"extraction-{args.cases}", {"runs": results})
+    say(f"\nnumbers saved to {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""Planning time: `snakemake -n` of the real workflow against a trivial Snakefile.
+
+For each size, a study with that many cases (empty placeholder image and mask files:
+a dry run reads no image, but the cohort loader checks that they exist) is dry-run
+with the real workflow (default target: every output of the study) and with
+bench/trivial.smk (one job per case + one aggregate job). Each is run --repeats
+times; the median counts. Targets: the largest size under 10 s and within 1.5x of
+the trivial Snakefile. With --profile (or when a target is missed) the real
+workflow's largest dry run is profiled with cProfile and its top entries printed.
+
+    python bench/planning.py --cases 1000 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import pstats
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+import benchlib
+from benchlib import say
+
+TARGET_SECONDS = 10.0
+TARGET_RATIO = 1.5
+TRIVIAL = benchlib.REPO / "bench" / "trivial.smk"
+
+
+def make_study(workdir: Path, n_cases: int) -> Path:
+    study = workdir / f"plan-{n_cases}"
+    images = study / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    ids = [f"P{i:06d}" for i in range(n_cases)]
+    for case in ids:
+        for role in ("image", "mask"):
+            path = images / f"{case}_{role}.nii.gz"
+            if not path.exists():
+                path.touch()
+    pd.DataFrame({
+        "case_id": ids,
+        "image": [f"../images/{c}_image.nii.gz" for c in ids],
+        "mask": [f"../images/{c}_mask.nii.gz" for c in ids],
+        "label": [i % 2 for i in range(n_cases)],
+        "center": ["A" if i % 3 else "B" for i in range(n_cases)],
+    }).to_csv(study / "cohort.csv", index=False)
+    (study / "config").mkdir(exist_ok=True)
+    (study / "cohort.csv").replace(study / "config" / "cohort.csv")
+    benchlib.write_study_config(study, {
+        "cohort": "config/cohort.csv",
+        "demo": {"enabled": False},
+        "clinical": {},
+        "pyradiomics": {"params": str(benchlib.REPO / "config" / "pyradiomics" / "ct.yaml")},
+    })
+    return study
+
+
+def dry_run_cmd(study: Path, which: str) -> list[str]:
+    if which == "workflow":
+        return [benchlib.SNAKEMAKE, "-s", benchlib.SNAKEFILE, "-d", str(study), "--cores", "2", "-n"]
+    return [benchlib.SNAKEMAKE, "-s", str(TRIVIAL), "-d", str(study), "--cores", "2", "-n",
+            "--config", "cohort=config/cohort.csv"]
+
+
+def count_jobs(log: Path) -> int:
+    lines = log.read_text().splitlines()
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == "total" and parts[1].isdigit():
+            return int(parts[1])
+    return -1
+
+
+def time_dry_runs(study: Path, which: str, repeats: int) -> dict:
+    walls = []
+    for attempt in range(repeats):
+        run = benchlib.run_timed(dry_run_cmd(study, which), cwd=study, env=benchlib.env_for_runs(),
+                                 label=f"{which}-dry-run")
+        walls.append(run["wall_s"])
+    jobs = count_jobs(study / f"bench-{which}-dry-run.log")
+    return {"walls_s": walls, "median_s": statistics.median(walls), "jobs": jobs}
+
+
+def profile_dry_run(study: Path, top: int = 30) -> str:
+    """cProfile of one real dry run, in a child process; returns the top cumulative/own-time entries."""
+    out = study / "dry-run.prof"
+    code = (
+        "import cProfile, sys\n"
+        "from snakemake.cli import main\n"
+        f"sys.argv = {['snakemake', *dry_run_cmd(study, 'workflow')[1:]]!r}\n"
+        f"cProfile.run('main()', {str(out)!r})\n"
+    )
+    say(f"  profiling the real workflow's dry run (load before: {benchlib.load_average()}) ...")
+    subprocess.run([benchlib.PYTHON, "-c", code], cwd=study, env=benchlib.env_for_runs(),
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    text = io.StringIO()
+    stats = pstats.Stats(str(out), stream=text)
+    stats.sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("tottime").print_stats(top)
+    return text.getvalue()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--profile", action="store_true", help="profile the largest real dry run anyway")
+    parser.add_argument("--workdir", type=Path, default=benchlib.DEFAULT_WORKDIR)
+    args = parser.parse_args()
+    workdir = args.workdir.resolve()
+
+    benchlib.print_machine()
+    results = []
+    for n in sorted(args.cases):
+        say(f"\n== planning (snakemake -n), {n} cases")
+        start = time.perf_counter()
+        study = make_study(workdir, n)
+        say(f"  study with placeholder files ready in {time.perf_counter() - start:.1f} s: {study}")
+        real = time_dry_runs(study, "workflow", args.repeats)
+        trivial = time_dry_runs(study, "trivial", args.repeats)
+        ratio = real["median_s"] / trivial["median_s"]
+        say(f"  workflow: {real['jobs']} jobs, dry runs {', '.join(f'{w:.2f}' for w in real['walls_s'])} s "
+            f"(median {real['median_s']:.2f} s)")
+        say(f"  trivial:  {trivial['jobs']} jobs, dry runs {', '.join(f'{w:.2f}' for w in trivial['walls_s'])} s "
+            f"(median {trivial['median_s']:.2f} s)")
+        say(f"  RATIO workflow / trivial: {ratio:.2f}x (target <= {TARGET_RATIO}x)")
+        results.append({"cases": n, "workflow": real, "trivial": trivial, "ratio": ratio})
+
+    largest = results[-1]
+    met_time = largest["workflow"]["median_s"] < TARGET_SECONDS
+    met_ratio = largest["ratio"] <= TARGET_RATIO
+    say(f"\nlargest size {largest['cases']} cases: workflow dry run {largest['workflow']['median_s']:.2f} s "
+        f"(target < {TARGET_SECONDS:.0f} s: {'met' if met_time else 'MISSED'}), "
+        f"{largest['ratio']:.2f}x the trivial Snakefile (target <= {TARGET_RATIO}x: "
+        f"{'met' if met_ratio else 'MISSED'})")
+    profile = ""
+    summary = {"runs": results, "met_time": met_time, "met_ratio": met_ratio}
+    benchlib.save_result(workdir, "planning", summary)  # kept even if the profiling below is cut short
+    if args.profile or not (met_time and met_ratio):
+        profile = profile_dry_run(workdir / f"plan-{largest['cases']}")
+        say(profile)
+    path = benchlib.save_result(workdir, "planning", {**summary, "profile": profile})
+    say(f"numbers saved to {path}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
