@@ -8,9 +8,8 @@ import logging
 import numpy as np
 import pandas as pd
 
-from radsnake.cohort import load_cohort, read_feature_table
+from radsnake.cohort import EXCLUSION_COLUMNS, PROVENANCE_PREFIX, load_cohort, read_feature_table
 from radsnake.errors import InputError
-from radsnake.inputs import EXCLUSION_COLUMNS, PROVENANCE_PREFIX
 from radsnake.tables import write_csv_chunks
 
 log = logging.getLogger(__name__)

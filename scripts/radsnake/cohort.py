@@ -20,6 +20,8 @@ CASE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 DRAFT_COLUMNS = ("draft_seed", "draft_bbox")
 # Columns of results/features.csv that say where a case's data came from, not features.
 PROVENANCE_PREFIX = "source_"
+# Header of the per-case record written instead of features for a case left out by QC.
+EXCLUSION_COLUMNS = ["case_id", "excluded_reason"]
 # Drafts are written here; a mask in this folder is a draft whatever the sheet says.
 DRAFT_FOLDER = os.path.join("results", "drafts")
 

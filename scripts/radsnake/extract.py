@@ -3,32 +3,22 @@
 from __future__ import annotations
 
 import logging
-import os
 
 import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 
 from radsnake.errors import InputError
+from radsnake.imageio import check_exists, read_file
 from radsnake.tables import write_csv
 
 log = logging.getLogger(__name__)
 
 
 def read_image(case_id: str, path: str, role: str) -> sitk.Image:
-    if not os.path.exists(path):
-        raise InputError(
-            f"case {case_id}: {role} file {path} does not exist. Correct its path in the "
-            "cohort sheet or remove the case."
-        )
-    try:
-        return sitk.ReadImage(path)
-    except RuntimeError as err:
-        first_line = str(err).strip().splitlines()[-1] if str(err).strip() else "unknown error"
-        raise InputError(
-            f"case {case_id}: {role} file {path} cannot be read as an image ({first_line}). "
-            "Re-export it as NIfTI, NRRD or MHA, or replace the file."
-        ) from err
+    """A plain image file, with imageio's messages for a missing or unreadable one."""
+    check_exists(case_id, path, role)
+    return read_file(case_id, path, role)
 
 
 def check_pair(case_id: str, image: sitk.Image, mask: sitk.Image, mask_path: str, label: int) -> None:

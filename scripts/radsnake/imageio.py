@@ -104,7 +104,7 @@ def _given(value) -> str | None:
     return text or None
 
 
-def _check_exists(case_id: str, path: str, role: str) -> None:
+def check_exists(case_id: str, path: str, role: str) -> None:
     if not os.path.exists(path):
         raise InputError(
             f"case {case_id}: {role} file {path} does not exist. Correct its path in the "
@@ -235,7 +235,7 @@ def _uids(image: sitk.Image) -> dict[str, str]:
     return {key: _meta(image, key) for key in (SERIES_UID_KEY, FRAME_OF_REFERENCE_KEY)}
 
 
-def _read_file(case_id: str, path: str, role: str) -> sitk.Image:
+def read_file(case_id: str, path: str, role: str) -> sitk.Image:
     try:
         return sitk.ReadImage(path)
     except RuntimeError as err:
@@ -276,13 +276,13 @@ def read_image(
     unreadable, the folder holds no or several series and the selectors do not pick
     exactly one, or the series is not a regular volume.
     """
-    _check_exists(case_id, path, role)
+    check_exists(case_id, path, role)
     if os.path.isdir(path):
         return _read_series_folder(case_id, path, role, _given(series_uid), _given(series_description))
     if _has_dicom_magic(path):
         image = _read_dicom_file(case_id, path, role)
     else:
-        image = _clean(_read_file(case_id, path, role), _uids(_read_file_metadata(path)))
+        image = _clean(read_file(case_id, path, role), _uids(_read_file_metadata(path)))
     uid = _meta(image, SERIES_UID_KEY)
     return image, {"file": _name(path), "series_uid": uid, "sha256": _sha256(_content_files(path))}
 
@@ -317,7 +317,7 @@ def _read_dicom_file(case_id: str, path: str, role: str) -> sitk.Image:
             f"case {case_id}: {role} file {path} is a single DICOM slice. Put the folder that "
             "holds the whole series in the cohort sheet instead of one of its files."
         )
-    image = _narrow(_read_file(case_id, path, role))
+    image = _narrow(read_file(case_id, path, role))
     uids = {
         SERIES_UID_KEY: str(ds.get("SeriesInstanceUID", "")),
         FRAME_OF_REFERENCE_KEY: str(ds.get("FrameOfReferenceUID", "")),
@@ -521,7 +521,7 @@ def _read_series_folder(
     instances = series[uid]
     paths_for_hash = sorted(i.path for i in instances)
     if len(instances) == 1 and instances[0].frames > 1:
-        image = _read_file(case_id, instances[0].path, role)
+        image = read_file(case_id, instances[0].path, role)
     else:
         instances = _sort_slices(case_id, folder, role, instances)
         reader = sitk.ImageSeriesReader()
@@ -595,7 +595,7 @@ def read_mask(
     are listed), the mask references another series, or its contours or frames do not
     lie on the image's slices.
     """
-    _check_exists(case_id, path, "mask")
+    check_exists(case_id, path, "mask")
     text = _given(label)
     if isinstance(label, bool) or text is None or not text.isdigit() or int(text) < 1:
         raise InputError(
@@ -630,7 +630,7 @@ def read_mask(
             )
         mask, info["roi"] = _read_seg(case_id, path, image, label, segment)
     else:
-        mask = _clean(_read_file(case_id, path, "mask"))
+        mask = _clean(read_file(case_id, path, "mask"))
     return mask, info
 
 

@@ -19,13 +19,11 @@ import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 
-from radsnake.cohort import PROVENANCE_PREFIX
+from radsnake.cohort import EXCLUSION_COLUMNS, PROVENANCE_PREFIX
 from radsnake.errors import InputError
 from radsnake.tables import write_csv
 
 log = logging.getLogger(__name__)
-
-EXCLUSION_COLUMNS = ["case_id", "excluded_reason"]
 
 
 def load_case(case_id: str, spec: dict, resample: bool = False):
