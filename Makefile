@@ -14,7 +14,7 @@ report: install
 
 test:
 	bash envs/install.sh --test
-	$(BIN)/python -m pytest -q -ra
+	$(BIN)/python -m pytest -q -ra --durations=30
 
 install:
 	bash envs/install.sh

@@ -2,6 +2,7 @@
 import json
 import os
 import sys
+from functools import cache
 
 from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import validate
@@ -101,15 +102,22 @@ def qc_tolerance():
     return json.dumps(config["qc"]["tolerance"], sort_keys=True)
 
 
+# Memoised: a dry run of 10,000 cases asks for each case's spec from several rules.
+@cache
 def case_spec_of(case):
     return case_spec(
         COHORT.loc[case], config["modalities"], config["pyradiomics"]["mask_label"], config["dicom"]["series_description"]
     )
 
 
+@cache
+def case_spec_json(case):
+    return json.dumps(case_spec_of(case), sort_keys=True)
+
+
 def get_case_spec(wildcards):
     """The case's images, mask and ROI choice as JSON for the per-case CLI jobs."""
-    return json.dumps(case_spec_of(wildcards.case), sort_keys=True)
+    return case_spec_json(wildcards.case)
 
 
 def get_draft_image(wildcards):
@@ -126,7 +134,7 @@ def get_reference_image(wildcards):
 
 
 def get_mask(wildcards):
-    return COHORT.loc[wildcards.case, "mask"]
+    return case_spec_of(wildcards.case)["mask"]
 
 
 def get_draft_seed(wildcards):
