@@ -5,11 +5,16 @@ import sys
 from functools import cache
 
 from snakemake.settings.types import DeploymentMethod
+from snakemake import __version__ as SNAKEMAKE_VERSION
 from snakemake.utils import validate
 
 sys.path.insert(0, os.path.join(workflow.basedir, "scripts"))
 from radsnake.cohort import case_spec, has_draft, load_cohort  # noqa: E402
 from radsnake.errors import InputError  # noqa: E402
+from radsnake.snakemake_fixes import apply as apply_snakemake_fixes  # noqa: E402
+
+# One pending scheduler wake-up instead of one per finished job (see the module's docstring).
+apply_snakemake_fixes(SNAKEMAKE_VERSION)
 
 
 validate(config, "../config/schemas/config.schema.yaml")

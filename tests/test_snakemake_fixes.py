@@ -1,0 +1,46 @@
+"""The scheduler workaround: one pending wake-up per scheduler, for the pinned Snakemake."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import snakemake
+from snakemake.scheduling.job_scheduler import JobScheduler
+
+from radsnake.snakemake_fixes import FIXED_VERSIONS, apply
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_the_pinned_snakemake_is_one_the_fix_was_checked_against():
+    pins = dict(
+        line.split("==") for line in (REPO / "envs" / "requirements.lock").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
+    assert pins["snakemake"] in FIXED_VERSIONS
+    assert snakemake.__version__ in FIXED_VERSIONS
+
+
+def test_other_versions_are_left_alone():
+    assert apply("0.0.1") is False
+
+
+def test_repeated_reevaluations_keep_one_pending_timer():
+    assert apply(snakemake.__version__)
+    scheduler = JobScheduler.__new__(JobScheduler)  # only the semaphore is needed
+    scheduler._open_jobs = threading.Semaphore(0)
+    before = threading.active_count()
+    for _ in range(50):
+        scheduler._schedule_reevalutation(0.2)
+    assert threading.active_count() - before == 1
+    assert scheduler._radsnake_timer.daemon
+    assert scheduler._open_jobs.acquire(timeout=5)
+    # One wake-up only, and afterwards the next pass may arm a new timer.
+    assert not scheduler._open_jobs.acquire(timeout=0.5)
+    deadline = time.monotonic() + 5
+    while scheduler._radsnake_timer is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    scheduler._schedule_reevalutation(0.05)
+    assert scheduler._open_jobs.acquire(timeout=5)
