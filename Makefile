@@ -26,7 +26,7 @@ clean:
 	rm -rf results logs benchmarks .snakemake
 
 # Benchmarks (docs/benchmarks.md): extraction vs PyRadiomics' CLI, planning time, modelling,
-# aggregation memory. Full sizes by default (two to three hours on two busy cores); every size
+# aggregation memory. Full sizes by default (about 35 minutes on two idle cores); every size
 # scales with BENCH_CASES, e.g. `make bench BENCH_CASES=20` for a smoke run.
 BENCH_CASES ?= 200
 BENCH_CORES ?= 2

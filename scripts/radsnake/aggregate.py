@@ -67,7 +67,7 @@ def table_blocks(
     cohort: pd.DataFrame,
     clinical: list[str],
     sources: pd.DataFrame | None = None,
-    rows: int = 1000,
+    rows: int = 200,
 ):
     """The table in blocks of rows, cases sorted by id: outcome, centre and clinical
     columns first, then the provenance (source_*) columns, then features. Blocks keep
