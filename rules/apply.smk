@@ -97,6 +97,7 @@ if APPLY_COHORT is not None:
         params:
             models=APPLY_MODELS,
             ci_level=config["evaluation"]["ci_level"],
+            source=APPLY["features_table"] or APPLY_DIR + "/features.csv",
         log:
             "logs/apply_models/" + APPLY["name"] + ".log",
         resources:

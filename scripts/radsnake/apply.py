@@ -224,13 +224,15 @@ def apply_bundles(
     predictions_csv: str,
     metrics_csv: str | None = None,
     diagnostics_files: list[str] | None = None,
+    source: str | None = None,
 ) -> None:
     """Predictions of every bundle for the new cases; metrics when they are labelled.
 
     X is built by radsnake.modelling.design_matrix, the function that builds the
     training design matrix, restricted to each bundle's input features in its order.
     diagnostics_files: the new cases' PyRadiomics diagnostics, to warn when another
-    PyRadiomics or SimpleITK version made them.
+    PyRadiomics or SimpleITK version made them. source: the file messages name (the
+    user's own feature table, when the features came from one).
     """
     table = read_features_table(features_csv)
     available = feature_columns(table.columns, [])
@@ -238,7 +240,9 @@ def apply_bundles(
     frames, rows, problems, loaded = [], [], [], {}
     for model, (bundle_joblib, bundle_json) in sorted(bundles.items()):
         loaded[model] = read_bundle(bundle_joblib, bundle_json)
-        problem = _missing_features(loaded[model]["card"]["input_features"], available, model, bundle_json, features_csv)
+        problem = _missing_features(
+            loaded[model]["card"]["input_features"], available, model, bundle_json, source or features_csv
+        )
         if problem:
             problems.append(problem)
     if problems:
