@@ -15,12 +15,12 @@ if APPLY_COHORT is not None:
             cards=get_apply_cards,
             params=get_apply_params,
         output:
-            checks=APPLY_DIR + "/checks.json",
+            checks=f"{APPLY_DIR}/checks.json",
         params:
             models=APPLY_MODELS,
             from_table=APPLY_FROM_TABLE,
         log:
-            "logs/apply_check/" + APPLY["name"] + ".log",
+            f"logs/apply_check/{APPLY_NAME}.log",
         conda:
             "../envs/modelling.yaml"
         script:
@@ -33,52 +33,52 @@ if APPLY_COHORT is not None:
                 images=get_apply_images,
                 mask=get_apply_mask,
             output:
-                qc=APPLY_DIR + "/qc/cases/{case}.csv",
+                qc=f"{APPLY_DIR}/qc/cases/{{case}}.csv",
             params:
                 spec=get_apply_case_spec,
             log:
-                "logs/apply_qc_case/" + APPLY["name"] + "/{case}.log",
+                f"logs/apply_qc_case/{APPLY_NAME}/{{case}}.log",
 
         use rule qc_table as apply_qc_table with:
             input:
                 qc=get_apply_case_qc,
             output:
-                qc=APPLY_DIR + "/qc/qc.csv",
-                excluded=APPLY_DIR + "/qc/excluded.csv",
+                qc=f"{APPLY_DIR}/qc/qc.csv",
+                excluded=f"{APPLY_DIR}/qc/excluded.csv",
             params:
                 pending=APPLY_PENDING,
             log:
-                "logs/apply_qc_table/" + APPLY["name"] + ".log",
+                f"logs/apply_qc_table/{APPLY_NAME}.log",
 
         use rule extract_features as apply_extract_features with:
             input:
-                checks=APPLY_DIR + "/checks.json",
-                qc=APPLY_DIR + "/qc/cases/{case}.csv",
+                checks=f"{APPLY_DIR}/checks.json",
+                qc=f"{APPLY_DIR}/qc/cases/{{case}}.csv",
                 images=get_apply_images,
                 mask=get_apply_mask,
                 params=config["pyradiomics"]["params"],
             output:
-                features=APPLY_DIR + "/features/{case}.csv",
-                diagnostics=APPLY_DIR + "/diagnostics/{case}.csv",
+                features=f"{APPLY_DIR}/features/{{case}}.csv",
+                diagnostics=f"{APPLY_DIR}/diagnostics/{{case}}.csv",
             params:
                 spec=get_apply_case_spec,
             log:
-                "logs/apply_extract_features/" + APPLY["name"] + "/{case}.log",
+                f"logs/apply_extract_features/{APPLY_NAME}/{{case}}.log",
             benchmark:
-                "benchmarks/apply_extract_features/" + APPLY["name"] + "/{case}.tsv"
+                f"benchmarks/apply_extract_features/{APPLY_NAME}/{{case}}.tsv"
 
     rule apply_features:
         input:
-            checks=APPLY_DIR + "/checks.json",
+            checks=f"{APPLY_DIR}/checks.json",
             features=get_apply_case_features,
             table=get_apply_table,
             sheet=APPLY["cohort"],
         output:
-            features=APPLY_DIR + "/features.csv",
+            features=f"{APPLY_DIR}/features.csv",
         params:
             schema=COHORT_SCHEMA,
         log:
-            "logs/apply_features/" + APPLY["name"] + ".log",
+            f"logs/apply_features/{APPLY_NAME}.log",
         conda:
             "../envs/modelling.yaml"
         script:
@@ -86,20 +86,20 @@ if APPLY_COHORT is not None:
 
     rule apply_models:
         input:
-            features=APPLY_DIR + "/features.csv",
-            checks=APPLY_DIR + "/checks.json",
+            features=f"{APPLY_DIR}/features.csv",
+            checks=f"{APPLY_DIR}/checks.json",
             bundles=get_apply_bundles,
             cards=get_apply_cards,
             diagnostics=get_apply_case_diagnostics,
+            table=get_apply_table,
         output:
-            predictions=APPLY_DIR + "/predictions.csv",
+            predictions=f"{APPLY_DIR}/predictions.csv",
             **apply_metrics_output(),
         params:
             models=APPLY_MODELS,
             ci_level=config["evaluation"]["ci_level"],
-            source=APPLY["features_table"] or APPLY_DIR + "/features.csv",
         log:
-            "logs/apply_models/" + APPLY["name"] + ".log",
+            f"logs/apply_models/{APPLY_NAME}.log",
         resources:
             mem_mb=2000,
         conda:

@@ -243,7 +243,8 @@ def get_bundle_settings(wildcards):
 
 
 APPLY = config["apply"]
-APPLY_DIR = f"results/apply/{APPLY['name']}"
+APPLY_NAME = APPLY["name"]
+APPLY_DIR = f"results/apply/{APPLY_NAME}"
 APPLY_FROM_TABLE = bool(APPLY["features_table"])
 APPLY_MODELS = list(APPLY["models"]) or MODELS
 APPLY_COHORT = None
@@ -289,15 +290,15 @@ def get_apply_mask(wildcards):
 
 
 def get_apply_case_qc(wildcards):
-    return expand(APPLY_DIR + "/qc/cases/{case}.csv", case=APPLY_EXTRACT_CASES)
+    return expand(f"{APPLY_DIR}/qc/cases/{{case}}.csv", case=APPLY_EXTRACT_CASES)
 
 
 def get_apply_case_features(wildcards):
-    return expand(APPLY_DIR + "/features/{case}.csv", case=APPLY_EXTRACT_CASES)
+    return expand(f"{APPLY_DIR}/features/{{case}}.csv", case=APPLY_EXTRACT_CASES)
 
 
 def get_apply_case_diagnostics(wildcards):
-    return expand(APPLY_DIR + "/diagnostics/{case}.csv", case=APPLY_EXTRACT_CASES)
+    return expand(f"{APPLY_DIR}/diagnostics/{{case}}.csv", case=APPLY_EXTRACT_CASES)
 
 
 def get_apply_table(wildcards):
@@ -319,7 +320,7 @@ def get_apply_cards(wildcards):
 
 def apply_metrics_output():
     """Metrics only when every new case has a label."""
-    return {"metrics": APPLY_DIR + "/metrics.csv"} if APPLY_LABELLED else {}
+    return {"metrics": f"{APPLY_DIR}/metrics.csv"} if APPLY_LABELLED else {}
 
 
 def get_apply_targets(wildcards):
@@ -328,7 +329,7 @@ def get_apply_targets(wildcards):
             "radsnake: apply_all needs the new cases: set apply.cohort in the config (a sheet like the "
             "study's, labels optional) and, for bring-your-own features, apply.features_table. See docs/apply.md."
         )
-    targets = [APPLY_DIR + "/predictions.csv", *apply_metrics_output().values()]
+    targets = [f"{APPLY_DIR}/predictions.csv", *apply_metrics_output().values()]
     if not APPLY_FROM_TABLE:
-        targets += [APPLY_DIR + "/qc/qc.csv", APPLY_DIR + "/qc/excluded.csv"]
+        targets += [f"{APPLY_DIR}/qc/qc.csv", f"{APPLY_DIR}/qc/excluded.csv"]
     return targets

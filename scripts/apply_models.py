@@ -10,5 +10,5 @@ with job(snakemake.log[0], snakemake.threads):
         predictions_csv=snakemake.output.predictions,
         metrics_csv=snakemake.output.get("metrics"),
         diagnostics_files=list(snakemake.input.diagnostics),
-        source=snakemake.params.source,
+        source=snakemake.input.table[0] if snakemake.input.table else None,
     )

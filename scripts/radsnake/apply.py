@@ -90,6 +90,12 @@ def bundle_problems(card: dict, bundle_json: str, params_path: str | None, from_
                 "PyRadiomics extraction: radsnake cannot make the same features from images. Give the "
                 "new cases' features the same way: apply.features_table."
             )
+    elif params_path is None:
+        problems.append(
+            f"{bundle_json} was trained on features PyRadiomics extracted with params SHA-256 "
+            f"{expected['sha256']}, and no params file is named for the new features. Set "
+            "pyradiomics.params to the params file that made your feature table."
+        )
     else:
         actual = file_sha256(params_path)
         if actual != expected["sha256"]:
