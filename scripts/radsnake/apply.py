@@ -26,7 +26,7 @@ from radsnake.bundle import BUNDLE_FORMAT, card_json, extraction_versions, file_
 from radsnake.calibration import calibration_stats
 from radsnake.cohort import load_cohort, read_feature_table
 from radsnake.errors import InputError
-from radsnake.modelling import design_matrix, feature_columns, read_features_table
+from radsnake.modelling import design_matrix, read_features_table
 from radsnake.tables import write_csv
 
 log = logging.getLogger(__name__)
@@ -241,7 +241,8 @@ def apply_bundles(
     user's own feature table, when the features came from one).
     """
     table = read_features_table(features_csv)
-    available = feature_columns(table.columns, [])
+    # Any column counts (not only feature_columns): a reserved design column such as the centre may be an input.
+    available = list(table.columns)
     labelled = table["label"].notna().all()
     frames, rows, problems, loaded = [], [], [], {}
     for model, (bundle_joblib, bundle_json) in sorted(bundles.items()):
