@@ -101,6 +101,8 @@ def test_bundle_json_is_deterministic(study, tmp_path):
                  f["split.csv"], f["pred.csv"], f["radscore.csv"], [], f["params"], [], SETTINGS,
                  str(tmp_path / "b.joblib"), str(tmp_path / "b.json"))
     assert (tmp_path / "b.json").read_bytes() == open(f["bundle.json"], "rb").read()
+    # tests/test_resume.py compares every file of results/, the pickles included.
+    assert (tmp_path / "b.joblib").read_bytes() == open(f["bundle.joblib"], "rb").read()
 
 
 def test_applied_model_reproduces_the_study(study, tmp_path):
