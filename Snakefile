@@ -22,6 +22,8 @@ include: "rules/models.smk"
 include: "rules/evaluation.smk"
 include: "rules/statistics.smk"
 include: "rules/figures.smk"
+include: "rules/bundle.smk"
+include: "rules/apply.smk"
 
 
 rule all:

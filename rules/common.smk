@@ -72,6 +72,9 @@ localrules:
     plot_decision_curve,
     plot_confusion,
     plot_radscore_violin,
+    apply_check,
+    apply_qc_table,
+    apply_features,
 
 
 wildcard_constraints:
@@ -201,6 +204,7 @@ def all_outputs():
         targets += expand("results/drafts/{case}_mask.nii.gz", case=DRAFT_CASES)
         targets += ["results/qc/qc.csv", "results/qc/excluded.csv", "results/features_dictionary.csv"]
     targets += figure_outputs()
+    targets += expand("results/bundle/{model}/bundle.{ext}", model=MODELS, ext=["joblib", "json"])
     return targets
 
 
@@ -211,3 +215,126 @@ def figure_outputs():
     names += expand("roc_{set}", set=evaluation_sets())
     names += expand("{kind}_{set}", kind=["radscore_waterfall", "calibration", "decision_curve"], set=evaluation_sets())
     return expand("results/figures/{name}.{ext}", name=names, ext=["png", "pdf"])
+
+
+# --- Frozen model bundles and applying them to new patients (rules/bundle.smk, rules/apply.smk).
+def get_bundle_params(wildcards):
+    """The params file whose hash the bundle records; none when features came from a table."""
+    return [] if BRING_YOUR_OWN_FEATURES else [config["pyradiomics"]["params"]]
+
+
+def get_case_diagnostics(wildcards):
+    return expand("results/diagnostics/{case}.csv", case=EXTRACT_CASES)
+
+
+def get_bundle_settings(wildcards):
+    """The config that produced a model, recorded in its bundle."""
+    return {
+        "seed": config["seed"],
+        "model": wildcards.model,
+        "selection_steps": config["selection"]["steps"],
+        "param_grid": config["models"]["param_grid"].get(wildcards.model),
+        "cv_folds": config["models"]["cv_folds"],
+        "threshold": config["evaluation"]["threshold"],
+        "target": config["evaluation"]["target"],
+        "permuted_labels": config["negative_control"]["permute_labels"],
+        "split": config["split"],
+        "clinical": config["clinical"],
+        "modalities": config["modalities"],
+        "mask_label": config["pyradiomics"]["mask_label"],
+        "resample_to_reference": config["qc"]["resample_to_reference"],
+        "features_table": bool(BRING_YOUR_OWN_FEATURES),
+    }
+
+
+APPLY = config["apply"]
+APPLY_NAME = APPLY["name"]
+APPLY_DIR = f"results/apply/{APPLY_NAME}"
+APPLY_FROM_TABLE = bool(APPLY["features_table"])
+APPLY_MODELS = list(APPLY["models"]) or MODELS
+APPLY_COHORT = None
+if APPLY["cohort"]:
+    try:
+        APPLY_COHORT = load_cohort(
+            APPLY["cohort"],
+            COHORT_SCHEMA,
+            {},
+            need_images=not APPLY_FROM_TABLE,
+            modalities=config["modalities"],
+            labels_required=False,
+        )
+    except InputError as err:
+        raise WorkflowError(f"radsnake: apply.cohort: {err}") from None
+APPLY_LABELLED = APPLY_COHORT is not None and bool(APPLY_COHORT["label"].notna().all())
+APPLY_PENDING = {} if APPLY_COHORT is None else {c: r for c, r in APPLY_COHORT["pending"].items() if r}
+APPLY_EXTRACT_CASES = (
+    [] if APPLY_COHORT is None or APPLY_FROM_TABLE else [c for c in APPLY_COHORT.index if c not in APPLY_PENDING]
+)
+
+
+@cache
+def apply_case_spec_of(case):
+    return case_spec(
+        APPLY_COHORT.loc[case],
+        config["modalities"],
+        config["pyradiomics"]["mask_label"],
+        config["dicom"]["series_description"],
+    )
+
+
+def get_apply_case_spec(wildcards):
+    return json.dumps(apply_case_spec_of(wildcards.case), sort_keys=True)
+
+
+def get_apply_images(wildcards):
+    return [entry["path"] for entry in apply_case_spec_of(wildcards.case)["images"]]
+
+
+def get_apply_mask(wildcards):
+    return apply_case_spec_of(wildcards.case)["mask"]
+
+
+def get_apply_case_qc(wildcards):
+    return expand(f"{APPLY_DIR}/qc/cases/{{case}}.csv", case=APPLY_EXTRACT_CASES)
+
+
+def get_apply_case_features(wildcards):
+    return expand(f"{APPLY_DIR}/features/{{case}}.csv", case=APPLY_EXTRACT_CASES)
+
+
+def get_apply_case_diagnostics(wildcards):
+    return expand(f"{APPLY_DIR}/diagnostics/{{case}}.csv", case=APPLY_EXTRACT_CASES)
+
+
+def get_apply_table(wildcards):
+    return [APPLY["features_table"]] if APPLY_FROM_TABLE else []
+
+
+def get_apply_params(wildcards):
+    """The params file the new features are made with (or, for a table, were made with)."""
+    return [] if BRING_YOUR_OWN_FEATURES and APPLY_FROM_TABLE else [config["pyradiomics"]["params"]]
+
+
+def get_apply_bundles(wildcards):
+    return expand(os.path.join(APPLY["bundle"], "{model}", "bundle.joblib"), model=APPLY_MODELS)
+
+
+def get_apply_cards(wildcards):
+    return expand(os.path.join(APPLY["bundle"], "{model}", "bundle.json"), model=APPLY_MODELS)
+
+
+def apply_metrics_output():
+    """Metrics only when every new case has a label."""
+    return {"metrics": f"{APPLY_DIR}/metrics.csv"} if APPLY_LABELLED else {}
+
+
+def get_apply_targets(wildcards):
+    if APPLY_COHORT is None:
+        raise WorkflowError(
+            "radsnake: apply_all needs the new cases: set apply.cohort in the config (a sheet like the "
+            "study's, labels optional) and, for bring-your-own features, apply.features_table. See docs/apply.md."
+        )
+    targets = [f"{APPLY_DIR}/predictions.csv", *apply_metrics_output().values()]
+    if not APPLY_FROM_TABLE:
+        targets += [f"{APPLY_DIR}/qc/qc.csv", f"{APPLY_DIR}/qc/excluded.csv"]
+    return targets

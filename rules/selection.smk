@@ -14,6 +14,8 @@ rule select_features:
         path="results/selection/lasso_path.csv",
         cv="results/selection/lasso_cv.csv",
         radscore="results/selection/radscore.csv",
+        # The fitted selection + LASSO, frozen into every model bundle (rules/bundle.smk).
+        radscore_model="results/selection/radscore_model.joblib",
     params:
         clinical=list(config["clinical"]),
         steps=config["selection"]["steps"],

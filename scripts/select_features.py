@@ -15,4 +15,5 @@ with job(snakemake.log[0], snakemake.threads):
         path_csv=snakemake.output.path,
         cv_csv=snakemake.output.cv,
         radscore_csv=snakemake.output.radscore,
+        radscore_joblib=snakemake.output.radscore_model,
     )

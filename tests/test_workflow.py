@@ -224,6 +224,130 @@ def test_adding_two_cases_runs_only_their_extraction(study):
     assert after.merge(before, on="case_id", suffixes=("", "_before")).eval("set == set_before").all()
 
 
+def apply_config(study, name: str, cohort: str, **settings) -> str:
+    """A config file that adds an apply block to the study's own config."""
+    path = study / f"apply_{name}.yaml"
+    path.write_text(yaml.safe_dump({"apply": {"name": name, "cohort": cohort, **settings}}))
+    return str(path)
+
+
+def unseen_cases(study) -> pd.DataFrame:
+    """The study's sheet rows of the cases it did not train on (test and external sets)."""
+    split = pd.read_csv(study / "results" / "split.csv", dtype=str)
+    sheet = pd.read_csv(study / "config" / "cohort.csv", dtype=str)
+    return sheet[sheet["case_id"].isin(split.loc[split["set"] != "train", "case_id"])]
+
+
+def largest_difference(applied: pd.DataFrame, main_csv, column: str) -> float:
+    main = pd.read_csv(main_csv, dtype={"case_id": str}).set_index("case_id")
+    return float((applied[column] - main.loc[applied.index, column]).abs().max())
+
+
+def test_apply_reproduces_the_study_on_unseen_cases(study):
+    """Done when: the frozen model applied to a fresh sheet of unseen cases gives the
+    probabilities the main run gave them, to 1e-12."""
+    unseen = unseen_cases(study)
+    (study / "new").mkdir(exist_ok=True)
+    # A fresh sheet in another folder, with only what a new patient has (paths stay relative).
+    unseen[["case_id", "image", "mask", "label", "center"]].to_csv(study / "new" / "sheet.csv", index=False)
+    model_file = study / "results" / "models" / "logistic" / "model.joblib"
+    before = model_file.stat().st_mtime_ns
+    snakemake(study, "apply_all", "--configfile", apply_config(study, "unseen", "new/sheet.csv"))
+    assert model_file.stat().st_mtime_ns == before  # applying never refits
+
+    folder = study / "results" / "apply" / "unseen"
+    predictions = pd.read_csv(folder / "predictions.csv", dtype={"case_id": str})
+    assert list(predictions.columns) == ["case_id", "model", "radscore", "probability", "label"]
+    assert set(predictions["model"]) == set(MODELS)
+    for model in MODELS:
+        applied = predictions[predictions["model"] == model].set_index("case_id")
+        assert sorted(applied.index) == sorted(unseen["case_id"])
+        main_csv = study / "results" / "models" / model / "predictions.csv"
+        diff = largest_difference(applied, main_csv, "probability")
+        print(f"{model}: max |probability(apply) - probability(main run)| = {diff:.3g} over {len(applied)} cases")
+        assert diff <= 1e-12
+        assert largest_difference(applied, study / "results" / "selection" / "radscore.csv", "radscore") <= 1e-12
+    metrics = pd.read_csv(folder / "metrics.csv")
+    assert metrics["model"].tolist() == sorted(MODELS) + ["radscore"]
+    assert (metrics["n"] == len(unseen)).all()
+    assert (metrics["auc_ci_low"] <= metrics["auc"]).all() and (metrics["auc"] <= metrics["auc_ci_high"]).all()
+    # Thresholds are the training ones, as in the study's own metrics.
+    main_metrics = pd.read_csv(study / "results" / "evaluation" / "metrics.csv").drop_duplicates("model")
+    assert metrics.set_index("model")["threshold"].to_dict() == main_metrics.set_index("model")["threshold"].to_dict()
+    bundle = json.loads((study / "results" / "bundle" / "logistic" / "bundle.json").read_text())
+    assert bundle["pyradiomics_params"]["file"] == "config/params.yaml"
+    assert {"PyRadiomics", "SimpleITK"} <= set(bundle["extraction_versions"])
+    assert bundle["training"]["n"] == int((pd.read_csv(study / "results" / "split.csv")["set"] == "train").sum())
+
+
+def test_apply_without_labels_writes_predictions_only(study):
+    """Bring-your-own features for unlabelled new cases, from a frozen copy of the bundles."""
+    unseen = unseen_cases(study)
+    table = pd.read_csv(study / "results" / "features.csv", dtype={"case_id": str})
+    own = table[table["case_id"].isin(unseen["case_id"])].drop(columns=["label", "center", "age", "sex"])
+    own = own[[c for c in own.columns if not c.startswith("source_")]]
+    own.to_csv(study / "new" / "own_features.csv", index=False)
+    unseen[["case_id"]].to_csv(study / "new" / "unlabelled.csv", index=False)
+    shutil.copytree(study / "results" / "bundle", study / "frozen", dirs_exist_ok=True)
+    config = apply_config(
+        study, "unlabelled", "new/unlabelled.csv", features_table="new/own_features.csv", bundle="frozen"
+    )
+    snakemake(study, "apply_all", "--configfile", config)
+    folder = study / "results" / "apply" / "unlabelled"
+    predictions = pd.read_csv(folder / "predictions.csv", dtype={"case_id": str})
+    assert list(predictions.columns) == ["case_id", "model", "radscore", "probability"]
+    assert not (folder / "metrics.csv").exists()
+    applied = predictions[predictions["model"] == "svm"].set_index("case_id")
+    assert largest_difference(applied, study / "results" / "models" / "svm" / "predictions.csv", "probability") <= 1e-12
+
+
+def test_apply_refuses_other_params_and_missing_features(study):
+    finished = {
+        path: path.read_bytes()
+        for path in [
+            study / "results" / "apply" / "unseen" / "predictions.csv",
+            *sorted((study / "results" / "apply" / "unseen" / "features").glob("*.csv"))[:3],
+            study / "results" / "apply" / "unlabelled" / "predictions.csv",
+            study / "results" / "models" / "logistic" / "model.joblib",
+        ]
+    }
+    # Edited params, frozen bundle: refused before any new case is extracted.
+    params = study / "config" / "params.yaml"
+    with edited(params):
+        settings = yaml.safe_load(params.read_text())
+        settings["setting"]["binWidth"] = settings["setting"].get("binWidth", 25) * 2
+        params.write_text(yaml.safe_dump(settings))
+        config = apply_config(study, "unseen", "new/sheet.csv", bundle="frozen")
+        result = snakemake(study, "apply_all", "--configfile", config, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "apply refused" in output
+    assert "the PyRadiomics params file config/params.yaml (SHA-256" in output
+    assert "differs from the one the model in frozen/logistic/bundle.json was trained with" in output
+    assert "Restore the training params file" in output
+
+    # A feature table lacking a feature the models need.
+    bundle = json.loads((study / "frozen" / "logistic" / "bundle.json").read_text())
+    needed = bundle["fit"]["classifier_features"][0]
+    own = pd.read_csv(study / "new" / "own_features.csv", dtype={"case_id": str}).drop(columns=[needed])
+    own.to_csv(study / "new" / "incomplete.csv", index=False)
+    config = apply_config(
+        study, "incomplete", "new/unlabelled.csv", features_table="new/incomplete.csv", bundle="frozen"
+    )
+    result = snakemake(study, "apply_all", "--configfile", config, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert f"new/incomplete.csv lacks 1 of the {len(bundle['input_features'])} feature column(s)" in output
+    assert repr([needed]) in output and "frozen/logistic/bundle.json" in output
+    assert not (study / "results" / "apply" / "incomplete" / "predictions.csv").exists()
+
+    for path, content in finished.items():
+        assert path.read_bytes() == content, path
+
+    result = snakemake(study, "-n", "apply_all", check=False)
+    assert result.returncode != 0 and "apply_all needs the new cases: set apply.cohort" in result.stdout + result.stderr
+
+
 def test_lint_is_clean():
     result = snakemake(REPO, "--lint")
     assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr

@@ -83,6 +83,7 @@ def load_cohort(
     need_images: bool,
     generated_files: bool = False,
     modalities=(),
+    labels_required: bool = True,
 ) -> pd.DataFrame:
     """Read the sheet, check it, and return it indexed by case_id with resolved paths.
 
@@ -93,6 +94,10 @@ def load_cohort(
 
     The returned frame has a `pending` column: the reason a case's mask may not be
     extracted yet (draft not accepted, see :func:`pending_reason`), or "".
+
+    labels_required=False (a sheet of new patients for a frozen model): the label
+    column may be left out, or left empty for every case; its `label` is then NA. A
+    sheet that labels some cases and not others is refused.
     """
     if not os.path.exists(sheet_path):
         raise InputError(
@@ -107,7 +112,10 @@ def load_cohort(
     sheet.columns = [str(c).strip() for c in sheet.columns]
 
     image_cols = image_columns(modalities)
-    required = ["case_id", "label", *((*image_cols, "mask") if need_images else ())]
+    if not labels_required and "label" in sheet.columns and not sheet["label"].str.strip().any():
+        sheet = sheet.drop(columns="label")
+    labelled = labels_required or "label" in sheet.columns
+    required = ["case_id", *(["label"] if labelled else []), *((*image_cols, "mask") if need_images else ())]
     required += list(clinical)
     missing = [c for c in required if c not in sheet.columns]
     if missing:
@@ -119,7 +127,7 @@ def load_cohort(
     if sheet.empty:
         raise InputError(f"Cohort sheet {sheet_path} has no cases.")
 
-    problems = _row_problems(sheet, sheet_path, schema_path, clinical)
+    problems = _row_problems(sheet, sheet_path, schema_path, clinical, labelled)
     problems += _duplicate_problems(sheet)
     if need_images and not problems:
         problems += _file_problems(sheet, os.path.dirname(sheet_path), generated_files, image_cols)
@@ -134,7 +142,7 @@ def load_cohort(
         )
 
     cohort = sheet.copy()
-    cohort["label"] = cohort["label"].astype(int)
+    cohort["label"] = cohort["label"].astype(int) if labelled else pd.array([pd.NA] * len(cohort), dtype="Int64")
     if "center" not in cohort.columns:
         cohort["center"] = ""
     for column, kind in clinical.items():
@@ -148,9 +156,11 @@ def load_cohort(
     return cohort.set_index("case_id", drop=False).sort_index()
 
 
-def _row_problems(sheet, sheet_path, schema_path, clinical) -> list[str]:
+def _row_problems(sheet, sheet_path, schema_path, clinical, labelled: bool = True) -> list[str]:
     with open(schema_path) as handle:
         schema = yaml.safe_load(handle)
+    if not labelled:
+        schema["required"] = [column for column in schema["required"] if column != "label"]
     validator = jsonschema.Draft202012Validator(schema)
     known = set(schema["properties"])
     problems = []

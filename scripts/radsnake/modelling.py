@@ -6,6 +6,7 @@ import logging
 import tempfile
 from dataclasses import dataclass
 
+import joblib
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
@@ -34,23 +35,40 @@ class Design:
         return self.sets == "train"
 
 
+def feature_columns(columns, clinical: list[str]) -> list[str]:
+    """The columns of a features table that are model inputs, in table order."""
+    # source_* columns record where a case's data came from (file names, hashes): not features.
+    return [c for c in columns if c not in (*META_COLUMNS, *clinical) and not c.startswith(PROVENANCE_PREFIX)]
+
+
+def design_matrix(table: pd.DataFrame, clinical: list[str], source: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """X of a features table (features.csv layout), indexed by case_id.
+
+    Training and applying a frozen model (radsnake.apply) both build X here, so that
+    whatever the design matrix gains flows into both. ``columns``: take exactly these
+    (a frozen model's inputs, in its order); the caller checks they exist.
+    """
+    features = table.set_index("case_id")[columns if columns is not None else feature_columns(table.columns, clinical)]
+    non_finite = features.columns[~np.isfinite(features.to_numpy()).all(axis=0)].tolist()
+    if non_finite:
+        raise InputError(
+            f"{source}: feature(s) {non_finite[:10]} have missing or infinite values. "
+            "Remove those columns or the cases lacking them."
+        )
+    return features
+
+
+def read_features_table(features_csv: str) -> pd.DataFrame:
+    return pd.read_csv(features_csv, dtype={"case_id": str, "center": str})
+
+
 def load_design(features_csv: str, split_csv: str, clinical: list[str]) -> Design:
-    table = pd.read_csv(features_csv, dtype={"case_id": str, "center": str})
+    table = read_features_table(features_csv)
     split = pd.read_csv(split_csv, dtype=str).set_index("case_id")["set"]
     missing = sorted(set(table["case_id"]) - set(split.index))
     if missing:
         raise InputError(f"{split_csv} has no set for case(s) {missing[:10]}; rerun the split rule.")
-    # source_* columns record where a case's data came from (file names, hashes): not features.
-    feature_columns = [
-        c for c in table.columns if c not in (*META_COLUMNS, *clinical) and not c.startswith(PROVENANCE_PREFIX)
-    ]
-    features = table.set_index("case_id")[feature_columns]
-    non_finite = features.columns[~np.isfinite(features.to_numpy()).all(axis=0)].tolist()
-    if non_finite:
-        raise InputError(
-            f"{features_csv}: feature(s) {non_finite[:10]} have missing or infinite values. "
-            "Remove those columns or the cases lacking them."
-        )
+    features = design_matrix(table, clinical, features_csv)
     return Design(features, table["label"].to_numpy(dtype=int), split.loc[features.index].to_numpy())
 
 
@@ -98,6 +116,7 @@ def select_features(
     path_csv: str,
     cv_csv: str,
     radscore_csv: str,
+    radscore_joblib: str | None = None,
 ) -> None:
     design = load_design(features_csv, split_csv, clinical)
     y_train = training_labels(design, permute, seed)
@@ -132,6 +151,10 @@ def select_features(
         ),
         radscore_csv,
     )
+    if radscore_joblib:
+        # Kept for the frozen model bundle (radsnake.bundle): new patients get their
+        # rad-score from exactly this fitted selection.
+        joblib.dump(pipeline, radscore_joblib)
 
 
 def fit_model(

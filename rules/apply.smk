@@ -1,0 +1,108 @@
+# Apply the frozen bundles to new patients: `snakemake apply_all` (an explicit target, never
+# part of the study's default run). The new cases go through the study's own per-case QC
+# and extraction rules (same scripts, same params file, same warm worker), into
+# results/apply/<name>/; extraction starts only once apply_check has accepted the bundles.
+rule apply_all:
+    input:
+        get_apply_targets,
+
+
+if APPLY_COHORT is not None:
+
+    rule apply_check:
+        input:
+            bundles=get_apply_bundles,
+            cards=get_apply_cards,
+            params=get_apply_params,
+        output:
+            checks=f"{APPLY_DIR}/checks.json",
+        params:
+            models=APPLY_MODELS,
+            from_table=APPLY_FROM_TABLE,
+        log:
+            f"logs/apply_check/{APPLY_NAME}.log",
+        conda:
+            "../envs/modelling.yaml"
+        script:
+            "../scripts/apply_check.py"
+
+    if not APPLY_FROM_TABLE:
+
+        use rule qc_case as apply_qc_case with:
+            input:
+                images=get_apply_images,
+                mask=get_apply_mask,
+            output:
+                qc=f"{APPLY_DIR}/qc/cases/{{case}}.csv",
+            params:
+                spec=get_apply_case_spec,
+            log:
+                f"logs/apply_qc_case/{APPLY_NAME}/{{case}}.log",
+
+        use rule qc_table as apply_qc_table with:
+            input:
+                qc=get_apply_case_qc,
+            output:
+                qc=f"{APPLY_DIR}/qc/qc.csv",
+                excluded=f"{APPLY_DIR}/qc/excluded.csv",
+            params:
+                pending=APPLY_PENDING,
+            log:
+                f"logs/apply_qc_table/{APPLY_NAME}.log",
+
+        use rule extract_features as apply_extract_features with:
+            input:
+                checks=f"{APPLY_DIR}/checks.json",
+                qc=f"{APPLY_DIR}/qc/cases/{{case}}.csv",
+                images=get_apply_images,
+                mask=get_apply_mask,
+                params=config["pyradiomics"]["params"],
+            output:
+                features=f"{APPLY_DIR}/features/{{case}}.csv",
+                diagnostics=f"{APPLY_DIR}/diagnostics/{{case}}.csv",
+            params:
+                spec=get_apply_case_spec,
+            log:
+                f"logs/apply_extract_features/{APPLY_NAME}/{{case}}.log",
+            benchmark:
+                f"benchmarks/apply_extract_features/{APPLY_NAME}/{{case}}.tsv"
+
+    rule apply_features:
+        input:
+            checks=f"{APPLY_DIR}/checks.json",
+            features=get_apply_case_features,
+            table=get_apply_table,
+            sheet=APPLY["cohort"],
+        output:
+            features=f"{APPLY_DIR}/features.csv",
+        params:
+            schema=COHORT_SCHEMA,
+        log:
+            f"logs/apply_features/{APPLY_NAME}.log",
+        conda:
+            "../envs/modelling.yaml"
+        script:
+            "../scripts/apply_features.py"
+
+    rule apply_models:
+        input:
+            features=f"{APPLY_DIR}/features.csv",
+            checks=f"{APPLY_DIR}/checks.json",
+            bundles=get_apply_bundles,
+            cards=get_apply_cards,
+            diagnostics=get_apply_case_diagnostics,
+            table=get_apply_table,
+        output:
+            predictions=f"{APPLY_DIR}/predictions.csv",
+            **apply_metrics_output(),
+        params:
+            models=APPLY_MODELS,
+            ci_level=config["evaluation"]["ci_level"],
+        log:
+            f"logs/apply_models/{APPLY_NAME}.log",
+        resources:
+            mem_mb=2000,
+        conda:
+            "../envs/modelling.yaml"
+        script:
+            "../scripts/apply_models.py"

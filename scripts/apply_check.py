@@ -1,0 +1,11 @@
+from radsnake.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    from radsnake.apply import check_bundles
+
+    check_bundles(
+        bundles=dict(zip(snakemake.params.models, zip(snakemake.input.bundles, snakemake.input.cards))),
+        params_path=snakemake.input.params[0] if snakemake.input.params else None,
+        from_table=snakemake.params.from_table,
+        checks_json=snakemake.output.checks,
+    )

@@ -1,0 +1,12 @@
+from radsnake.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    from radsnake.apply import collect_features
+
+    collect_features(
+        sheet_path=snakemake.input.sheet,
+        schema_path=snakemake.params.schema,
+        output_csv=snakemake.output.features,
+        feature_files=list(snakemake.input.features),
+        table_path=snakemake.input.table[0] if snakemake.input.table else None,
+    )

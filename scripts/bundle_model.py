@@ -1,0 +1,21 @@
+from radsnake.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    from radsnake.bundle import write_bundle
+
+    write_bundle(
+        model=snakemake.wildcards.model,
+        model_joblib=snakemake.input.model,
+        model_json=snakemake.input.model_info,
+        radscore_joblib=snakemake.input.radscore_model,
+        features_csv=snakemake.input.features,
+        split_csv=snakemake.input.split,
+        predictions_csv=snakemake.input.predictions,
+        radscore_csv=snakemake.input.radscore,
+        clinical=list(snakemake.params.clinical),
+        params_path=snakemake.input.params[0] if snakemake.input.params else None,
+        diagnostics_files=list(snakemake.input.diagnostics),
+        settings=dict(snakemake.params.settings),
+        bundle_joblib=snakemake.output.bundle,
+        bundle_json=snakemake.output.card,
+    )
