@@ -238,6 +238,8 @@ class ComBat(TransformerMixin, BaseEstimator):
         # are (as R's sva::ComBat does): their scale cannot be estimated.
         scale = np.maximum(np.mean(values**2, axis=0), np.finfo(float).tiny)
         adjusted = self.var_pooled_ > 1e-20 * scale
+        for j in range(n_batches):
+            adjusted &= values[batch_index == j].var(axis=0) > 1e-20 * scale
         sd = np.sqrt(np.where(adjusted, self.var_pooled_, 1.0))
         standardised = (values - self.grand_mean_ - covariate_effect) / sd
         gamma_hat = np.vstack([standardised[batch_index == j].mean(axis=0) for j in range(n_batches)])
@@ -302,6 +304,7 @@ class ComBat(TransformerMixin, BaseEstimator):
         gamma[seen] = self.gamma_star_[positions][:, adjusted]
         delta[seen] = self.delta_star_[positions][:, adjusted]
         unseen = sorted(set(batch[~seen]))
+        keep = np.zeros(len(batch), dtype=bool)  # rows returned exactly as they came
         if unseen:
             counts = {b: int((batch == b).sum()) for b in unseen}
             if self.unseen_batch == "refuse":
@@ -314,7 +317,7 @@ class ComBat(TransformerMixin, BaseEstimator):
             for name in unseen:
                 rows = batch == name
                 if self.unseen_batch == "unadjusted":
-                    gamma[rows], delta[rows] = 0.0, 1.0
+                    gamma[rows], delta[rows], keep[rows] = 0.0, 1.0, True
                     continue
                 own = standardised[rows]
                 if own.shape[0] < 2:
@@ -326,6 +329,7 @@ class ComBat(TransformerMixin, BaseEstimator):
                 gamma[rows], delta[rows] = g, d
         out = values.copy()
         out[:, adjusted] = (standardised - gamma) / np.sqrt(delta) * sd + centre
+        out[keep] = values[keep]
         return out
 
     def get_feature_names_out(self, input_features=None):
