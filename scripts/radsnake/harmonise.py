@@ -225,8 +225,8 @@ class ComBat(TransformerMixin, BaseEstimator):
         if np.linalg.matrix_rank(design) < design.shape[1]:
             raise InputError(
                 "ComBat: the protected covariates are confounded with the centres in the training cases "
-                "(e.g. one centre has only one label or one level of a covariate), so batch and covariate "
-                "effects cannot be told apart. Protect fewer covariates or merge centres."
+                "(e.g. the label or a covariate takes one value per centre), so centre and covariate effects "
+                "cannot be told apart. Protect fewer covariates or merge centres."
             )
         coef = np.linalg.solve(design.T @ design, design.T @ values)
         self.grand_mean_ = (counts / n) @ coef[:n_batches]
