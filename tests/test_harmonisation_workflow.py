@@ -70,7 +70,7 @@ def test_saved_model_holds_the_training_fitted_combat(study):
     # Applying the saved model to the features table reproduces its predictions exactly.
     table = features_table(study).set_index("case_id")
     features = table[[c for c in table.columns if c not in META and not c.startswith("source_")]]
-    X = harmonisation_input(features, table.reset_index(), card["extra"]["harmonisation"])
+    X = harmonisation_input(features, str(study / "results" / "features.csv"), card["extra"]["harmonisation"])
     predictions = pd.read_csv(folder / "predictions.csv", dtype={"case_id": str}).set_index("case_id")
     np.testing.assert_array_equal(pipeline.predict_proba(X)[:, 1], predictions.loc[X.index, "probability"].to_numpy())
 
