@@ -53,6 +53,7 @@ else:
 EXTRACT_SCRIPT = os.path.join(workflow.basedir, "scripts", "extract_features.py")
 QC_SCRIPT = os.path.join(workflow.basedir, "scripts", "qc_case.py")
 MODELS = config["models"]["enabled"]
+HARMONISE = config["harmonisation"]["method"] != "none"
 
 
 # Seconds-long rules run on the submitting node: a cluster job would cost more in queueing.
@@ -75,12 +76,54 @@ localrules:
     apply_check,
     apply_qc_table,
     apply_features,
+    harmonise_features,
+    plot_harmonisation,
 
 
 wildcard_constraints:
     case=r"[A-Za-z0-9][A-Za-z0-9._-]*",
     model="|".join(MODELS),
     set="train|test|external",
+
+
+def check_harmonisation():
+    """The harmonisation section must name columns the features table will have."""
+    settings = config["harmonisation"]
+    if not HARMONISE:
+        return
+    undeclared = [name for name in settings["covariates"] if name not in config["clinical"]]
+    if undeclared:
+        raise WorkflowError(f"radsnake: harmonisation.covariates {undeclared} must be declared under clinical")
+    batch = settings["batch_column"]
+    if batch != "center" and config["clinical"].get(batch) != "categorical":
+        raise WorkflowError(
+            f"radsnake: harmonisation.batch_column {batch!r} must be center or a categorical clinical column"
+        )
+    if batch in settings["covariates"]:
+        raise WorkflowError(f"radsnake: harmonisation.batch_column {batch!r} cannot also be a protected covariate")
+
+
+check_harmonisation()
+
+
+def harmonisation_settings():
+    """The harmonisation section plus each covariate's type, or None when it is off."""
+    if not HARMONISE:
+        return None
+    settings = dict(config["harmonisation"])
+    settings["covariate_types"] = {name: config["clinical"][name] for name in settings["covariates"]}
+    return settings
+
+
+def harmonisation_outputs():
+    if not HARMONISE:
+        return []
+    return [
+        "results/harmonisation/harmonised_features.csv",
+        "results/harmonisation/parameters.csv",
+        "results/harmonisation/centre_effect.csv",
+        "results/harmonisation/pca.csv",
+    ]
 
 
 def evaluation_sets():
@@ -203,6 +246,7 @@ def all_outputs():
         targets += expand("results/qc/overlays/{case}.png", case=EXTRACT_CASES)
         targets += expand("results/drafts/{case}_mask.nii.gz", case=DRAFT_CASES)
         targets += ["results/qc/qc.csv", "results/qc/excluded.csv", "results/features_dictionary.csv"]
+    targets += harmonisation_outputs()
     targets += figure_outputs()
     targets += expand("results/bundle/{model}/bundle.{ext}", model=MODELS, ext=["joblib", "json"])
     return targets
@@ -212,6 +256,8 @@ def figure_outputs():
     names = ["lasso_path", "correlation_heatmap", "importance", "volcano", "confusion_matrices", "radscore_violin"]
     if config["clinical"]:
         names.append("nomogram")
+    if HARMONISE:
+        names.append("harmonisation")
     names += expand("roc_{set}", set=evaluation_sets())
     names += expand("{kind}_{set}", kind=["radscore_waterfall", "calibration", "decision_curve"], set=evaluation_sets())
     return expand("results/figures/{name}.{ext}", name=names, ext=["png", "pdf"])

@@ -16,6 +16,7 @@ rule fit_model:
         cv_folds=config["models"]["cv_folds"],
         permute=config["negative_control"]["permute_labels"],
         seed=config["seed"],
+        harmonisation=harmonisation_settings(),
     log:
         "logs/fit_model/{model}.log",
     benchmark:

@@ -21,6 +21,7 @@ rule select_features:
         steps=config["selection"]["steps"],
         permute=config["negative_control"]["permute_labels"],
         seed=config["seed"],
+        harmonisation=harmonisation_settings(),
     log:
         "logs/select_features.log",
     benchmark:

@@ -13,6 +13,7 @@ with job(snakemake.log[0], snakemake.threads):
         cv_folds=snakemake.params.cv_folds,
         permute=snakemake.params.permute,
         seed=snakemake.params.seed,
+        harmonisation=snakemake.params.harmonisation,
         threads=snakemake.threads,
         predictions_csv=snakemake.output.predictions,
         model_joblib=snakemake.output.model,

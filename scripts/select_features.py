@@ -10,6 +10,7 @@ with job(snakemake.log[0], snakemake.threads):
         steps=list(snakemake.params.steps),
         permute=snakemake.params.permute,
         seed=snakemake.params.seed,
+        harmonisation=snakemake.params.harmonisation,
         selected_csv=snakemake.output.selected,
         coefficients_csv=snakemake.output.coefficients,
         path_csv=snakemake.output.path,

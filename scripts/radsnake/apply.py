@@ -26,6 +26,7 @@ from radsnake.bundle import BUNDLE_FORMAT, card_json, extraction_versions, file_
 from radsnake.calibration import calibration_stats
 from radsnake.cohort import load_cohort, read_feature_table
 from radsnake.errors import InputError
+from radsnake.harmonise import harmonisation_input
 from radsnake.modelling import design_matrix, read_features_table
 from radsnake.tables import write_csv
 
@@ -262,6 +263,7 @@ def apply_bundles(
         card = bundle["card"]
         X = design_matrix(table, [], features_csv, columns=card["input_features"])
         _out_of_range(X, card, model)
+        X = harmonisation_input(X, table, card.get("harmonisation"))
         probability = bundle["model"].predict_proba(X)[:, 1]
         selection = bundle["radscore"]
         lasso_input = selection[:-1].transform(X) if len(selection) > 1 else X

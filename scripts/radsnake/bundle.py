@@ -188,6 +188,8 @@ def write_bundle(
             "classifier_features": model_card["selected_features"],
             "radscore_features": list(radscore_pipeline[-1].get_feature_names_out()),
         },
+        # ComBat in the pipelines needs each case's centre (and covariates) as reserved columns.
+        "harmonisation": model_card["extra"].get("harmonisation"),
         "versions": library_versions(),
         "extraction_versions": extraction_versions(diagnostics_files, train_ids) if params_path else {},
         "config": settings,

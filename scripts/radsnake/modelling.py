@@ -13,6 +13,7 @@ from sklearn.pipeline import Pipeline
 
 from radsnake.cohort import PROVENANCE_PREFIX
 from radsnake.errors import InputError
+from radsnake.harmonise import harmonisation_input, harmonisation_steps, reserved_columns
 from radsnake.models import feature_importance, save_model, tune_model
 from radsnake.selection import LassoSelector, build_selection
 from radsnake.tables import write_csv
@@ -117,17 +118,20 @@ def select_features(
     cv_csv: str,
     radscore_csv: str,
     radscore_joblib: str | None = None,
+    harmonisation: dict | None = None,
 ) -> None:
     design = load_design(features_csv, split_csv, clinical)
     y_train = training_labels(design, permute, seed)
-    pipeline = Pipeline(build_selection(steps, random_state=seed))
+    # With harmonisation, X also carries the centre (and covariates) that ComBat consumes.
+    X = harmonisation_input(design.features, features_csv, harmonisation)
+    pipeline = Pipeline(harmonisation_steps(harmonisation) + build_selection(steps, random_state=seed))
     pipeline.set_output(transform="pandas")
-    pipeline.fit(design.features[design.train], y_train)
+    pipeline.fit(X[design.train], y_train)
     upstream, lasso = radscore_selector(pipeline)
     selected = list(lasso.get_feature_names_out())
     log.info("%d of %d features selected: %s", len(selected), design.features.shape[1], selected)
 
-    lasso_input = upstream.transform(design.features) if len(upstream) else design.features
+    lasso_input = upstream.transform(X) if len(upstream) else X
     radscore = lasso.decision_function(lasso_input)
     coefficients = pd.DataFrame({"feature": selected, "coefficient": lasso.coef_[lasso.support_]})
     write_csv(coefficients, selected_csv)
@@ -173,12 +177,14 @@ def fit_model(
     model_json: str,
     cv_results_csv: str,
     importance_csv: str,
+    harmonisation: dict | None = None,
 ) -> None:
     design = load_design(features_csv, split_csv, clinical)
     y_train = training_labels(design, permute, seed)
+    X = harmonisation_input(design.features, features_csv, harmonisation)
     with tempfile.TemporaryDirectory(prefix="radsnake-cache-") as cache:
         best, cv_results = tune_model(
-            design.features[design.train],
+            X[design.train],
             y_train,
             model=model,
             selection_steps=steps,
@@ -187,10 +193,11 @@ def fit_model(
             random_state=seed,
             n_jobs=threads,
             cache_dir=cache,
+            harmonisation=harmonisation,
         )
         # The cache dies with the folder; the saved model must not point into it.
         best.memory = None
-    probability = best.predict_proba(design.features)[:, 1]
+    probability = best.predict_proba(X)[:, 1]
     write_csv(
         pd.DataFrame(
             {
@@ -204,7 +211,7 @@ def fit_model(
     )
     write_csv(cv_results, cv_results_csv)
     best_row = cv_results.sort_values("rank", kind="stable").iloc[0]
-    write_csv(feature_importance(best, list(design.features.columns)), importance_csv)
+    write_csv(feature_importance(best, list(X.columns)), importance_csv)
     save_model(
         best,
         model_joblib,
@@ -219,5 +226,8 @@ def fit_model(
             "seed": seed,
             "permuted_labels": permute,
             "n_train": int(design.train.sum()),
+            # The model's input columns beyond the features: reserved name -> features.csv column.
+            "harmonisation": harmonisation if reserved_columns(harmonisation) else None,
+            "reserved_columns": reserved_columns(harmonisation),
         },
     )

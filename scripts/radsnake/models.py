@@ -24,6 +24,7 @@ from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
 import radsnake
+from radsnake.harmonise import harmonisation_steps
 from radsnake.selection import build_selection
 
 MODEL_NAMES = ("logistic", "svm", "random_forest", "decision_tree")
@@ -94,16 +95,21 @@ def _params_text(params: dict) -> str:
 def tune_model(X: pd.DataFrame, y: np.ndarray, model: str, selection_steps: list[dict],
                param_grid: dict | None, cv_folds: int, scoring: str = "roc_auc", *,
                random_state: int, n_jobs: int = 1,
-               cache_dir: str | None = None) -> tuple[Pipeline, pd.DataFrame]:
+               cache_dir: str | None = None,
+               harmonisation: dict | None = None) -> tuple[Pipeline, pd.DataFrame]:
     """Grid-search selection + classifier with stratified k-fold CV, refit on all of X.
 
     ``param_grid`` is the config override (unprefixed keys) merged into the default
     grid. With ``cache_dir`` the Pipeline memoises its fitted selection steps, so each
     fold's selection is fitted once and reused by every grid point.
+    ``harmonisation`` (the config's section, see radsnake.harmonise) puts ComBat first,
+    so it too is refitted on every training fold; X then carries its reserved columns.
     Returns the refitted best Pipeline and one row per grid point.
     """
     pipeline = Pipeline(
-        build_selection(selection_steps, random_state) + [("clf", build_classifier(model, random_state))],
+        harmonisation_steps(harmonisation)
+        + build_selection(selection_steps, random_state)
+        + [("clf", build_classifier(model, random_state))],
         memory=cache_dir,
     ).set_output(transform="pandas")  # keeps feature names on every step, e.g. for lasso.path_frame()
     search = GridSearchCV(

@@ -1,0 +1,17 @@
+from radsnake.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    from radsnake.harmonise import harmonise_features
+
+    harmonise_features(
+        features_csv=snakemake.input.features,
+        split_csv=snakemake.input.split,
+        clinical=list(snakemake.params.clinical),
+        harmonisation=snakemake.params.harmonisation,
+        permute=snakemake.params.permute,
+        seed=snakemake.params.seed,
+        harmonised_csv=snakemake.output.harmonised,
+        parameters_csv=snakemake.output.parameters,
+        centre_effect_csv=snakemake.output.centre_effect,
+        pca_csv=snakemake.output.pca,
+    )

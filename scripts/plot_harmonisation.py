@@ -1,0 +1,12 @@
+from radsnake.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    from radsnake.harmonisation_figure import plot_harmonisation
+
+    plot_harmonisation(
+        pca_csv=snakemake.input.pca,
+        centre_effect_csv=snakemake.input.centre_effect,
+        unseen_batch=snakemake.params.unseen_batch,
+        png=snakemake.output.png,
+        pdf=snakemake.output.pdf,
+    )
