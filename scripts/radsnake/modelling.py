@@ -150,6 +150,7 @@ def fit_model(
     model_json: str,
     cv_results_csv: str,
     importance_csv: str,
+    imbalance: str = "class_weight",
 ) -> None:
     design = load_design(features_csv, split_csv, clinical)
     y_train = training_labels(design, permute, seed)
@@ -164,6 +165,7 @@ def fit_model(
             random_state=seed,
             n_jobs=threads,
             cache_dir=cache,
+            imbalance=imbalance,
         )
         # The cache dies with the folder; the saved model must not point into it.
         best.memory = None
@@ -193,6 +195,7 @@ def fit_model(
             "input_features": list(design.features.columns),
             "selection_steps": steps,
             "cv_folds": cv_folds,
+            "imbalance": imbalance,
             "seed": seed,
             "permuted_labels": permute,
             "n_train": int(design.train.sum()),
