@@ -21,6 +21,7 @@ include: "rules/selection.smk"
 include: "rules/models.smk"
 include: "rules/evaluation.smk"
 include: "rules/statistics.smk"
+include: "rules/validation.smk"
 include: "rules/figures.smk"
 
 

@@ -94,6 +94,10 @@ def test_repeated_cv_finds_signal_and_reports_every_fold(signal):
     assert row["cv_auc_mean"] == pytest.approx(cv["auc"].mean())
     assert row["cv_auc_sd"] == pytest.approx(cv["auc"].std(ddof=1))
     assert row["nested_auc"] == pytest.approx(result.nested_cv["auc"].mean())
+    repeats = validation.per_repeat(cv)
+    assert repeats["repeat"].tolist() == [1, 2] and (repeats["n_folds"] == 3).all()
+    assert repeats["auc"].tolist() == pytest.approx([cv.loc[cv["repeat"] == r, "auc"].mean() for r in (1, 2)])
+    assert row["cv_auc_repeat_sd"] == pytest.approx(repeats["auc"].std(ddof=1))
 
 
 def test_learning_curve_grows_and_its_full_size_point_is_the_repeated_cv(signal):

@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 SUMMARY_COLUMNS = [
     "model", "n_train", "n_positive", "apparent_auc", "optimism", "optimism_low", "optimism_high",
-    "corrected_auc", "cv_auc_mean", "cv_auc_sd", "nested_auc", "nested_auc_sd", "bootstrap_resamples",
+    "corrected_auc", "cv_auc_mean", "cv_auc_sd", "cv_auc_repeat_sd", "nested_auc", "nested_auc_sd", "bootstrap_resamples",
     "cv_folds", "cv_repeats", "nested_folds",
 ]
 
@@ -169,6 +169,13 @@ def repeated_cv_table(design: pd.DataFrame, results: list[Result]) -> pd.DataFra
     return table
 
 
+def per_repeat(repeated_cv: pd.DataFrame) -> pd.DataFrame:
+    """One value per repeat: the mean AUC of its folds (what one k-fold CV would report)."""
+    grouped = repeated_cv.groupby("repeat", sort=True)["auc"]
+    return pd.DataFrame({"repeat": grouped.mean().index, "n_folds": grouped.size().to_numpy(),
+                         "auc": grouped.mean().to_numpy()})
+
+
 def nested_cv_tasks(y: np.ndarray, outer_folds: int, random_state: int) -> tuple[pd.DataFrame, list[Task]]:
     splitter = StratifiedKFold(n_splits=outer_folds, shuffle=True, random_state=random_state)
     rows, tasks = [], []
@@ -285,6 +292,7 @@ class Validation:
             "corrected_auc": self.apparent_auc - float(optimism.mean()),
             "cv_auc_mean": float(self.repeated_cv["auc"].mean()),
             "cv_auc_sd": float(self.repeated_cv["auc"].std(ddof=1)),
+            "cv_auc_repeat_sd": float(per_repeat(self.repeated_cv)["auc"].std(ddof=1)),
             "nested_auc": float(self.nested_cv["auc"].mean()),
             "nested_auc_sd": float(self.nested_cv["auc"].std(ddof=1)),
             "bootstrap_resamples": settings.bootstrap,
@@ -336,6 +344,7 @@ def validate_model(
     settings: dict,
     threads: int,
     repeated_cv_csv: str,
+    repeats_csv: str,
     nested_cv_csv: str,
     bootstrap_csv: str,
     learning_curve_csv: str,
@@ -357,6 +366,7 @@ def validate_model(
         row["cv_auc_sd"], row["nested_auc"],
     )
     write_csv(result.repeated_cv, repeated_cv_csv)
+    write_csv(per_repeat(result.repeated_cv), repeats_csv)
     write_csv(result.nested_cv, nested_cv_csv)
     write_csv(result.bootstrap, bootstrap_csv)
     write_csv(result.learning_curve, learning_curve_csv)
