@@ -115,3 +115,11 @@ def test_switching_validation_off_plans_no_validation_job(study):
     assert planned_jobs(study) == {}
     jobs = planned_jobs(study, "--configfile", str(switch), "--forceall")
     assert "validate_model" not in jobs and "fit_model" in jobs
+
+
+def test_editing_validation_settings_reruns_only_the_validation(study):
+    switch = study / "more.yaml"
+    switch.write_text("validation:\n  bootstrap: 5\n")
+    jobs = planned_jobs(study, "--configfile", str(switch))
+    assert set(jobs) - {"all"} == {"validate_model", "summarise_validation", "plot_validation_auc", "plot_learning_curves"}
+    assert jobs["validate_model"] == len(MODELS)
