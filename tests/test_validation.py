@@ -176,3 +176,26 @@ def test_settings_from_config_ignores_the_switch():
     settings = Settings.from_config({"enabled": True, "bootstrap": 50, "learning_curve_sizes": [0.5, 1]})
     assert settings.bootstrap == 50 and settings.learning_curve_sizes == (0.5, 1.0)
     assert settings.folds == Settings().folds
+
+
+def test_figures_are_deterministic(tmp_path):
+    from radsnake.validation_figures import learning_curves_figure, validation_auc_figure
+
+    summary = pd.DataFrame({
+        "model": ["logistic", "random_forest"], "apparent_auc": [0.9, 1.0], "optimism": [0.05, 0.2],
+        "optimism_low": [0.0, 0.1], "optimism_high": [0.1, 0.3], "corrected_auc": [0.85, 0.8],
+        "cv_auc_mean": [0.84, 0.7], "cv_auc_sd": [0.05, float("nan")], "nested_auc": [0.83, 0.72],
+        "nested_auc_sd": [0.06, 0.1],
+    })
+    curve = pd.DataFrame({
+        "size": [0.5, 0.5, 1.0, 1.0], "n_train": [20, 20, 40, 40],
+        "train_auc": [0.95, 0.9, 0.9, 0.88], "validation_auc": [0.6, 0.7, 0.75, 0.8],
+    })
+    outputs = []
+    for run in (1, 2):
+        paths = [tmp_path / f"{name}{run}.{ext}" for name in ("auc", "curves") for ext in ("png", "pdf")]
+        validation_auc_figure(summary, paths[0], paths[1])
+        learning_curves_figure({"logistic": curve, "random_forest": curve, "svm": curve}, paths[2], paths[3])
+        outputs.append([path.read_bytes() for path in paths])
+    assert outputs[0] == outputs[1]
+    assert all(data.startswith(b"%PDF") for data in outputs[0][1::2])
