@@ -85,7 +85,8 @@ def signal():
 def test_repeated_cv_finds_signal_and_reports_every_fold(signal):
     X, y, result = signal
     cv = result.repeated_cv
-    assert list(cv[["repeat", "fold"]].itertuples(index=False, name=None)) == [(r, f) for r in (1, 2) for f in (1, 2, 3)]
+    pairs = list(cv[["repeat", "fold"]].itertuples(index=False, name=None))
+    assert pairs == [(r, f) for r in (1, 2) for f in (1, 2, 3)]
     assert (cv["n_train"] + cv["n_test"] == len(y)).all()
     assert cv["auc"].mean() > 0.85
     summary = result.summary("logistic", y, SIGNAL_SETTINGS)

@@ -121,5 +121,6 @@ def test_editing_validation_settings_reruns_only_the_validation(study):
     switch = study / "more.yaml"
     switch.write_text("validation:\n  bootstrap: 5\n")
     jobs = planned_jobs(study, "--configfile", str(switch))
-    assert set(jobs) - {"all"} == {"validate_model", "summarise_validation", "plot_validation_auc", "plot_learning_curves"}
+    validation_rules = {"validate_model", "summarise_validation", "plot_validation_auc", "plot_learning_curves"}
+    assert set(jobs) - {"all"} == validation_rules
     assert jobs["validate_model"] == len(MODELS)

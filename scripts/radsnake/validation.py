@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -39,8 +39,8 @@ log = logging.getLogger(__name__)
 
 SUMMARY_COLUMNS = [
     "model", "n_train", "n_positive", "apparent_auc", "optimism", "optimism_low", "optimism_high",
-    "corrected_auc", "cv_auc_mean", "cv_auc_sd", "cv_auc_repeat_sd", "nested_auc", "nested_auc_sd", "bootstrap_resamples",
-    "cv_folds", "cv_repeats", "nested_folds",
+    "corrected_auc", "cv_auc_mean", "cv_auc_sd", "cv_auc_repeat_sd", "nested_auc", "nested_auc_sd",
+    "bootstrap_resamples", "cv_folds", "cv_repeats", "nested_folds",
 ]
 
 
@@ -83,7 +83,6 @@ class Result:
     aucs: list[float]
     params: str = ""
     inner_auc: float = float("nan")
-    extra: dict = field(default_factory=dict)
 
 
 def auc(labels: np.ndarray, scores: np.ndarray) -> float:
