@@ -72,9 +72,10 @@ class Task:
     what: str
 
     def key(self) -> str:
-        digest = hashlib.sha256(self.train.astype(np.int64).tobytes())
-        for rows in self.score:
-            digest.update(b"|" + rows.astype(np.int64).tobytes())
+        digest = hashlib.sha256()
+        for rows in (self.train, *self.score):
+            # Each array's length first, so that different splits never hash alike.
+            digest.update(np.int64(rows.size).tobytes() + rows.astype(np.int64).tobytes())
         return digest.hexdigest()
 
 
