@@ -95,6 +95,9 @@ def test_repeated_cv_finds_signal_and_reports_every_fold(signal):
     assert row["cv_auc_mean"] == pytest.approx(cv["auc"].mean())
     assert row["cv_auc_sd"] == pytest.approx(cv["auc"].std(ddof=1))
     assert row["nested_auc"] == pytest.approx(result.nested_cv["auc"].mean())
+    # Same fold count and seed: the nested CV's partition is the first repeat's.
+    np.testing.assert_array_equal(result.nested_cv["auc"], cv.loc[cv["repeat"] == 1, "auc"])
+    assert result.nested_cv["params"].tolist() == cv.loc[cv["repeat"] == 1, "params"].tolist()
     repeats = validation.per_repeat(cv)
     assert repeats["repeat"].tolist() == [1, 2] and (repeats["n_folds"] == 3).all()
     assert repeats["auc"].tolist() == pytest.approx([cv.loc[cv["repeat"] == r, "auc"].mean() for r in (1, 2)])

@@ -28,7 +28,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import GridSearchCV, RepeatedStratifiedKFold, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, RepeatedStratifiedKFold
 
 from radsnake.errors import InputError
 from radsnake.modelling import load_design, training_labels
@@ -177,17 +177,22 @@ def per_repeat(repeated_cv: pd.DataFrame) -> pd.DataFrame:
 
 
 def nested_cv_tasks(y: np.ndarray, outer_folds: int, random_state: int) -> tuple[pd.DataFrame, list[Task]]:
-    splitter = StratifiedKFold(n_splits=outer_folds, shuffle=True, random_state=random_state)
+    """Outer folds around the tuning CV.
+
+    The partition is the first repeat of repeated_cv_tasks with the same seed (when the
+    fold counts agree), so those fits are shared rather than run twice.
+    """
+    splitter = RepeatedStratifiedKFold(n_splits=outer_folds, n_repeats=1, random_state=random_state)
     rows, tasks = [], []
     for fold, (train, test) in enumerate(splitter.split(np.zeros(y.size), y), start=1):
         rows.append({"fold": fold, "n_train": train.size, "n_test": test.size})
-        tasks.append(Task(train, (test,), f"nested CV outer fold {fold}"))
+        tasks.append(Task(train, (train, test), f"nested CV outer fold {fold}"))
     return pd.DataFrame(rows), tasks
 
 
 def nested_cv_table(design: pd.DataFrame, results: list[Result]) -> pd.DataFrame:
     table = design.copy()
-    table["auc"] = [r.aucs[0] for r in results]
+    table["auc"] = [r.aucs[1] for r in results]
     table["inner_cv_auc"] = [r.inner_auc for r in results]
     table["params"] = [r.params for r in results]
     return table
