@@ -78,6 +78,9 @@ localrules:
     apply_features,
     harmonise_features,
     plot_harmonisation,
+    summarise_validation,
+    plot_validation_auc,
+    plot_learning_curves,
 
 
 wildcard_constraints:
@@ -229,6 +232,14 @@ def get_importances(wildcards):
     return expand("results/models/{model}/importance.csv", model=MODELS)
 
 
+def get_validation_summaries(wildcards):
+    return expand("results/validation/{model}/summary.csv", model=MODELS)
+
+
+def get_learning_curves(wildcards):
+    return expand("results/validation/{model}/learning_curve.csv", model=MODELS)
+
+
 def all_outputs():
     """Everything a study produces; per-case files are listed so that added cases are never missed."""
     targets = [
@@ -241,6 +252,8 @@ def all_outputs():
     ]
     if config["clinical"]:
         targets.append("results/clinical/metrics.csv")
+    if config["validation"]["enabled"]:
+        targets.append("results/validation/summary.csv")
     if not BRING_YOUR_OWN_FEATURES:
         targets += expand("results/features/{case}.csv", case=EXTRACT_CASES)
         targets += expand("results/qc/overlays/{case}.png", case=EXTRACT_CASES)
@@ -258,6 +271,8 @@ def figure_outputs():
         names.append("nomogram")
     if HARMONISE:
         names.append("harmonisation")
+    if config["validation"]["enabled"]:
+        names += ["validation_auc", "learning_curves"]
     names += expand("roc_{set}", set=evaluation_sets())
     names += expand("{kind}_{set}", kind=["radscore_waterfall", "calibration", "decision_curve"], set=evaluation_sets())
     return expand("results/figures/{name}.{ext}", name=names, ext=["png", "pdf"])

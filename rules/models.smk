@@ -14,6 +14,7 @@ rule fit_model:
         steps=config["selection"]["steps"],
         param_grid=get_param_grid,
         cv_folds=config["models"]["cv_folds"],
+        imbalance=config["models"]["imbalance"],
         permute=config["negative_control"]["permute_labels"],
         seed=config["seed"],
         harmonisation=harmonisation_settings(),

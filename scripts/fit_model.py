@@ -20,4 +20,5 @@ with job(snakemake.log[0], snakemake.threads):
         model_json=snakemake.output.model_info,
         cv_results_csv=snakemake.output.cv_results,
         importance_csv=snakemake.output.importance,
+        imbalance=snakemake.params.imbalance,
     )

@@ -42,6 +42,8 @@ FAST_CONFIG = {
         },
     },
     "resources": {"model_threads": 1},
+    # Internal validation refits the tuning hundreds of times; tests that need it turn it on.
+    "validation": {"enabled": False},
 }
 
 

@@ -178,6 +178,7 @@ def fit_model(
     cv_results_csv: str,
     importance_csv: str,
     harmonisation: dict | None = None,
+    imbalance: str = "class_weight",
 ) -> None:
     design = load_design(features_csv, split_csv, clinical)
     y_train = training_labels(design, permute, seed)
@@ -194,6 +195,7 @@ def fit_model(
             n_jobs=threads,
             cache_dir=cache,
             harmonisation=harmonisation,
+            imbalance=imbalance,
         )
         # The cache dies with the folder; the saved model must not point into it.
         best.memory = None
@@ -223,6 +225,7 @@ def fit_model(
             "input_features": list(design.features.columns),
             "selection_steps": steps,
             "cv_folds": cv_folds,
+            "imbalance": imbalance,
             "seed": seed,
             "permuted_labels": permute,
             "n_train": int(design.train.sum()),

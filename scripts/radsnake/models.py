@@ -28,6 +28,9 @@ from radsnake.harmonise import harmonisation_steps
 from radsnake.selection import build_selection
 
 MODEL_NAMES = ("logistic", "svm", "random_forest", "decision_tree")
+# How the classifiers meet unequal outcome groups (docs/validation.md): balanced class
+# weights, or SMOTE oversampling of training folds with unweighted classifiers.
+IMBALANCE_METHODS = ("class_weight", "smote")
 
 _DEFAULT_GRIDS = {
     "logistic": {"C": [0.01, 0.1, 1.0, 10.0, 100.0]},
@@ -42,20 +45,24 @@ def _check_model_name(name: str) -> None:
         raise ValueError(f"unknown model {name!r}; allowed models: {list(MODEL_NAMES)}")
 
 
-def build_classifier(name: str, random_state: int) -> BaseEstimator:
-    """An unfitted classifier; class_weight='balanced' because outcome groups are rarely equal."""
+def build_classifier(name: str, random_state: int, class_weight: str | None = "balanced") -> BaseEstimator:
+    """An unfitted classifier; class_weight='balanced' because outcome groups are rarely equal.
+
+    ``class_weight=None`` is for training data already balanced by oversampling (SMOTE):
+    weighting on top of it would count the minority twice.
+    """
     _check_model_name(name)
     if name == "logistic":
-        return LogisticRegression(class_weight="balanced", max_iter=5000, random_state=random_state)
+        return LogisticRegression(class_weight=class_weight, max_iter=5000, random_state=random_state)
     if name == "svm":
         # Platt scaling on out-of-fold decision values (unshuffled folds, so deterministic);
         # sklearn 1.9 deprecates SVC(probability=True) in favour of exactly this.
         return CalibratedClassifierCV(
-            SVC(class_weight="balanced", random_state=random_state), method="sigmoid", ensemble=False,
+            SVC(class_weight=class_weight, random_state=random_state), method="sigmoid", ensemble=False,
         )
     if name == "random_forest":
-        return RandomForestClassifier(class_weight="balanced", random_state=random_state)
-    return DecisionTreeClassifier(class_weight="balanced", random_state=random_state)
+        return RandomForestClassifier(class_weight=class_weight, random_state=random_state)
+    return DecisionTreeClassifier(class_weight=class_weight, random_state=random_state)
 
 
 def _final_estimator(clf: BaseEstimator) -> BaseEstimator:
@@ -92,10 +99,54 @@ def _params_text(params: dict) -> str:
     return json.dumps({key.rsplit("__", 1)[-1]: value for key, value in params.items()}, sort_keys=True)
 
 
+def build_pipeline(model: str, selection_steps: list[dict], random_state: int, *,
+                   imbalance: str = "class_weight", cache_dir: str | None = None,
+                   harmonisation: dict | None = None) -> Pipeline:
+    """The unfitted Pipeline every model is: [ComBat,] selection steps, [SMOTE,] classifier.
+
+    The one place the pipeline is built, so that tuning (tune_model) and internal
+    validation (radsnake.validation) refit exactly the same steps. With
+    ``imbalance="smote"`` it is imbalanced-learn's Pipeline, which runs the sampler
+    in fit only (never in predict or transform), after selection so that neighbours are
+    found among the few selected (z-scored) features; the classifier is then unweighted.
+    """
+    if imbalance not in IMBALANCE_METHODS:
+        raise ValueError(f"unknown imbalance method {imbalance!r}; allowed: {list(IMBALANCE_METHODS)}")
+    # ComBat first (radsnake.harmonise): refitted on every training fold like the rest.
+    steps = harmonisation_steps(harmonisation) + build_selection(selection_steps, random_state)
+    if imbalance == "smote":
+        from imblearn.pipeline import Pipeline as SamplingPipeline
+
+        from radsnake.imbalance import FoldSMOTE
+
+        steps += [("smote", FoldSMOTE(random_state=random_state)), ("clf", build_classifier(model, random_state, None))]
+        pipeline = SamplingPipeline(steps, memory=cache_dir)
+    else:
+        pipeline = Pipeline(steps + [("clf", build_classifier(model, random_state))], memory=cache_dir)
+    return pipeline.set_output(transform="pandas")  # keeps feature names on every step, e.g. for lasso.path_frame()
+
+
+def build_search(model: str, selection_steps: list[dict], param_grid: dict | None, cv_folds: int,
+                 scoring: str = "roc_auc", *, random_state: int, n_jobs: int = 1,
+                 imbalance: str = "class_weight", cache_dir: str | None = None,
+                 harmonisation: dict | None = None) -> GridSearchCV:
+    """The unfitted grid search of tune_model; validation clones and refits it in every fold."""
+    return GridSearchCV(
+        build_pipeline(model, selection_steps, random_state, imbalance=imbalance, cache_dir=cache_dir,
+                       harmonisation=harmonisation),
+        resolve_param_grid(model, param_grid),
+        scoring=scoring,
+        cv=StratifiedKFold(n_splits=cv_folds, shuffle=True, random_state=random_state),
+        n_jobs=n_jobs,
+        refit=True,
+        error_score="raise",
+    )
+
+
 def tune_model(X: pd.DataFrame, y: np.ndarray, model: str, selection_steps: list[dict],
                param_grid: dict | None, cv_folds: int, scoring: str = "roc_auc", *,
                random_state: int, n_jobs: int = 1,
-               cache_dir: str | None = None,
+               cache_dir: str | None = None, imbalance: str = "class_weight",
                harmonisation: dict | None = None) -> tuple[Pipeline, pd.DataFrame]:
     """Grid-search selection + classifier with stratified k-fold CV, refit on all of X.
 
@@ -106,20 +157,10 @@ def tune_model(X: pd.DataFrame, y: np.ndarray, model: str, selection_steps: list
     so it too is refitted on every training fold; X then carries its reserved columns.
     Returns the refitted best Pipeline and one row per grid point.
     """
-    pipeline = Pipeline(
-        harmonisation_steps(harmonisation)
-        + build_selection(selection_steps, random_state)
-        + [("clf", build_classifier(model, random_state))],
-        memory=cache_dir,
-    ).set_output(transform="pandas")  # keeps feature names on every step, e.g. for lasso.path_frame()
-    search = GridSearchCV(
-        pipeline,
-        resolve_param_grid(model, param_grid),
-        scoring=scoring,
-        cv=StratifiedKFold(n_splits=cv_folds, shuffle=True, random_state=random_state),
-        n_jobs=n_jobs,
-        refit=True,
-        error_score="raise",
+    search = build_search(
+        model, selection_steps, param_grid, cv_folds, scoring,
+        random_state=random_state, n_jobs=n_jobs, imbalance=imbalance, cache_dir=cache_dir,
+        harmonisation=harmonisation,
     )
     search.fit(X, y)
     results = search.cv_results_

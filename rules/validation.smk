@@ -1,0 +1,94 @@
+# Internal validation on the training set: the whole tuning procedure refitted in every
+# fold and bootstrap resample (docs/validation.md). One job per model.
+rule validate_model:
+    input:
+        features="results/features.csv",
+        split="results/split.csv",
+    output:
+        repeated_cv="results/validation/{model}/repeated_cv.csv",
+        repeats="results/validation/{model}/repeated_cv_repeats.csv",
+        nested_cv="results/validation/{model}/nested_cv.csv",
+        bootstrap="results/validation/{model}/bootstrap.csv",
+        learning_curve="results/validation/{model}/learning_curve.csv",
+        summary="results/validation/{model}/summary.csv",
+    params:
+        clinical=list(config["clinical"]),
+        steps=config["selection"]["steps"],
+        param_grid=get_param_grid,
+        cv_folds=config["models"]["cv_folds"],
+        imbalance=config["models"]["imbalance"],
+        permute=config["negative_control"]["permute_labels"],
+        seed=config["seed"],
+        settings=config["validation"],
+        harmonisation=harmonisation_settings(),
+    log:
+        "logs/validate_model/{model}.log",
+    benchmark:
+        "benchmarks/validate_model/{model}.tsv"
+    threads: config["resources"]["model_threads"]
+    resources:
+        mem_mb=4000,
+    conda:
+        "../envs/modelling.yaml"
+    script:
+        "../scripts/validate_model.py"
+
+
+rule summarise_validation:
+    input:
+        summaries=get_validation_summaries,
+    output:
+        summary=report(
+            "results/validation/summary.csv",
+            caption="../docs/report/validation_summary.rst",
+            category="6. Internal validation",
+            labels={"table": "internal validation"},
+        ),
+    params:
+        models=MODELS,
+    log:
+        "logs/summarise_validation.log",
+    conda:
+        "../envs/modelling.yaml"
+    script:
+        "../scripts/summarise_validation.py"
+
+
+rule plot_validation_auc:
+    input:
+        summary="results/validation/summary.csv",
+    output:
+        png=report(
+            "results/figures/validation_auc.png",
+            caption="../docs/report/validation_auc.rst",
+            category="6. Internal validation",
+            labels={"figure": "apparent, optimism-corrected and CV AUC"},
+        ),
+        pdf="results/figures/validation_auc.pdf",
+    log:
+        "logs/plot_validation_auc.log",
+    conda:
+        "../envs/figures.yaml"
+    script:
+        "../scripts/plot_validation_auc.py"
+
+
+rule plot_learning_curves:
+    input:
+        curves=get_learning_curves,
+    output:
+        png=report(
+            "results/figures/learning_curves.png",
+            caption="../docs/report/learning_curves.rst",
+            category="6. Internal validation",
+            labels={"figure": "learning curves"},
+        ),
+        pdf="results/figures/learning_curves.pdf",
+    params:
+        models=MODELS,
+    log:
+        "logs/plot_learning_curves.log",
+    conda:
+        "../envs/figures.yaml"
+    script:
+        "../scripts/plot_learning_curves.py"

@@ -1,0 +1,9 @@
+from radsnake.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    from radsnake.validation import summarise_validation
+
+    summarise_validation(
+        summary_files=dict(zip(snakemake.params.models, snakemake.input.summaries)),
+        summary_csv=snakemake.output.summary,
+    )

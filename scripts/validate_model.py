@@ -1,0 +1,26 @@
+from radsnake.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    from radsnake.validation import validate_model
+
+    validate_model(
+        features_csv=snakemake.input.features,
+        split_csv=snakemake.input.split,
+        clinical=list(snakemake.params.clinical),
+        model=snakemake.wildcards.model,
+        steps=list(snakemake.params.steps),
+        param_grid=snakemake.params.param_grid,
+        cv_folds=snakemake.params.cv_folds,
+        imbalance=snakemake.params.imbalance,
+        permute=snakemake.params.permute,
+        seed=snakemake.params.seed,
+        settings=dict(snakemake.params.settings),
+        threads=snakemake.threads,
+        repeated_cv_csv=snakemake.output.repeated_cv,
+        repeats_csv=snakemake.output.repeats,
+        nested_cv_csv=snakemake.output.nested_cv,
+        bootstrap_csv=snakemake.output.bootstrap,
+        learning_curve_csv=snakemake.output.learning_curve,
+        summary_csv=snakemake.output.summary,
+        harmonisation=snakemake.params.harmonisation,
+    )

@@ -1,0 +1,205 @@
+"""Internal validation estimators on small synthetic data (radsnake.validation)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.tree import DecisionTreeClassifier
+
+from radsnake import validation
+from radsnake.errors import InputError
+from radsnake.models import build_search
+from radsnake.validation import Settings, Task, bootstrap_samples, run_tasks, validate
+
+# Scaling and a supervised filter: enough to leak if anything were fitted outside the folds.
+SELECTION = [{"step": "zscore"}, {"step": "univariate", "p_threshold": 0.2}]
+
+
+def data(n=60, p=10, shift=0.0, seed=0):
+    """Balanced labels; with ``shift`` the first two features carry the signal, else pure noise."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    X = rng.standard_normal((n, p))
+    X[:, :2] += shift * y[:, None]
+    return pd.DataFrame(X, columns=[f"f{i}" for i in range(p)], index=[f"c{i}" for i in range(n)]), y
+
+
+def search(cv_folds=3):
+    return build_search("logistic", SELECTION, {"C": [0.1, 1.0]}, cv_folds, random_state=0)
+
+
+def test_overfitting_model_on_noise_is_corrected_to_chance():
+    X, y = data(n=80, p=10, seed=1)
+    settings = Settings(folds=4, repeats=2, nested_outer_folds=4, bootstrap=40,
+                        learning_curve_sizes=(1.0,), learning_curve_repeats=1)
+    # Nearly unpenalised logistic regression on ten noise features: it fits noise.
+    result = validate(LogisticRegression(C=100.0, max_iter=5000), X, y, settings, random_state=3)
+    summary = result.summary("logistic", y, settings).iloc[0]
+    assert summary["apparent_auc"] > 0.65
+    assert summary["optimism"] > 0.1 and (result.bootstrap["optimism"] > 0).mean() > 0.9
+    assert abs(summary["corrected_auc"] - 0.5) < 0.1, summary
+    assert summary["corrected_auc"] == pytest.approx(summary["apparent_auc"] - summary["optimism"])
+    assert summary["optimism_low"] <= summary["optimism"] <= summary["optimism_high"]
+    assert abs(summary["cv_auc_mean"] - 0.5) < 0.1
+    assert abs(summary["nested_auc"] - 0.5) < 0.1
+
+
+def test_memorising_model_has_large_optimism():
+    X, y = data(n=80, seed=1)
+    settings = Settings(folds=4, repeats=1, nested_outer_folds=4, bootstrap=20,
+                        learning_curve_sizes=(1.0,), learning_curve_repeats=1)
+    result = validate(DecisionTreeClassifier(random_state=0), X, y, settings, random_state=3)
+    summary = result.summary("tree", y, settings).iloc[0]
+    assert summary["apparent_auc"] == 1.0
+    assert (result.bootstrap["optimism"] > 0).all()
+    # Harrell's correction is known to fall short for a model that memorises its
+    # training set (docs/validation.md); the CV estimates are the honest ones there.
+    assert summary["corrected_auc"] > summary["cv_auc_mean"]
+    assert abs(summary["cv_auc_mean"] - 0.5) < 0.12
+
+
+def test_nested_cv_of_noise_is_near_chance_with_tuning_inside():
+    X, y = data(n=80, p=30, seed=2)
+    result = validate(search(), X, y, Settings(folds=3, repeats=1, nested_outer_folds=5, bootstrap=1,
+                                                learning_curve_sizes=(1.0,), learning_curve_repeats=1),
+                      random_state=0)
+    nested = result.nested_cv
+    assert nested["fold"].tolist() == [1, 2, 3, 4, 5]
+    assert nested["n_train"].sum() == 4 * len(y) and nested["n_test"].sum() == len(y)
+    assert abs(nested["auc"].mean() - 0.5) < 0.15, nested
+    # Every outer fold ran its own grid search.
+    assert nested["params"].str.startswith('{"C": ').all()
+    assert nested["inner_cv_auc"].between(0, 1).all()
+
+
+SIGNAL_SETTINGS = Settings(folds=3, repeats=2, nested_outer_folds=3, bootstrap=3,
+                           learning_curve_sizes=(0.4, 0.7, 1.0), learning_curve_repeats=2)
+
+
+@pytest.fixture(scope="module")
+def signal():
+    X, y = data(n=60, shift=2.0, seed=3)
+    return X, y, validate(search(), X, y, SIGNAL_SETTINGS, random_state=7, n_jobs=1)
+
+
+def test_repeated_cv_finds_signal_and_reports_every_fold(signal):
+    X, y, result = signal
+    cv = result.repeated_cv
+    pairs = list(cv[["repeat", "fold"]].itertuples(index=False, name=None))
+    assert pairs == [(r, f) for r in (1, 2) for f in (1, 2, 3)]
+    assert (cv["n_train"] + cv["n_test"] == len(y)).all()
+    assert cv["auc"].mean() > 0.85
+    summary = result.summary("logistic", y, SIGNAL_SETTINGS)
+    assert list(summary.columns) == validation.SUMMARY_COLUMNS
+    row = summary.iloc[0]
+    assert row["cv_auc_mean"] == pytest.approx(cv["auc"].mean())
+    assert row["cv_auc_sd"] == pytest.approx(cv["auc"].std(ddof=1))
+    assert row["nested_auc"] == pytest.approx(result.nested_cv["auc"].mean())
+    # Same fold count and seed: the nested CV's partition is the first repeat's.
+    np.testing.assert_array_equal(result.nested_cv["auc"], cv.loc[cv["repeat"] == 1, "auc"])
+    assert result.nested_cv["params"].tolist() == cv.loc[cv["repeat"] == 1, "params"].tolist()
+    repeats = validation.per_repeat(cv)
+    assert repeats["repeat"].tolist() == [1, 2] and (repeats["n_folds"] == 3).all()
+    assert repeats["auc"].tolist() == pytest.approx([cv.loc[cv["repeat"] == r, "auc"].mean() for r in (1, 2)])
+    assert row["cv_auc_repeat_sd"] == pytest.approx(repeats["auc"].std(ddof=1))
+
+
+def test_learning_curve_grows_and_its_full_size_point_is_the_repeated_cv(signal):
+    X, y, result = signal
+    curve = result.learning_curve
+    assert len(curve) == 2 * 3 * 3
+    sizes = curve.groupby("size")["n_train"].mean()
+    assert sizes.is_monotonic_increasing and sizes.loc[1.0] == 40
+    # Stratified subsets keep the label balance.
+    assert (curve["n_positive"] / curve["n_train"]).between(0.4, 0.6).all()
+    full = curve[curve["size"] == 1.0].reset_index(drop=True)
+    np.testing.assert_array_equal(full["validation_auc"], result.repeated_cv["auc"])
+    assert curve["validation_auc"].between(0, 1).all() and curve["train_auc"].between(0, 1).all()
+
+
+def test_results_do_not_depend_on_n_jobs(signal):
+    X, y, one = signal
+    two = validate(search(), X, y, SIGNAL_SETTINGS, random_state=7, n_jobs=2)
+    for name in ("repeated_cv", "nested_cv", "bootstrap", "learning_curve"):
+        pd.testing.assert_frame_equal(getattr(one, name), getattr(two, name), check_exact=True)
+    assert one.apparent_auc == two.apparent_auc
+
+
+def test_apparent_auc_is_that_of_the_model_fitted_on_all_training_cases(signal):
+    X, y, result = signal
+    fitted = search().fit(X, y)
+    assert result.apparent_auc == validation.auc(y, fitted.predict_proba(X)[:, 1])
+    # Harrell's optimism: the resample's own AUC minus its AUC on the original set.
+    boot = result.bootstrap
+    np.testing.assert_allclose(boot["optimism"], boot["auc_bootstrap"] - boot["auc_original"])
+
+
+def test_bootstrap_samples_are_stratified_and_seeded():
+    y = np.array([0] * 12 + [1] * 5)
+    samples = bootstrap_samples(y, 20, random_state=1)
+    assert all(np.sum(y[s] == 1) == 5 and s.size == y.size for s in samples)
+    assert any(np.unique(s).size < y.size for s in samples)  # drawn with replacement
+    again = bootstrap_samples(y, 20, random_state=1)
+    assert all((a == b).all() for a, b in zip(samples, again))
+    assert not all((a == b).all() for a, b in zip(samples, bootstrap_samples(y, 20, random_state=2)))
+
+
+class CountingLogistic(LogisticRegression):
+    fits = 0
+
+    def fit(self, X, y, sample_weight=None):
+        type(self).fits += 1
+        return super().fit(X, y, sample_weight)
+
+
+def test_identical_fits_run_once():
+    X, y = data(n=30, shift=1.0)
+    rows = np.arange(20)
+    tasks = [Task(rows, (rows,), "a"), Task(rows, (rows,), "b"), Task(rows[:15], (rows,), "c")]
+    CountingLogistic.fits = 0
+    results = run_tasks(CountingLogistic(), X, y, tasks)
+    assert CountingLogistic.fits == 2
+    assert results[0].aucs == results[1].aucs
+
+
+def test_too_few_cases_for_the_folds_is_an_input_error():
+    X, y = data(n=12)
+    with pytest.raises(InputError, match=r"validation.folds = 8 .*6 with label 1"):
+        validate(search(), X, y, Settings(folds=8), random_state=0)
+
+
+def test_a_failing_fit_names_the_design_and_the_fix():
+    X, y = data(n=40)
+    with pytest.raises(InputError, match="learning curve at 0.1 .*failed.*learning_curve_sizes"):
+        validate(search(), X, y, Settings(folds=2, repeats=1, nested_outer_folds=2, bootstrap=1,
+                                           learning_curve_sizes=(0.1,), learning_curve_repeats=1),
+                 random_state=0)
+
+
+def test_settings_from_config_ignores_the_switch():
+    settings = Settings.from_config({"enabled": True, "bootstrap": 50, "learning_curve_sizes": [0.5, 1]})
+    assert settings.bootstrap == 50 and settings.learning_curve_sizes == (0.5, 1.0)
+    assert settings.folds == Settings().folds
+
+
+def test_figures_are_deterministic(tmp_path):
+    from radsnake.validation_figures import learning_curves_figure, validation_auc_figure
+
+    summary = pd.DataFrame({
+        "model": ["logistic", "random_forest"], "apparent_auc": [0.9, 1.0], "optimism": [0.05, 0.2],
+        "optimism_low": [0.0, 0.1], "optimism_high": [0.1, 0.3], "corrected_auc": [0.85, 0.8],
+        "cv_auc_mean": [0.84, 0.7], "cv_auc_sd": [0.05, float("nan")], "nested_auc": [0.83, 0.72],
+        "nested_auc_sd": [0.06, 0.1],
+    })
+    curve = pd.DataFrame({
+        "size": [0.5, 0.5, 1.0, 1.0], "n_train": [20, 20, 40, 40],
+        "train_auc": [0.95, 0.9, 0.9, 0.88], "validation_auc": [0.6, 0.7, 0.75, 0.8],
+    })
+    outputs = []
+    for run in (1, 2):
+        paths = [tmp_path / f"{name}{run}.{ext}" for name in ("auc", "curves") for ext in ("png", "pdf")]
+        validation_auc_figure(summary, paths[0], paths[1])
+        learning_curves_figure({"logistic": curve, "random_forest": curve, "svm": curve}, paths[2], paths[3])
+        outputs.append([path.read_bytes() for path in paths])
+    assert outputs[0] == outputs[1]
+    assert all(data.startswith(b"%PDF") for data in outputs[0][1::2])
