@@ -22,6 +22,8 @@ include: "rules/models.smk"
 include: "rules/evaluation.smk"
 include: "rules/statistics.smk"
 include: "rules/figures.smk"
+include: "rules/negative_control.smk"
+include: "rules/comparison.smk"
 
 
 rule all:
