@@ -26,6 +26,8 @@ include: "rules/validation.smk"
 include: "rules/figures.smk"
 include: "rules/bundle.smk"
 include: "rules/apply.smk"
+include: "rules/negative_control.smk"
+include: "rules/comparison.smk"
 
 
 rule all:

@@ -54,6 +54,14 @@ EXTRACT_SCRIPT = os.path.join(workflow.basedir, "scripts", "extract_features.py"
 QC_SCRIPT = os.path.join(workflow.basedir, "scripts", "qc_case.py")
 MODELS = config["models"]["enabled"]
 HARMONISE = config["harmonisation"]["method"] != "none"
+NEGATIVE_CONTROL = config["negative_control"]["enabled"]
+# Alternative selections of the model comparison; the configured one is always "main".
+ALTERNATIVE_SELECTIONS = list(config["comparison"]["selections"])
+if "main" in ALTERNATIVE_SELECTIONS:
+    raise WorkflowError(
+        "radsnake: comparison.selections: the name 'main' is reserved for selection.steps "
+        "(always compared); give that alternative another name."
+    )
 
 
 # Seconds-long rules run on the submitting node: a cluster job would cost more in queueing.
@@ -81,12 +89,17 @@ localrules:
     summarise_validation,
     plot_validation_auc,
     plot_learning_curves,
+    evaluate_negative_control,
+    plot_negative_control,
+    compare_models,
+    plot_model_comparison,
 
 
 wildcard_constraints:
     case=r"[A-Za-z0-9][A-Za-z0-9._-]*",
     model="|".join(MODELS),
     set="train|test|external",
+    selection="|".join(ALTERNATIVE_SELECTIONS) or "(?!)",
 
 
 def check_harmonisation():
@@ -238,6 +251,25 @@ def get_validation_summaries(wildcards):
 
 def get_learning_curves(wildcards):
     return expand("results/validation/{model}/learning_curve.csv", model=MODELS)
+def get_control_predictions(wildcards):
+    return expand("results/negative_control/models/{model}/predictions.csv", model=MODELS)
+
+
+def get_comparison_steps(wildcards):
+    return config["comparison"]["selections"][wildcards.selection]
+
+
+def comparison_selections():
+    return ["main", *ALTERNATIVE_SELECTIONS]
+
+
+def comparison_files(name):
+    """One file per selection x model (selection-major); "main" is the main branch's own fit."""
+    files = []
+    for selection in comparison_selections():
+        folder = "results/models" if selection == "main" else f"results/comparison/{selection}"
+        files += expand("{folder}/{model}/{name}", folder=folder, model=MODELS, name=name)
+    return files
 
 
 def all_outputs():
@@ -249,7 +281,10 @@ def all_outputs():
         "results/evaluation/delong.csv",
         "results/evaluation/summary.csv",
         "results/evaluation/feature_statistics.csv",
+        "results/evaluation/model_comparison.csv",
     ]
+    if NEGATIVE_CONTROL:
+        targets.append("results/negative_control/metrics.csv")
     if config["clinical"]:
         targets.append("results/clinical/metrics.csv")
     if config["validation"]["enabled"]:
@@ -267,6 +302,9 @@ def all_outputs():
 
 def figure_outputs():
     names = ["lasso_path", "correlation_heatmap", "importance", "volcano", "confusion_matrices", "radscore_violin"]
+    names.append("model_comparison")
+    if NEGATIVE_CONTROL:
+        names.append("negative_control")
     if config["clinical"]:
         names.append("nomogram")
     if HARMONISE:

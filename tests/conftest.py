@@ -41,6 +41,8 @@ FAST_CONFIG = {
             "decision_tree": {"max_depth": [2, 3]},
         },
     },
+    # No alternative selections: each would add a tuning job per model to every tiny study.
+    "comparison": {"selections": {}},
     "resources": {"model_threads": 1},
     # Internal validation refits the tuning hundreds of times; tests that need it turn it on.
     "validation": {"enabled": False},

@@ -23,7 +23,13 @@ MODELS = ["logistic", "svm", "random_forest", "decision_tree"]
 EXTRACTION = {"extract_features", "aggregate_features", "import_features"}
 MODELLING = {"fit_model", "evaluate_models", "summarise_models"}
 SETS = ["train", "test", "external"]
-FIGURES = ["lasso_path", "correlation_heatmap", "importance", "volcano", "nomogram", "confusion_matrices", "radscore_violin"] + [
+# The study runs the negative control and one alternative selection (lean: 4 extra fits each).
+COMPARISON_SELECTIONS = {
+    "lasso_only": [{"step": "zscore"}, {"step": "variance", "threshold": 1e-8},
+                   {"step": "lasso", "cv_folds": 3, "n_lambdas": 10, "rule": "1se"}],
+}
+FIGURES = ["lasso_path", "correlation_heatmap", "importance", "volcano", "nomogram", "confusion_matrices", "radscore_violin",
+           "model_comparison", "negative_control"] + [
     f"{kind}_{s}" for kind in ("roc", "radscore_waterfall", "calibration", "decision_curve") for s in SETS
 ]
 
@@ -34,6 +40,8 @@ def study(tmp_path_factory):
     config = copy.deepcopy(FAST_CONFIG)
     # The params file lives in the study, as a user's would, so tests can edit it.
     config["pyradiomics"]["params"] = "config/params.yaml"
+    config["negative_control"] = {"enabled": True}
+    config["comparison"] = {"selections": COMPARISON_SELECTIONS}
     make_study(workdir, N_CASES, config)
     shutil.copy(REPO / "config" / "pyradiomics" / "original.yaml", workdir / "config" / "params.yaml")
     snakemake(workdir)
@@ -136,6 +144,47 @@ def test_report_has_every_figure(study):
     for name in FIGURES:
         assert f"{name}.png" in html
     assert "metrics.csv" in html
+    assert "model_comparison.csv" in html and "Leakage negative control" in html
+
+
+def test_model_comparison_has_every_model_and_selection(study):
+    table = pd.read_csv(study / "results" / "evaluation" / "model_comparison.csv")
+    expected = [[model, selection] for model in MODELS for selection in ["main", *COMPARISON_SELECTIONS]]
+    assert table[["model", "selection"]].values.tolist() == expected
+    assert table["main"].tolist() == [selection == "main" for _, selection in expected]
+    assert {f"auc_{s}" for s in SETS if s != "train"} <= set(table.columns)
+    assert sorted(table["cv_rank"]) == sorted(table["cv_auc"].rank(method="min", ascending=False).astype(int))
+    # The main rows are the study's own models: same held-out AUCs as metrics.csv, same CV score as model.json.
+    metrics = pd.read_csv(study / "results" / "evaluation" / "metrics.csv").set_index(["model", "set"])
+    for row in table[table["main"]].itertuples():
+        assert row.auc_test == metrics.loc[(row.model, "test"), "auc"]
+        assert row.auc_external_ci_low == metrics.loc[(row.model, "external"), "auc_ci_low"]
+        card = json.loads((study / "results" / "models" / row.model / "model.json").read_text())
+        assert row.cv_auc == card["extra"]["cv_auc"] and row.n_features == len(card["selected_features"])
+    for model in MODELS:
+        card = json.loads((study / "results" / "comparison" / "lasso_only" / model / "model.json").read_text())
+        assert card["extra"]["selection_steps"] == COMPARISON_SELECTIONS["lasso_only"]
+
+
+def test_negative_control_branch(study):
+    table = pd.read_csv(study / "results" / "negative_control" / "metrics.csv")
+    assert list(table.columns) == ["model", "set", "branch", "n", "auc", "auc_ci_low", "auc_ci_high", "ci_contains_chance"]
+    assert set(table["set"]) == {"test", "external"}
+    assert set(table["branch"]) == {"real", "permuted"}
+    assert set(table["model"]) == set(MODELS) | {"radscore"}
+    assert len(table) == 2 * 2 * (len(MODELS) + 1)
+    assert (table["ci_contains_chance"] == (table["auc_ci_low"] <= 0.5) & (table["auc_ci_high"] >= 0.5)).all()
+    real = table[table["branch"] == "real"].set_index(["model", "set"])
+    metrics = pd.read_csv(study / "results" / "evaluation" / "metrics.csv").set_index(["model", "set"])
+    assert (real["auc"] == metrics.loc[real.index, "auc"]).all()
+    # The control refitted selection and models on its own labels; the main branch kept the real ones.
+    for model in MODELS:
+        control = json.loads((study / "results" / "negative_control" / "models" / model / "model.json").read_text())
+        main = json.loads((study / "results" / "models" / model / "model.json").read_text())
+        assert control["extra"]["permuted_labels"] is True and main["extra"]["permuted_labels"] is False
+        predictions = pd.read_csv(study / "results" / "negative_control" / "models" / model / "predictions.csv")
+        assert len(predictions) == N_CASES and predictions["probability"].between(0, 1).all()
+    assert (study / "results" / "negative_control" / "selection" / "radscore.csv").exists()
 
 
 def test_second_run_has_nothing_to_do(study):
@@ -189,6 +238,18 @@ def test_editing_selection_config_reruns_selection_and_after(study):
     assert not EXTRACTION & set(jobs) and "split_cases" not in jobs, jobs
     assert jobs["select_features"] == 1
     assert jobs["fit_model"] == len(FAST_CONFIG["models"]["enabled"])
+
+
+def test_editing_an_alternative_selection_reruns_only_its_fits(study):
+    config_file = study / "config" / "config.yaml"
+    with edited(config_file):
+        config = yaml.safe_load(config_file.read_text())
+        config["comparison"]["selections"]["lasso_only"][-1]["n_lambdas"] = 12
+        write_config(study, config)
+        jobs = planned_jobs(study)
+    assert jobs["comparison_fit_model"] == len(MODELS), jobs
+    assert {"compare_models", "plot_model_comparison"} <= set(jobs), jobs
+    assert not {"select_features", "fit_model", "control_fit_model", "evaluate_models"} & set(jobs), jobs
 
 
 def test_removing_a_patient_reruns_aggregation_and_after_only(study):

@@ -1,0 +1,77 @@
+# Leakage negative control, run alongside the real study: the same selection and models
+# (the main rules, reused with `use rule`) refitted on training labels that carry no
+# signal; test and external labels stay real. Additive: the main outputs are untouched.
+use rule select_features as control_select_features with:
+    output:
+        selected="results/negative_control/selection/selected_features.csv",
+        coefficients="results/negative_control/selection/lasso_coefficients.csv",
+        path="results/negative_control/selection/lasso_path.csv",
+        cv="results/negative_control/selection/lasso_cv.csv",
+        radscore="results/negative_control/selection/radscore.csv",
+        radscore_model="results/negative_control/selection/radscore_model.joblib",
+    params:
+        permute=True,
+    log:
+        "logs/control_select_features.log",
+    benchmark:
+        "benchmarks/control_select_features.tsv"
+
+
+use rule fit_model as control_fit_model with:
+    output:
+        predictions="results/negative_control/models/{model}/predictions.csv",
+        model="results/negative_control/models/{model}/model.joblib",
+        model_info="results/negative_control/models/{model}/model.json",
+        cv_results="results/negative_control/models/{model}/cv_results.csv",
+        importance="results/negative_control/models/{model}/importance.csv",
+    params:
+        permute=True,
+    log:
+        "logs/control_fit_model/{model}.log",
+    benchmark:
+        "benchmarks/control_fit_model/{model}.tsv"
+
+
+rule evaluate_negative_control:
+    input:
+        real_predictions=get_predictions,
+        real_radscore="results/selection/radscore.csv",
+        control_predictions=get_control_predictions,
+        control_radscore="results/negative_control/selection/radscore.csv",
+    output:
+        table=report(
+            "results/negative_control/metrics.csv",
+            caption="../docs/report/negative_control_table.rst",
+            category="8. Leakage negative control",
+            labels={"table": "real vs permuted-label AUC"},
+        ),
+    params:
+        models=MODELS,
+        ci_level=config["evaluation"]["ci_level"],
+    log:
+        "logs/evaluate_negative_control.log",
+    conda:
+        "../envs/modelling.yaml"
+    script:
+        "../scripts/evaluate_negative_control.py"
+
+
+rule plot_negative_control:
+    input:
+        table="results/negative_control/metrics.csv",
+    output:
+        png=report(
+            "results/figures/negative_control.png",
+            caption="../docs/report/negative_control.rst",
+            category="8. Leakage negative control",
+            labels={"figure": "real vs permuted-label AUC"},
+        ),
+        pdf="results/figures/negative_control.pdf",
+    params:
+        ci_level=config["evaluation"]["ci_level"],
+    log:
+        "logs/plot_negative_control.log",
+    conda:
+        "../envs/figures.yaml"
+    script:
+        "../scripts/plot_negative_control.py"

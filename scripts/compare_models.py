@@ -1,0 +1,14 @@
+from radsnake.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    from radsnake.comparison import compare_models
+
+    compare_models(
+        models=list(snakemake.params.models),
+        selections=list(snakemake.params.selections),
+        predictions=list(snakemake.input.predictions),
+        cv_results=list(snakemake.input.cv_results),
+        model_info=list(snakemake.input.model_info),
+        ci_level=snakemake.params.ci_level,
+        table_csv=snakemake.output.table,
+    )

@@ -1,0 +1,14 @@
+from radsnake.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    from radsnake.comparison import evaluate_negative_control
+
+    evaluate_negative_control(
+        models=list(snakemake.params.models),
+        real_predictions=list(snakemake.input.real_predictions),
+        real_radscore=snakemake.input.real_radscore,
+        control_predictions=list(snakemake.input.control_predictions),
+        control_radscore=snakemake.input.control_radscore,
+        ci_level=snakemake.params.ci_level,
+        table_csv=snakemake.output.table,
+    )
