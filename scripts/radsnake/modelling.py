@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -28,13 +28,17 @@ class Design:
     features: pd.DataFrame
     labels: np.ndarray
     sets: np.ndarray
+    # Features left out by the ICC filter (radsnake.robustness), in features.csv order.
+    removed_by_icc: list[str] = field(default_factory=list)
 
     @property
     def train(self) -> np.ndarray:
         return self.sets == "train"
 
 
-def load_design(features_csv: str, split_csv: str, clinical: list[str]) -> Design:
+def load_design(features_csv: str, split_csv: str, clinical: list[str], icc_csv: str = "") -> Design:
+    """The design; with ``icc_csv`` (results/robustness/icc.csv), without the features
+    the ICC filter does not keep, before anything is fitted."""
     table = pd.read_csv(features_csv, dtype={"case_id": str, "center": str})
     split = pd.read_csv(split_csv, dtype=str).set_index("case_id")["set"]
     missing = sorted(set(table["case_id"]) - set(split.index))
@@ -44,6 +48,18 @@ def load_design(features_csv: str, split_csv: str, clinical: list[str]) -> Desig
     feature_columns = [
         c for c in table.columns if c not in (*META_COLUMNS, *clinical) and not c.startswith(PROVENANCE_PREFIX)
     ]
+    removed = []
+    if icc_csv:
+        from radsnake.robustness import removed_features
+
+        removed = removed_features(icc_csv, feature_columns)
+        log.info("ICC filter: %d of %d features removed before selection", len(removed), len(feature_columns))
+        feature_columns = [c for c in feature_columns if c not in set(removed)]
+        if not feature_columns:
+            raise InputError(
+                f"the ICC filter ({icc_csv}) removed every feature. Lower robustness.icc_threshold, "
+                "or look at results/robustness/cases.csv for what the ICC was computed on."
+            )
     features = table.set_index("case_id")[feature_columns]
     non_finite = features.columns[~np.isfinite(features.to_numpy()).all(axis=0)].tolist()
     if non_finite:
@@ -51,7 +67,7 @@ def load_design(features_csv: str, split_csv: str, clinical: list[str]) -> Desig
             f"{features_csv}: feature(s) {non_finite[:10]} have missing or infinite values. "
             "Remove those columns or the cases lacking them."
         )
-    return Design(features, table["label"].to_numpy(dtype=int), split.loc[features.index].to_numpy())
+    return Design(features, table["label"].to_numpy(dtype=int), split.loc[features.index].to_numpy(), removed)
 
 
 def training_labels(design: Design, permute: bool, seed: int) -> np.ndarray:
@@ -98,8 +114,9 @@ def select_features(
     path_csv: str,
     cv_csv: str,
     radscore_csv: str,
+    icc_csv: str = "",
 ) -> None:
-    design = load_design(features_csv, split_csv, clinical)
+    design = load_design(features_csv, split_csv, clinical, icc_csv=icc_csv)
     y_train = training_labels(design, permute, seed)
     pipeline = Pipeline(build_selection(steps, random_state=seed))
     pipeline.set_output(transform="pandas")
@@ -150,8 +167,9 @@ def fit_model(
     model_json: str,
     cv_results_csv: str,
     importance_csv: str,
+    icc_csv: str = "",
 ) -> None:
-    design = load_design(features_csv, split_csv, clinical)
+    design = load_design(features_csv, split_csv, clinical, icc_csv=icc_csv)
     y_train = training_labels(design, permute, seed)
     with tempfile.TemporaryDirectory(prefix="radsnake-cache-") as cache:
         best, cv_results = tune_model(
@@ -196,5 +214,7 @@ def fit_model(
             "seed": seed,
             "permuted_labels": permute,
             "n_train": int(design.train.sum()),
+            "icc_filter": bool(icc_csv),
+            "icc_removed_features": design.removed_by_icc,
         },
     )
