@@ -40,6 +40,34 @@ PENDING = {case: reason for case, reason in COHORT["pending"].items() if reason}
 EXTRACT_CASES = [] if BRING_YOUR_OWN_FEATURES else [case for case in CASES if case not in PENDING]
 DRAFT_CASES = [] if BRING_YOUR_OWN_FEATURES else [case for case in CASES if has_draft(COHORT.loc[case])]
 
+# Feature robustness (rules/robustness.smk): which planned training cases get extra
+# extraction jobs, and with which raters, fixed at parse time so dry runs plan them.
+ROBUSTNESS = config["robustness"]
+ROBUSTNESS_PLAN = None
+if ROBUSTNESS["enabled"]:
+    if BRING_YOUR_OWN_FEATURES:
+        raise WorkflowError(
+            "radsnake: robustness needs the images and masks (it re-extracts features with other "
+            "segmentations), but features_table is set. Set robustness.enabled: false, or extract."
+        )
+    from radsnake.robustness import plan, planned_training_cases
+
+    try:
+        ROBUSTNESS_PLAN = plan(
+            planned_training_cases(COHORT.loc[EXTRACT_CASES], config["split"], config["seed"]),
+            {case for case in EXTRACT_CASES if COHORT.loc[case].get("mask_repeat", "")},
+            ROBUSTNESS["source"],
+            list(ROBUSTNESS["perturbations"]),
+            ROBUSTNESS["max_cases"],
+            ROBUSTNESS["min_repeat_cases"],
+            config["seed"],
+        )
+    except InputError as err:
+        raise WorkflowError(f"radsnake: {err}") from None
+    logger.info(ROBUSTNESS_PLAN.note)
+ROBUSTNESS_CASES = list(ROBUSTNESS_PLAN.cases) if ROBUSTNESS_PLAN else []
+ROBUSTNESS_RATERS = list(ROBUSTNESS_PLAN.raters) if ROBUSTNESS_PLAN else []
+
 # Shell rules run Python like Snakemake's script directive does: the env's under conda.
 if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
     PYTHON = "python"
@@ -67,12 +95,15 @@ localrules:
     plot_decision_curve,
     plot_confusion,
     plot_radscore_violin,
+    robustness_icc,
+    plot_icc,
 
 
 wildcard_constraints:
     case=r"[A-Za-z0-9][A-Za-z0-9._-]*",
     model="|".join(MODELS),
     set="train|test|external",
+    perturbation="erode|dilate|translate_x|translate_y|repeat",
 
 
 def evaluation_sets():
@@ -178,6 +209,59 @@ def get_importances(wildcards):
     return expand("results/models/{model}/importance.csv", model=MODELS)
 
 
+def repeat_spec_json(case):
+    """The case's spec with its second segmentation (mask_repeat) as the mask."""
+    spec = dict(case_spec_of(case))
+    spec["mask"] = COHORT.loc[case]["mask_repeat"]
+    return json.dumps(spec, sort_keys=True)
+
+
+def get_robustness_spec(wildcards):
+    """The spec of a robustness job: the repeat job reads mask_repeat, the others perturb the mask."""
+    if wildcards.perturbation == "repeat":
+        return repeat_spec_json(wildcards.case)
+    return case_spec_json(wildcards.case)
+
+
+def get_repeat_spec(wildcards):
+    return repeat_spec_json(wildcards.case)
+
+
+def get_robustness_mask(wildcards):
+    return get_repeat_mask(wildcards) if wildcards.perturbation == "repeat" else get_mask(wildcards)
+
+
+def get_robustness_qc(wildcards):
+    """QC row deciding whether the job extracts: the repeat mask has its own QC."""
+    if wildcards.perturbation == "repeat":
+        return f"results/robustness/qc/{wildcards.case}.csv"
+    return f"results/qc/cases/{wildcards.case}.csv"
+
+
+def perturbation_flag(wildcards):
+    return "" if wildcards.perturbation == "repeat" else f"--perturbation {wildcards.perturbation}"
+
+
+def get_repeat_mask(wildcards):
+    return COHORT.loc[wildcards.case]["mask_repeat"]
+
+
+def get_robustness_originals(wildcards):
+    return expand("results/features/{case}.csv", case=ROBUSTNESS_CASES)
+
+
+def get_robustness_raters(wildcards):
+    """Case by case, one feature file per rater, in ROBUSTNESS_PLAN.raters order."""
+    return [
+        f"results/robustness/features/{case}/{rater}.csv" for case in ROBUSTNESS_CASES for rater in ROBUSTNESS_RATERS
+    ]
+
+
+def get_icc_table(wildcards):
+    """The ICC table filters the features of selection and models when robustness is on."""
+    return ["results/robustness/icc.csv"] if ROBUSTNESS["enabled"] else []
+
+
 def all_outputs():
     """Everything a study produces; per-case files are listed so that added cases are never missed."""
     targets = [
@@ -195,6 +279,8 @@ def all_outputs():
         targets += expand("results/qc/overlays/{case}.png", case=EXTRACT_CASES)
         targets += expand("results/drafts/{case}_mask.nii.gz", case=DRAFT_CASES)
         targets += ["results/qc/qc.csv", "results/qc/excluded.csv", "results/features_dictionary.csv"]
+    if ROBUSTNESS["enabled"]:
+        targets += ["results/robustness/icc.csv", "results/robustness/cases.csv"]
     targets += figure_outputs()
     return targets
 
@@ -205,4 +291,6 @@ def figure_outputs():
         names.append("nomogram")
     names += expand("roc_{set}", set=evaluation_sets())
     names += expand("{kind}_{set}", kind=["radscore_waterfall", "calibration", "decision_curve"], set=evaluation_sets())
+    if ROBUSTNESS["enabled"]:
+        names.append("icc")
     return expand("results/figures/{name}.{ext}", name=names, ext=["png", "pdf"])
