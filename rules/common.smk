@@ -4,6 +4,7 @@ import os
 import sys
 from functools import cache
 
+from snakemake.logging import logger
 from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import validate
 

@@ -444,21 +444,23 @@ def icc_figure(table: pd.DataFrame, icc_type: str, threshold: float, png: str, p
         finite = frame["icc"][np.isfinite(frame["icc"])]
         left = min(0.0, float(finite.min()) - 0.05) if len(finite) else 0.0
         labelled: set[str] = set()
+        # One sub-row per filter inside a feature class, spread by a golden-ratio sequence
+        # (not random jitter): the figure is deterministic.
+        lanes = np.linspace(-0.24, 0.24, len(filters)) if len(filters) > 1 else np.zeros(1)
+        height = 0.36 / max(len(filters), 1)
         for row, family in enumerate(families):
             part = frame[frame["family"] == family]
-            for colour, name in zip(PALETTE, filters):
+            for lane, colour, name in zip(lanes, PALETTE, filters):
                 points = part[(part["filter"] == name) & np.isfinite(part["icc"])]
                 if points.empty:
                     continue
-                # Even spread within the row instead of random jitter: the figure is deterministic.
-                offsets = np.linspace(-0.3, 0.3, len(points)) if len(points) > 1 else np.zeros(1)
-                order = np.argsort(points["icc"].to_numpy(), kind="stable")
+                spread = (np.arange(len(points)) * 0.6180339887498949) % 1.0 - 0.5
                 ax.scatter(
-                    points["icc"].to_numpy()[order],
-                    row + offsets,
-                    s=5,
+                    points["icc"].to_numpy(),
+                    row + lane + spread * height,
+                    s=4,
                     color=colour,
-                    alpha=0.7,
+                    alpha=0.75,
                     linewidths=0,
                     label=None if name in labelled else name,
                 )
@@ -476,7 +478,9 @@ def icc_figure(table: pd.DataFrame, icc_type: str, threshold: float, png: str, p
         ax.set_title(f"Feature robustness: {kept} of {len(frame)} features kept")
         handles, labels = ax.get_legend_handles_labels()
         if handles:
-            ax.legend(handles, labels, loc="lower left", markerscale=2, title="filter")
+            ax.legend(
+                handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=len(handles), markerscale=2.5
+            )
         save_figure(fig, png, pdf)
 
 
