@@ -116,6 +116,15 @@ def test_features_below_threshold_do_not_reach_the_models(study):
     assert f"{len(removed)} of {len(icc)} features removed" in (workdir / "logs" / "select_features.log").read_text()
 
 
+def test_report_shows_robustness(study):
+    workdir, _ = study
+    snakemake(workdir, "--report", str(workdir / "report.html"))
+    html = (workdir / "report.html").read_text(errors="replace")
+    assert "Feature robustness" in html
+    for name in ("icc.png", "icc.csv", "cases.csv"):
+        assert name in html
+
+
 def test_repeat_segmentations_replace_perturbations(study):
     workdir, _ = study
     split = pd.read_csv(workdir / "results" / "split.csv", dtype=str)

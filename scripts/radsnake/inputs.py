@@ -242,7 +242,8 @@ def extract_inputs(
             result = extractor.execute(image, _snap(mask, image), label=int(spec["label"]))
         except ValueError as err:
             if perturbation:  # e.g. an eroded ROI too thin for PyRadiomics' minimum ROI dimensions
-                _write_skip(case_id, f"perturbation {perturbation}: PyRadiomics rejected the ROI: {err}", features_csv, diagnostics_csv)
+                reason = f"perturbation {perturbation}: PyRadiomics rejected the ROI: {err}"
+                _write_skip(case_id, reason, features_csv, diagnostics_csv)
                 return
             raise InputError(
                 f"case {case_id}: PyRadiomics rejected image {name} ({_entry(spec, name)['path']}) with mask "

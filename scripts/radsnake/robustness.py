@@ -233,7 +233,11 @@ def planned_training_cases(cohort: pd.DataFrame, split: dict, seed: int) -> list
         return []
     locked = split.get("locked", "")
     frame = pd.DataFrame(
-        {"case_id": cohort.index.astype(str), "label": cohort["label"].to_numpy(), "center": cohort["center"].fillna("").to_numpy()}
+        {
+            "case_id": cohort.index.astype(str),
+            "label": cohort["label"].to_numpy(),
+            "center": cohort["center"].fillna("").to_numpy(),
+        }
     )
     sets = assign_sets(
         frame,
@@ -353,9 +357,8 @@ def write_icc(
             log.warning("case %s left out of the ICC: %s", case, reason)
         else:
             usable.append(values)
-        rows.append(
-            {"case_id": case, "set": case_set, "raters": ";".join((ORIGINAL, *raters)), "used": not reason, "reason": reason}
-        )
+        raters_text = ";".join((ORIGINAL, *raters))
+        rows.append({"case_id": case, "set": case_set, "raters": raters_text, "used": not reason, "reason": reason})
     write_csv(pd.DataFrame(rows, columns=CASE_COLUMNS), cases_csv)
     if len(usable) < MIN_CASES:
         raise InputError(
