@@ -98,15 +98,18 @@ def test_icc_matches_psych(r_icc, dataset, r_type):
 
 @pytest.mark.r_reference
 def test_icc_vectorised_over_features_matches_psych(r_icc):
-    """All data sets of one shape as features of one call, as the workflow computes them."""
-    names = [n for n, x in DATASETS.items() if x.shape == DATASETS["random"].shape]
-    names.append("random_again")
-    stacked = np.stack([DATASETS[n if n != "random_again" else "random"] for n in names], axis=2)
-    ours = robustness.icc(stacked)
-    for position, name in enumerate(names):
-        expected = r_icc[(name if name != "random_again" else "random", "ICC3")]
-        assert _close(ours["icc3_1"][position], expected[0])
-        assert _close(ours["icc3_1_ci_low"][position], expected[1])
+    """Data sets of one shape as the features of one call, as the workflow computes them."""
+    shapes = {}
+    for name, x in DATASETS.items():
+        shapes.setdefault(x.shape, []).append(name)
+    assert any(len(names) > 1 for names in shapes.values())
+    for names in shapes.values():
+        ours = robustness.icc(np.stack([DATASETS[n] for n in names], axis=2))
+        for position, name in enumerate(names):
+            for r_type, prefix in OUTPUTS.items():
+                expected = r_icc[(name, r_type)]
+                got = [ours[key][position] for key in (prefix, f"{prefix}_ci_low", f"{prefix}_ci_high")]
+                assert all(_close(a, b) for a, b in zip(got, expected)), (name, r_type, got, expected)
 
 
 def test_shrout_fleiss_published_values():
