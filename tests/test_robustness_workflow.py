@@ -32,8 +32,13 @@ UPSTREAM = {"demo_case", "qc_case", "qc_overlay", "extract_features", "aggregate
 
 
 def _config(robustness: dict | None = None) -> dict:
+    # As tests/test_slurm.py: seed 12 splits these 24 cases 8+8 train / 4+4 test, enough
+    # for the test-set statistics; two fast models and 100 bootstrap resamples.
     config = copy.deepcopy(FAST_CONFIG)
+    config["seed"] = 12
+    config["split"] = {"method": "random", "test_fraction": 0.3}
     config["models"]["enabled"] = MODELS
+    config["evaluation"] = {"bootstrap": 100}
     if robustness:
         config["robustness"] = robustness
     return config
@@ -106,7 +111,7 @@ def test_features_below_threshold_do_not_reach_the_models(study):
     features = set(pd.read_csv(workdir / "results" / "features.csv", nrows=0).columns)
     assert removed and set(removed) <= features
     for model in MODELS:
-        info = json.loads((workdir / "results" / "models" / model / "model.json").read_text())
+        info = json.loads((workdir / "results" / "models" / model / "model.json").read_text())["extra"]
         assert info["icc_filter"] is True
         assert info["icc_removed_features"] == [f for f in icc["feature"] if f in set(removed)]
         assert not set(removed) & set(info["input_features"])
