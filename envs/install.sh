@@ -43,9 +43,9 @@ fi
 if [ $want_test = 1 ]; then
     # ComBat reference for tests/test_harmonise.py (test-only; pure Python, no dependencies).
     $VENV/bin/pip install -q --disable-pip-version-check --no-deps "neuroCombat==0.2.12"
-    # Reference statistics come from R itself (pROC, rms), as reviewers recompute them.
-    if ! command -v Rscript >/dev/null || ! Rscript -e 'library(pROC); library(rms)' >/dev/null 2>&1; then
-        apt_install r-base-core r-cran-proc r-cran-rms
+    # Reference statistics come from R itself (pROC, rms, psych), as reviewers recompute them.
+    if ! command -v Rscript >/dev/null || ! Rscript -e 'library(pROC); library(rms); library(psych)' >/dev/null 2>&1; then
+        apt_install r-base-core r-cran-proc r-cran-rms r-cran-psych
     fi
     # tests/test_slurm.py starts a one-node SLURM cluster on localhost, which needs root:
     # without root the test skips (fails under CI), so there is nothing to install.

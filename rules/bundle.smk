@@ -10,6 +10,7 @@ rule bundle_model:
         radscore="results/selection/radscore.csv",
         features="results/features.csv",
         split="results/split.csv",
+        icc=get_icc_table,
         params=get_bundle_params,
         diagnostics=get_case_diagnostics,
     output:

@@ -4,6 +4,7 @@ import os
 import sys
 from functools import cache
 
+from snakemake.logging import logger
 from snakemake.settings.types import DeploymentMethod
 from snakemake import __version__ as SNAKEMAKE_VERSION
 from snakemake.utils import validate
@@ -44,6 +45,34 @@ CASES = list(COHORT.index)
 PENDING = {case: reason for case, reason in COHORT["pending"].items() if reason}
 EXTRACT_CASES = [] if BRING_YOUR_OWN_FEATURES else [case for case in CASES if case not in PENDING]
 DRAFT_CASES = [] if BRING_YOUR_OWN_FEATURES else [case for case in CASES if has_draft(COHORT.loc[case])]
+
+# Feature robustness (rules/robustness.smk): which planned training cases get extra
+# extraction jobs, and with which raters, fixed at parse time so dry runs plan them.
+ROBUSTNESS = config["robustness"]
+ROBUSTNESS_PLAN = None
+if ROBUSTNESS["enabled"]:
+    if BRING_YOUR_OWN_FEATURES:
+        raise WorkflowError(
+            "radsnake: robustness needs the images and masks (it re-extracts features with other "
+            "segmentations), but features_table is set. Set robustness.enabled: false, or extract."
+        )
+    from radsnake.robustness import plan, planned_training_cases
+
+    try:
+        ROBUSTNESS_PLAN = plan(
+            planned_training_cases(COHORT.loc[EXTRACT_CASES], config["split"], config["seed"]),
+            {case for case in EXTRACT_CASES if COHORT.loc[case].get("mask_repeat", "")},
+            ROBUSTNESS["source"],
+            list(ROBUSTNESS["perturbations"]),
+            ROBUSTNESS["max_cases"],
+            ROBUSTNESS["min_repeat_cases"],
+            config["seed"],
+        )
+    except InputError as err:
+        raise WorkflowError(f"radsnake: {err}") from None
+    logger.info(ROBUSTNESS_PLAN.note)
+ROBUSTNESS_CASES = list(ROBUSTNESS_PLAN.cases) if ROBUSTNESS_PLAN else []
+ROBUSTNESS_RATERS = list(ROBUSTNESS_PLAN.raters) if ROBUSTNESS_PLAN else []
 
 # Shell rules run Python like Snakemake's script directive does: the env's under conda.
 if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
@@ -93,6 +122,8 @@ localrules:
     plot_negative_control,
     compare_models,
     plot_model_comparison,
+    robustness_icc,
+    plot_icc,
 
 
 wildcard_constraints:
@@ -100,6 +131,7 @@ wildcard_constraints:
     model="|".join(MODELS),
     set="train|test|external",
     selection="|".join(ALTERNATIVE_SELECTIONS) or "(?!)",
+    perturbation="erode|dilate|translate_x|translate_y|repeat",
 
 
 def check_harmonisation():
@@ -251,6 +283,8 @@ def get_validation_summaries(wildcards):
 
 def get_learning_curves(wildcards):
     return expand("results/validation/{model}/learning_curve.csv", model=MODELS)
+
+
 def get_control_predictions(wildcards):
     return expand("results/negative_control/models/{model}/predictions.csv", model=MODELS)
 
@@ -270,6 +304,59 @@ def comparison_files(name):
         folder = "results/models" if selection == "main" else f"results/comparison/{selection}"
         files += expand("{folder}/{model}/{name}", folder=folder, model=MODELS, name=name)
     return files
+
+
+def repeat_spec_json(case):
+    """The case's spec with its second segmentation (mask_repeat) as the mask."""
+    spec = dict(case_spec_of(case))
+    spec["mask"] = COHORT.loc[case]["mask_repeat"]
+    return json.dumps(spec, sort_keys=True)
+
+
+def get_robustness_spec(wildcards):
+    """The spec of a robustness job: the repeat job reads mask_repeat, the others perturb the mask."""
+    if wildcards.perturbation == "repeat":
+        return repeat_spec_json(wildcards.case)
+    return case_spec_json(wildcards.case)
+
+
+def get_repeat_spec(wildcards):
+    return repeat_spec_json(wildcards.case)
+
+
+def get_robustness_mask(wildcards):
+    return get_repeat_mask(wildcards) if wildcards.perturbation == "repeat" else get_mask(wildcards)
+
+
+def get_robustness_qc(wildcards):
+    """QC row deciding whether the job extracts: the repeat mask has its own QC."""
+    if wildcards.perturbation == "repeat":
+        return f"results/robustness/qc/{wildcards.case}.csv"
+    return f"results/qc/cases/{wildcards.case}.csv"
+
+
+def perturbation_flag(wildcards):
+    return "" if wildcards.perturbation == "repeat" else f"--perturbation {wildcards.perturbation}"
+
+
+def get_repeat_mask(wildcards):
+    return COHORT.loc[wildcards.case]["mask_repeat"]
+
+
+def get_robustness_originals(wildcards):
+    return expand("results/features/{case}.csv", case=ROBUSTNESS_CASES)
+
+
+def get_robustness_raters(wildcards):
+    """Case by case, one feature file per rater, in ROBUSTNESS_PLAN.raters order."""
+    return [
+        f"results/robustness/features/{case}/{rater}.csv" for case in ROBUSTNESS_CASES for rater in ROBUSTNESS_RATERS
+    ]
+
+
+def get_icc_table(wildcards):
+    """The ICC table filters the features of selection and models when robustness is on."""
+    return ["results/robustness/icc.csv"] if ROBUSTNESS["enabled"] else []
 
 
 def all_outputs():
@@ -295,6 +382,8 @@ def all_outputs():
         targets += expand("results/drafts/{case}_mask.nii.gz", case=DRAFT_CASES)
         targets += ["results/qc/qc.csv", "results/qc/excluded.csv", "results/features_dictionary.csv"]
     targets += harmonisation_outputs()
+    if ROBUSTNESS["enabled"]:
+        targets += ["results/robustness/icc.csv", "results/robustness/cases.csv"]
     targets += figure_outputs()
     targets += expand("results/bundle/{model}/bundle.{ext}", model=MODELS, ext=["joblib", "json"])
     return targets
@@ -313,6 +402,8 @@ def figure_outputs():
         names += ["validation_auc", "learning_curves"]
     names += expand("roc_{set}", set=evaluation_sets())
     names += expand("{kind}_{set}", kind=["radscore_waterfall", "calibration", "decision_curve"], set=evaluation_sets())
+    if ROBUSTNESS["enabled"]:
+        names.append("icc")
     return expand("results/figures/{name}.{ext}", name=names, ext=["png", "pdf"])
 
 

@@ -3,6 +3,7 @@ rule fit_model:
     input:
         features="results/features.csv",
         split="results/split.csv",
+        icc=get_icc_table,
     output:
         predictions="results/models/{model}/predictions.csv",
         model="results/models/{model}/model.joblib",

@@ -3,6 +3,7 @@ rule select_features:
     input:
         features="results/features.csv",
         split="results/split.csv",
+        icc=get_icc_table,
     output:
         selected="results/selection/selected_features.csv",
         coefficients=report(

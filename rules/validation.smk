@@ -4,6 +4,7 @@ rule validate_model:
     input:
         features="results/features.csv",
         split="results/split.csv",
+        icc=get_icc_table,
     output:
         repeated_cv="results/validation/{model}/repeated_cv.csv",
         repeats="results/validation/{model}/repeated_cv_repeats.csv",

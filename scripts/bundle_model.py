@@ -18,4 +18,5 @@ with job(snakemake.log[0], snakemake.threads):
         settings=dict(snakemake.params.settings),
         bundle_joblib=snakemake.output.bundle,
         bundle_json=snakemake.output.card,
+        icc_csv=snakemake.input.icc[0] if snakemake.input.icc else "",
     )

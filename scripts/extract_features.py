@@ -16,6 +16,7 @@ for name in ("case", "spec", "qc", "params", "features", "diagnostics", "log"):
 parser.add_argument("--resample", action="store_true")
 parser.add_argument("--threads", type=int, default=1)
 parser.add_argument("--no-warm-worker", dest="warm", action="store_false")
+parser.add_argument("--perturbation", default="", help="robustness jobs: perturb the ROI first")
 args = parser.parse_args()
 
 sys.exit(
@@ -29,6 +30,7 @@ sys.exit(
             "features_csv": args.features,
             "diagnostics_csv": args.diagnostics,
             "resample": args.resample,
+            "perturbation": args.perturbation,
         },
         log_path=args.log,
         threads=args.threads,

@@ -6,6 +6,7 @@ with job(snakemake.log[0], snakemake.threads):
     fit_model(
         features_csv=snakemake.input.features,
         split_csv=snakemake.input.split,
+        icc_csv=snakemake.input.icc[0] if snakemake.input.icc else "",
         clinical=list(snakemake.params.clinical),
         model=snakemake.wildcards.model,
         steps=list(snakemake.params.steps),

@@ -23,4 +23,5 @@ with job(snakemake.log[0], snakemake.threads):
         learning_curve_csv=snakemake.output.learning_curve,
         summary_csv=snakemake.output.summary,
         harmonisation=snakemake.params.harmonisation,
+        icc_csv=snakemake.input.icc[0] if snakemake.input.icc else "",
     )

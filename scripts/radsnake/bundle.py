@@ -151,6 +151,7 @@ def write_bundle(
     settings: dict,
     bundle_joblib: str,
     bundle_json: str,
+    icc_csv: str = "",
 ) -> None:
     """Freeze one fitted model with what applying it needs and what it was made from.
 
@@ -158,7 +159,8 @@ def write_bundle(
     came from the user's own table (config features_table). settings: the config that
     produced the model (seed, selection, model grid, threshold rule, ...).
     """
-    design = load_design(features_csv, split_csv, clinical)
+    # The ICC filter (robustness) decides the model's input features, as in fit_model.
+    design = load_design(features_csv, split_csv, clinical, icc_csv=icc_csv)
     table = pd.read_csv(features_csv, dtype={"case_id": str, "center": str}, usecols=["case_id", "center"])
     centers = table.set_index("case_id")["center"]
     y_true = design.labels[design.train]

@@ -16,6 +16,8 @@ import yaml
 from radsnake.errors import InputError
 
 REQUIRED_IMAGE_COLUMNS = ("image", "mask")
+# Optional second segmentation of a case, for the ICC of feature robustness.
+REPEAT_MASK_COLUMN = "mask_repeat"
 CASE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 DRAFT_COLUMNS = ("draft_seed", "draft_bbox")
 # Columns of results/features.csv that say where a case's data came from, not features.
@@ -151,9 +153,13 @@ def load_cohort(
     cohort["pending"] = [pending_reason(r) if need_images else "" for r in sheet.to_dict("records")]
     if need_images:
         sheet_dir = os.path.dirname(sheet_path)
-        for column in (*image_cols, "mask"):
+        for column in (*image_cols, "mask", *_repeat_column(cohort)):
             cohort[column] = [resolve_path(p, sheet_dir) if p.strip() else "" for p in cohort[column]]
     return cohort.set_index("case_id", drop=False).sort_index()
+
+
+def _repeat_column(sheet) -> tuple[str, ...]:
+    return (REPEAT_MASK_COLUMN,) if REPEAT_MASK_COLUMN in sheet.columns else ()
 
 
 def _row_problems(sheet, sheet_path, schema_path, clinical, labelled: bool = True) -> list[str]:
@@ -238,6 +244,13 @@ def _file_problems(sheet, sheet_dir, generated_files, image_cols=("image",)) -> 
                     f"{where}: {column} file "
                     f"{path} does not exist. Correct the path (relative paths are read from "
                     f"the sheet's folder {sheet_dir or '.'}) or remove the case."
+                )
+        for column in _repeat_column(sheet):
+            value = record[column].strip()
+            if value and not generated_files and not os.path.exists(resolve_path(value, sheet_dir)):
+                problems.append(
+                    f"{where}: {column} file {resolve_path(value, sheet_dir)} does not exist. Correct the "
+                    f"path (relative to the sheet's folder {sheet_dir or '.'}) or leave the cell empty."
                 )
     return problems
 

@@ -202,12 +202,15 @@ def extract_inputs(
     features_csv: str,
     diagnostics_csv: str,
     resample: bool = False,
+    perturbation: str = "",
 ) -> None:
     """The per-case extraction job: features of every modality with the case's provenance.
 
     A case that failed QC (only possible with qc.on_fail: exclude) gets an exclusion
     record (case_id, excluded_reason) in both outputs instead of features. Feature
     columns are prefixed ``<modality>_`` when the spec says so (config ``modalities``).
+    ``perturbation`` (robustness jobs, radsnake.robustness) perturbs the ROI first; when
+    that leaves no ROI PyRadiomics accepts, the skip is recorded as an exclusion record.
     """
     import radiomics
 
@@ -223,6 +226,14 @@ def extract_inputs(
         write_csv(record, diagnostics_csv)
         return
     images, mask, infos, mask_info = load_case(case_id, spec, resample)
+    if perturbation:
+        from radsnake.robustness import PerturbationSkipped, perturb_mask
+
+        try:
+            mask = perturb_mask(mask, int(spec["label"]), perturbation, case_id)
+        except PerturbationSkipped as skip:
+            _write_skip(case_id, str(skip), features_csv, diagnostics_csv)
+            return
     extractor = make_extractor(params_path)
     features, diagnostics = {}, {}
     for name, image in images.items():
@@ -230,6 +241,10 @@ def extract_inputs(
         try:
             result = extractor.execute(image, _snap(mask, image), label=int(spec["label"]))
         except ValueError as err:
+            if perturbation:  # e.g. an eroded ROI too thin for PyRadiomics' minimum ROI dimensions
+                reason = f"perturbation {perturbation}: PyRadiomics rejected the ROI: {err}"
+                _write_skip(case_id, reason, features_csv, diagnostics_csv)
+                return
             raise InputError(
                 f"case {case_id}: PyRadiomics rejected image {name} ({_entry(spec, name)['path']}) with mask "
                 f"{spec['mask']}: {err}. Check that the mask was drawn on this image."
@@ -243,6 +258,13 @@ def extract_inputs(
     log.info("case %s: %d features from %d image(s)", case_id, len(features), len(images))
     write_csv(pd.DataFrame([{"case_id": case_id, **provenance(spec, infos, mask_info), **features}]), features_csv)
     write_csv(pd.DataFrame([{"case_id": case_id, **diagnostics}]), diagnostics_csv)
+
+
+def _write_skip(case_id: str, reason: str, features_csv: str, diagnostics_csv: str) -> None:
+    log.warning("case %s skipped: %s", case_id, reason)
+    record = pd.DataFrame([{"case_id": case_id, "excluded_reason": reason}], columns=EXCLUSION_COLUMNS)
+    write_csv(record, features_csv)
+    write_csv(record, diagnostics_csv)
 
 
 def _entry(spec: dict, name: str) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import joblib
 import numpy as np
@@ -30,6 +30,8 @@ class Design:
     features: pd.DataFrame
     labels: np.ndarray
     sets: np.ndarray
+    # Features left out by the ICC filter (radsnake.robustness), in features.csv order.
+    removed_by_icc: list[str] = field(default_factory=list)
 
     @property
     def train(self) -> np.ndarray:
@@ -63,14 +65,29 @@ def read_features_table(features_csv: str) -> pd.DataFrame:
     return pd.read_csv(features_csv, dtype={"case_id": str, "center": str})
 
 
-def load_design(features_csv: str, split_csv: str, clinical: list[str]) -> Design:
+def load_design(features_csv: str, split_csv: str, clinical: list[str], icc_csv: str = "") -> Design:
+    """The design; with ``icc_csv`` (results/robustness/icc.csv), without the features
+    the ICC filter does not keep, before anything is fitted."""
     table = read_features_table(features_csv)
     split = pd.read_csv(split_csv, dtype=str).set_index("case_id")["set"]
     missing = sorted(set(table["case_id"]) - set(split.index))
     if missing:
         raise InputError(f"{split_csv} has no set for case(s) {missing[:10]}; rerun the split rule.")
-    features = design_matrix(table, clinical, features_csv)
-    return Design(features, table["label"].to_numpy(dtype=int), split.loc[features.index].to_numpy())
+    columns = feature_columns(table.columns, clinical)
+    removed = []
+    if icc_csv:
+        from radsnake.robustness import removed_features
+
+        removed = removed_features(icc_csv, columns)
+        log.info("ICC filter: %d of %d features removed before selection", len(removed), len(columns))
+        columns = [c for c in columns if c not in set(removed)]
+        if not columns:
+            raise InputError(
+                f"the ICC filter ({icc_csv}) removed every feature. Lower robustness.icc_threshold, "
+                "or look at results/robustness/cases.csv for what the ICC was computed on."
+            )
+    features = design_matrix(table, clinical, features_csv, columns=columns)
+    return Design(features, table["label"].to_numpy(dtype=int), split.loc[features.index].to_numpy(), removed)
 
 
 def training_labels(design: Design, permute: bool, seed: int) -> np.ndarray:
@@ -119,8 +136,9 @@ def select_features(
     radscore_csv: str,
     radscore_joblib: str | None = None,
     harmonisation: dict | None = None,
+    icc_csv: str = "",
 ) -> None:
-    design = load_design(features_csv, split_csv, clinical)
+    design = load_design(features_csv, split_csv, clinical, icc_csv=icc_csv)
     y_train = training_labels(design, permute, seed)
     # With harmonisation, X also carries the centre (and covariates) that ComBat consumes.
     X = harmonisation_input(design.features, features_csv, harmonisation)
@@ -179,8 +197,9 @@ def fit_model(
     importance_csv: str,
     harmonisation: dict | None = None,
     imbalance: str = "class_weight",
+    icc_csv: str = "",
 ) -> None:
-    design = load_design(features_csv, split_csv, clinical)
+    design = load_design(features_csv, split_csv, clinical, icc_csv=icc_csv)
     y_train = training_labels(design, permute, seed)
     X = harmonisation_input(design.features, features_csv, harmonisation)
     with tempfile.TemporaryDirectory(prefix="radsnake-cache-") as cache:
@@ -232,5 +251,7 @@ def fit_model(
             # The model's input columns beyond the features: reserved name -> features.csv column.
             "harmonisation": harmonisation if reserved_columns(harmonisation) else None,
             "reserved_columns": reserved_columns(harmonisation),
+            "icc_filter": bool(icc_csv),
+            "icc_removed_features": design.removed_by_icc,
         },
     )

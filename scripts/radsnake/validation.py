@@ -356,9 +356,10 @@ def validate_model(
     learning_curve_csv: str,
     summary_csv: str,
     harmonisation: dict | None = None,
+    icc_csv: str = "",
 ) -> None:
     """The validate_model rule: the training cases and labels fit_model uses, the same search."""
-    design = load_design(features_csv, split_csv, clinical)
+    design = load_design(features_csv, split_csv, clinical, icc_csv=icc_csv)
     y_train = training_labels(design, permute, seed)
     # With ComBat, X carries the centre it consumes, exactly as in fit_model.
     X = harmonisation_input(design.features, features_csv, harmonisation)

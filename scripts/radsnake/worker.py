@@ -47,6 +47,9 @@ PRELOAD = (
     "radsnake.imageio",
     "radsnake.qc",
     "pydicom",
+    # feature robustness jobs: the mask perturbations
+    "radsnake.robustness",
+    "scipy.ndimage",
 )
 ACCEPTED = b"A"
 HEADER = struct.Struct("!I")

@@ -1,0 +1,16 @@
+from radsnake.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    from radsnake.robustness import write_icc
+
+    write_icc(
+        split_csv=snakemake.input.split,
+        cases=list(snakemake.params.cases),
+        raters=list(snakemake.params.raters),
+        original_csvs=list(snakemake.input.original),
+        rater_csvs=list(snakemake.input.raters),
+        icc_type=snakemake.params.icc_type,
+        threshold=snakemake.params.threshold,
+        icc_csv=snakemake.output.icc,
+        cases_csv=snakemake.output.cases,
+    )
