@@ -1,6 +1,7 @@
 # Config and cohort sheet are checked here, at parse time, before any job runs.
 import json
 import os
+import re
 import sys
 from functools import cache
 
@@ -10,6 +11,7 @@ from snakemake.utils import validate
 sys.path.insert(0, os.path.join(workflow.basedir, "scripts"))
 from radsnake.cohort import case_spec, has_draft, load_cohort  # noqa: E402
 from radsnake.errors import InputError  # noqa: E402
+from radsnake import external  # noqa: E402
 
 
 validate(config, "../config/schemas/config.schema.yaml")
@@ -31,6 +33,11 @@ try:
         from radsnake.params import check_params
 
         check_params(config["pyradiomics"]["params"])
+    # External cohorts name per-set outputs, so they are fixed here, at parse time.
+    CASE_COHORTS = {case: value.strip() for case, value in COHORT.get("cohort", {}).items() if value.strip()}
+    EXTERNAL_COHORTS = external.external_cohorts(
+        config["split"]["method"], config["split"]["external_centers"], CASE_COHORTS.values()
+    )
 except InputError as err:
     raise WorkflowError(f"radsnake: {err}") from None
 
@@ -48,6 +55,9 @@ else:
 EXTRACT_SCRIPT = os.path.join(workflow.basedir, "scripts", "extract_features.py")
 QC_SCRIPT = os.path.join(workflow.basedir, "scripts", "qc_case.py")
 MODELS = config["models"]["enabled"]
+EVALUATION_SETS = external.evaluation_sets(
+    config["split"]["test_fraction"], EXTERNAL_COHORTS, config["split"]["pool_external"]
+)
 
 
 # Seconds-long rules run on the submitting node: a cluster job would cost more in queueing.
@@ -72,17 +82,12 @@ localrules:
 wildcard_constraints:
     case=r"[A-Za-z0-9][A-Za-z0-9._-]*",
     model="|".join(MODELS),
-    set="train|test|external",
+    set="|".join(re.escape(name) for name in EVALUATION_SETS),
 
 
 def evaluation_sets():
-    """Sets the split can produce, known from the config alone."""
-    sets = ["train"]
-    if config["split"]["test_fraction"] > 0:
-        sets.append("test")
-    if config["split"]["method"] == "center" and config["split"]["external_centers"]:
-        sets.append("external")
-    return sets
+    """Sets that are evaluated (radsnake.external names them), known from the config and sheet alone."""
+    return list(EVALUATION_SETS)
 
 
 def lasso_rule():
