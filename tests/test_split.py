@@ -130,6 +130,9 @@ def test_locked_external_keeps_the_case_in_its_own_cohort():
     unknown = pd.DataFrame({"case_id": ["c0003"], "set": ["external_Z"]})
     with pytest.raises(InputError, match="external_Z"):
         assign_sets(data, "center", 0.3, ["C"], seed=1, locked=unknown, case_cohorts=late)
+    # Without external cohorts there is no external set to lock a case into.
+    with pytest.raises(InputError, match="does not have"):
+        assign_sets(data, "random", 0.3, [], seed=1, locked=ambiguous)
 
 
 def test_evaluation_sets_follow_from_the_config_alone():

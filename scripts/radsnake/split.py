@@ -80,7 +80,7 @@ def assign_sets(
 
 def _apply_locked(split: pd.DataFrame, locked: pd.DataFrame, cohorts: list[str]) -> pd.Series:
     """Locked sets replace the drawn ones; a locked `external` keeps a case in its own cohort."""
-    valid = {"train", "test", POOLED, *(cohort_set(c, cohorts) for c in cohorts)}
+    valid = {"train", "test", *([POOLED] if cohorts else []), *(cohort_set(c, cohorts) for c in cohorts)}
     unknown = sorted(set(locked["set"]) - valid)
     if unknown:
         raise InputError(
