@@ -1,6 +1,7 @@
 # Config and cohort sheet are checked here, at parse time, before any job runs.
 import json
 import os
+import re
 import sys
 from functools import cache
 
@@ -16,6 +17,7 @@ from radsnake.snakemake_fixes import apply as apply_snakemake_fixes  # noqa: E40
 
 # One pending scheduler wake-up instead of one per finished job (see the module's docstring).
 apply_snakemake_fixes(SNAKEMAKE_VERSION)
+from radsnake import external  # noqa: E402
 
 
 validate(config, "../config/schemas/config.schema.yaml")
@@ -37,6 +39,11 @@ try:
         from radsnake.params import check_params
 
         check_params(config["pyradiomics"]["params"])
+    # External cohorts name per-set outputs, so they are fixed here, at parse time.
+    CASE_COHORTS = {case: value.strip() for case, value in COHORT.get("cohort", {}).items() if value.strip()}
+    EXTERNAL_COHORTS = external.external_cohorts(
+        config["split"]["method"], config["split"]["external_centers"], CASE_COHORTS.values()
+    )
 except InputError as err:
     raise WorkflowError(f"radsnake: {err}") from None
 
@@ -60,7 +67,7 @@ if ROBUSTNESS["enabled"]:
 
     try:
         ROBUSTNESS_PLAN = plan(
-            planned_training_cases(COHORT.loc[EXTRACT_CASES], config["split"], config["seed"]),
+            planned_training_cases(COHORT.loc[EXTRACT_CASES], config["split"], config["seed"], CASE_COHORTS),
             {case for case in EXTRACT_CASES if COHORT.loc[case].get("mask_repeat", "")},
             ROBUSTNESS["source"],
             list(ROBUSTNESS["perturbations"]),
@@ -91,6 +98,9 @@ if "main" in ALTERNATIVE_SELECTIONS:
         "radsnake: comparison.selections: the name 'main' is reserved for selection.steps "
         "(always compared); give that alternative another name."
     )
+EVALUATION_SETS = external.evaluation_sets(
+    config["split"]["test_fraction"], EXTERNAL_COHORTS, config["split"]["pool_external"]
+)
 
 
 # Seconds-long rules run on the submitting node: a cluster job would cost more in queueing.
@@ -129,7 +139,7 @@ localrules:
 wildcard_constraints:
     case=r"[A-Za-z0-9][A-Za-z0-9._-]*",
     model="|".join(MODELS),
-    set="train|test|external",
+    set="|".join(re.escape(name) for name in EVALUATION_SETS),
     selection="|".join(ALTERNATIVE_SELECTIONS) or "(?!)",
     perturbation="erode|dilate|translate_x|translate_y|repeat",
 
@@ -175,13 +185,8 @@ def harmonisation_outputs():
 
 
 def evaluation_sets():
-    """Sets the split can produce, known from the config alone."""
-    sets = ["train"]
-    if config["split"]["test_fraction"] > 0:
-        sets.append("test")
-    if config["split"]["method"] == "center" and config["split"]["external_centers"]:
-        sets.append("external")
-    return sets
+    """Sets that are evaluated (radsnake.external names them), known from the config and sheet alone."""
+    return list(EVALUATION_SETS)
 
 
 def lasso_rule():

@@ -32,6 +32,7 @@ rule compare_models:
         models=MODELS,
         selections=comparison_selections(),
         ci_level=config["evaluation"]["ci_level"],
+        sets=EVALUATION_SETS,
     log:
         "logs/compare_models.log",
     conda:

@@ -20,6 +20,7 @@ rule evaluate_models:
         threshold=config["evaluation"]["threshold"],
         target=config["evaluation"]["target"],
         ci_level=config["evaluation"]["ci_level"],
+        sets=evaluation_sets(),
     log:
         "logs/evaluate_models.log",
     conda:

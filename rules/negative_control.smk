@@ -48,6 +48,7 @@ rule evaluate_negative_control:
     params:
         models=MODELS,
         ci_level=config["evaluation"]["ci_level"],
+        sets=EVALUATION_SETS,
     log:
         "logs/evaluate_negative_control.log",
     conda:

@@ -8,6 +8,8 @@ rule split_cases:
         method=config["split"]["method"],
         test_fraction=config["split"]["test_fraction"],
         external_centers=config["split"]["external_centers"],
+        # The sheet's `cohort` column (cases with a value only): each value is an external cohort.
+        cohorts=CASE_COHORTS,
         seed=config["seed"],
     log:
         "logs/split_cases.log",

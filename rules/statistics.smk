@@ -33,6 +33,7 @@ rule summarise_models:
         models=MODELS,
         n_boot=config["evaluation"]["bootstrap"],
         seed=config["seed"],
+        sets=evaluation_sets(),
     log:
         "logs/summarise_models.log",
     benchmark:
@@ -110,6 +111,7 @@ rule compare_clinical_models:
         threshold=config["evaluation"]["threshold"],
         target=config["evaluation"]["target"],
         ci_level=config["evaluation"]["ci_level"],
+        sets=evaluation_sets(),
     log:
         "logs/compare_clinical_models.log",
     conda:

@@ -12,4 +12,5 @@ with job(snakemake.log[0], snakemake.threads):
         target=snakemake.params.target,
         ci_level=snakemake.params.ci_level,
         outputs=dict(snakemake.output.items()),
+        sets=list(snakemake.params.sets),
     )

@@ -11,4 +11,5 @@ with job(snakemake.log[0], snakemake.threads):
         model_info=list(snakemake.input.model_info),
         ci_level=snakemake.params.ci_level,
         table_csv=snakemake.output.table,
+        sets=list(snakemake.params.sets),
     )

@@ -11,4 +11,5 @@ with job(snakemake.log[0], snakemake.threads):
         ci_level=snakemake.params.ci_level,
         metrics_csv=snakemake.output.metrics,
         delong_csv=snakemake.output.delong,
+        sets=list(snakemake.params.sets),
     )

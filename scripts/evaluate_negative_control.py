@@ -11,4 +11,5 @@ with job(snakemake.log[0], snakemake.threads):
         control_radscore=snakemake.input.control_radscore,
         ci_level=snakemake.params.ci_level,
         table_csv=snakemake.output.table,
+        sets=list(snakemake.params.sets),
     )

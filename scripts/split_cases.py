@@ -11,4 +11,5 @@ with job(snakemake.log[0], snakemake.threads):
         seed=snakemake.params.seed,
         locked_csv=snakemake.input.locked[0] if snakemake.input.locked else "",
         output_csv=snakemake.output.split,
+        case_cohorts=dict(snakemake.params.cohorts),
     )

@@ -10,4 +10,5 @@ with job(snakemake.log[0], snakemake.threads):
         n_boot=snakemake.params.n_boot,
         seed=snakemake.params.seed,
         outputs=dict(snakemake.output.items()),
+        sets=list(snakemake.params.sets),
     )

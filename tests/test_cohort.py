@@ -50,6 +50,15 @@ def test_bad_rows_are_named(tmp_path, rows, expected):
     assert path in str(err.value)
 
 
+def test_cohort_column_names_a_safe_external_cohort(tmp_path):
+    columns = ("case_id", "image", "mask", "label", "cohort")
+    path = write_sheet(tmp_path, [[*good_row("p1"), "late-2024"], [*good_row("p2"), ""]], columns)
+    assert load_cohort(path, SCHEMA, {}, need_images=True)["cohort"].tolist() == ["late-2024", ""]
+    path = write_sheet(tmp_path, [[*good_row("p1"), "St Mary"]], columns)
+    with pytest.raises(InputError, match="row 2 \\(case_id 'p1'\\): cohort 'St Mary' cannot be used in file names"):
+        load_cohort(path, SCHEMA, {}, need_images=True)
+
+
 def test_all_problems_listed_at_once(tmp_path):
     path = write_sheet(tmp_path, [good_row("a b"), good_row("ok", "3")])
     with pytest.raises(InputError, match="2 problem"):

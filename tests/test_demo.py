@@ -97,6 +97,17 @@ def test_cohort_sheet_is_deterministic_and_grows_by_appending():
     assert not small.label.equals(demo.cohort_sheet(n_cases=30, seed=8).label)
 
 
+def test_shipped_demo_sheet_is_the_generator_s_and_has_two_external_centres():
+    sheet = demo.demo_sheet()
+    shipped = os.path.join(os.path.dirname(__file__), "..", "config", "cohort.csv")
+    with open(shipped) as handle:
+        assert handle.read() == sheet.to_csv(index=False)
+    # C and D are the external cohorts of config/config.yaml: each needs both labels for an AUC CI.
+    counts = sheet.groupby(["center", "label"]).size()
+    assert set(sheet.center) == {"A", "B", "C", "D"}
+    assert all(counts[centre, label] >= 12 for centre in ("C", "D") for label in (0, 1))
+
+
 def test_make_cohort_writes_the_sheet_cases(tmp_path):
     sheet = demo.make_cohort(str(tmp_path / "images"), n_cases=3, seed=42, image_dir_relative="images")
     pd.testing.assert_frame_equal(sheet, demo.cohort_sheet(n_cases=3, seed=42, image_dir="images"))

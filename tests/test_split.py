@@ -2,6 +2,7 @@ import pandas as pd
 import pytest
 
 from radsnake.errors import InputError
+from radsnake.external import evaluation_sets, external_cohorts, in_set, ordered_sets, with_sets
 from radsnake.split import assign_sets, case_uniform
 
 
@@ -67,3 +68,89 @@ def test_locked_assignments_win():
 def test_case_uniform_is_stable():
     # A fixed value: a change of hashing would silently move every patient.
     assert case_uniform(42, "case001") == pytest.approx(0.1880040485708016, abs=0)
+
+
+def test_each_listed_centre_is_its_own_external_set():
+    data = cohort(120, centers=("A", "B", "C", "D"))
+    split = assign_sets(data, "center", 0.3, ["D", "C"], seed=1)
+    merged = data.merge(split, on="case_id")
+    assert set(merged.loc[merged["center"] == "C", "set"]) == {"external_C"}
+    assert set(merged.loc[merged["center"] == "D", "set"]) == {"external_D"}
+    assert set(merged.loc[merged["center"].isin(["A", "B"]), "set"]) == {"train", "test"}
+    # Nobody is in the pooled set in split.csv: it is formed when evaluated.
+    assert "external" not in set(split["set"])
+
+
+def test_cohort_column_makes_external_cohorts_with_any_method():
+    data = cohort(60)
+    late = {case: "late" for case in data["case_id"][:12]}
+    split = assign_sets(data, "random", 0.3, [], seed=1, case_cohorts=late).set_index("case_id")["set"]
+    # A single cohort keeps the plain name `external`.
+    assert (split[list(late)] == "external").all()
+    assert set(split.drop(list(late))) == {"train", "test"}
+
+    # With a listed centre too there are two cohorts; the cohort column wins over the centre.
+    split = assign_sets(data, "center", 0.3, ["C"], seed=1, case_cohorts=late).set_index("case_id")["set"]
+    centres = data.set_index("case_id")["center"]
+    assert (split[list(late)] == "external_late").all()
+    others = split.drop(list(late))
+    assert set(others[centres[others.index] == "C"]) == {"external_C"}
+    assert set(others[centres[others.index] != "C"]) == {"train", "test"}
+
+
+def test_cohort_of_a_case_not_in_the_table_still_names_the_sets():
+    # Cohort names come from the whole sheet, as at parse time, even if QC dropped a case.
+    data = cohort(60)
+    split = assign_sets(data, "center", 0.3, ["C"], seed=1, case_cohorts={"dropped": "late"})
+    assert set(split["set"]) == {"train", "test", "external_C"}
+
+
+@pytest.mark.parametrize("name", ["St Mary", "a/b", "..", "-x", "ä"])
+def test_unsafe_external_centre_name_is_an_error(name):
+    data = cohort(30, centers=("A", name))
+    with pytest.raises(InputError, match="cannot be used in file names"):
+        assign_sets(data, "center", 0.3, [name], seed=1)
+
+
+def test_cohort_names_differing_only_in_case_are_an_error():
+    with pytest.raises(InputError, match="differ only in upper/lower case"):
+        assign_sets(cohort(30), "center", 0.3, ["C"], seed=1, case_cohorts={"c0000": "c"})
+
+
+def test_locked_external_keeps_the_case_in_its_own_cohort():
+    data = cohort(60)
+    late = {"c0000": "late"}
+    locked = pd.DataFrame({"case_id": ["c0000", "c0001"], "set": ["external", "external_C"]})
+    split = assign_sets(data, "center", 0.3, ["C"], seed=1, locked=locked, case_cohorts=late).set_index("case_id")
+    assert split.loc["c0000", "set"] == "external_late" and split.loc["c0001", "set"] == "external_C"
+
+    ambiguous = pd.DataFrame({"case_id": ["c0003"], "set": ["external"]})  # centre A, no cohort
+    with pytest.raises(InputError, match="belong to none"):
+        assign_sets(data, "center", 0.3, ["C"], seed=1, locked=ambiguous, case_cohorts=late)
+    unknown = pd.DataFrame({"case_id": ["c0003"], "set": ["external_Z"]})
+    with pytest.raises(InputError, match="external_Z"):
+        assign_sets(data, "center", 0.3, ["C"], seed=1, locked=unknown, case_cohorts=late)
+    # Without external cohorts there is no external set to lock a case into.
+    with pytest.raises(InputError, match="does not have"):
+        assign_sets(data, "random", 0.3, [], seed=1, locked=ambiguous)
+
+
+def test_evaluation_sets_follow_from_the_config_alone():
+    assert evaluation_sets(0.3, [], pool=True) == ["train", "test"]
+    assert evaluation_sets(0.0, ["C"], pool=False) == ["train", "external"]
+    assert evaluation_sets(0.3, ["D", "C"], pool=True) == ["train", "test", "external_C", "external_D", "external"]
+    assert evaluation_sets(0.3, ["D", "C"], pool=False) == ["train", "test", "external_C", "external_D"]
+    assert external_cohorts("center", ["D", "C"], ["", "late", "C"]) == ["C", "D", "late"]
+    # Listed centres count only for the centre method; the cohort column for any.
+    assert external_cohorts("random", ["D"], ["late"]) == ["late"]
+
+
+def test_pooled_set_is_every_external_cohort():
+    frame = pd.DataFrame({"case_id": list("abcde"), "set": ["train", "test", "external_C", "external_D", "external_C"]})
+    pooled = in_set(frame, "external")
+    assert pooled["case_id"].tolist() == ["c", "d", "e"] and set(pooled["set"]) == {"external"}
+    stacked = with_sets(frame, ["train", "external_C", "external"])
+    assert stacked["set"].tolist() == ["train", "external_C", "external_C", "external", "external", "external"]
+    assert ordered_sets(["external", "test", "external_D", "train", "external_C"]) == [
+        "train", "test", "external_C", "external_D", "external",
+    ]

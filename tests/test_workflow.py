@@ -22,7 +22,10 @@ N_CASES = 46
 MODELS = ["logistic", "svm", "random_forest", "decision_tree"]
 EXTRACTION = {"extract_features", "aggregate_features", "import_features"}
 MODELLING = {"fit_model", "evaluate_models", "summarise_models"}
-SETS = ["train", "test", "external"]
+# Two external cohorts: centre C (split.external_centers) and "late", named in the sheet's
+# cohort column for some of C's cases (the column wins over the centre); pooled as external.
+LATE = ["case027", "case030", "case031", "case041", "case045"]
+SETS = ["train", "test", "external_C", "external_late", "external"]
 # The study runs the negative control and one alternative selection (lean: 4 extra fits each).
 COMPARISON_SELECTIONS = {
     "lasso_only": [{"step": "zscore"}, {"step": "variance", "threshold": 1e-8},
@@ -34,6 +37,10 @@ FIGURES = ["lasso_path", "correlation_heatmap", "importance", "volcano", "nomogr
 ]
 
 
+def with_cohorts(sheet: pd.DataFrame) -> pd.DataFrame:
+    return sheet.assign(cohort=["late" if case in LATE else "" for case in sheet["case_id"]])
+
+
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("study")
@@ -42,7 +49,8 @@ def study(tmp_path_factory):
     config["pyradiomics"]["params"] = "config/params.yaml"
     config["negative_control"] = {"enabled": True}
     config["comparison"] = {"selections": COMPARISON_SELECTIONS}
-    make_study(workdir, N_CASES, config)
+    sheet = make_study(workdir, N_CASES, config)
+    with_cohorts(sheet).to_csv(workdir / "config" / "cohort.csv", index=False)
     shutil.copy(REPO / "config" / "pyradiomics" / "original.yaml", workdir / "config" / "params.yaml")
     snakemake(workdir)
     return workdir
@@ -63,10 +71,12 @@ def test_features_table(study):
         assert (study / "results" / "diagnostics" / f"{case_id}.csv").exists()
 
 
-def test_split_by_centre(study):
+def test_split_by_centre_and_cohort_column(study):
     split = pd.read_csv(study / "results" / "split.csv", dtype=str)
     sheet = pd.read_csv(study / "config" / "cohort.csv", dtype=str).merge(split, on="case_id")
-    assert set(sheet.loc[sheet["center"] == "C", "set"]) == {"external"}
+    late = sheet["case_id"].isin(LATE)
+    assert set(sheet.loc[late, "set"]) == {"external_late"}
+    assert set(sheet.loc[~late & (sheet["center"] == "C"), "set"]) == {"external_C"}
     assert set(sheet.loc[sheet["center"] != "C", "set"]) == {"train", "test"}
 
 
@@ -104,11 +114,14 @@ def test_metrics(study):
     assert set(metrics["model"]) == set(MODELS) | {"radscore"}
     assert set(metrics["set"]) == set(SETS)
     assert (metrics["auc_ci_low"] <= metrics["auc"]).all() and (metrics["auc"] <= metrics["auc_ci_high"]).all()
+    # Each external cohort on its own, and pooled.
+    n = metrics[metrics["model"] == "radscore"].set_index("set")["n"]
+    assert n["external_late"] == len(LATE) and n["external"] == n["external_C"] + n["external_late"]
     # One threshold per model, fixed on the training set and reused on the others.
     assert (metrics.groupby("model")["threshold"].nunique() == 1).all()
     delong = pd.read_csv(study / "results" / "evaluation" / "delong.csv")
     assert list(delong.columns) == ["set", "model_a", "model_b", "auc_a", "auc_b", "z", "p_value"]
-    assert set(delong["set"]) <= {"test", "external"} and len(delong) > 0
+    assert set(delong["set"]) <= set(SETS) - {"train"} and len(delong) > 0
 
 
 def test_paper_statistics(study):
@@ -169,7 +182,7 @@ def test_model_comparison_has_every_model_and_selection(study):
 def test_negative_control_branch(study):
     table = pd.read_csv(study / "results" / "negative_control" / "metrics.csv")
     assert list(table.columns) == ["model", "set", "branch", "n", "auc", "auc_ci_low", "auc_ci_high", "ci_contains_chance"]
-    assert set(table["set"]) == {"test", "external"}
+    assert set(table["set"]) == set(SETS) - {"train"}
     assert set(table["branch"]) == {"real", "permuted"}
     assert set(table["model"]) == set(MODELS) | {"radscore"}
     assert len(table) == 2 * 2 * (len(MODELS) + 1)
@@ -185,6 +198,30 @@ def test_negative_control_branch(study):
         predictions = pd.read_csv(study / "results" / "negative_control" / "models" / model / "predictions.csv")
         assert len(predictions) == N_CASES and predictions["probability"].between(0, 1).all()
     assert (study / "results" / "negative_control" / "selection" / "radscore.csv").exists()
+
+
+def test_pooled_external_set_only_when_configured(study):
+    config_file = study / "config" / "config.yaml"
+    with edited(config_file):
+        config = yaml.safe_load(config_file.read_text())
+        config["split"]["pool_external"] = False
+        write_config(study, config)
+        jobs = planned_jobs(study)
+    # The split is unchanged; evaluation reruns and plans one figure per set, none pooled.
+    assert "split_cases" not in jobs and "fit_model" not in jobs, jobs
+    for rule in ("plot_roc", "plot_waterfall", "plot_calibration", "plot_decision_curve"):
+        assert jobs[rule] == len(SETS) - 1, jobs
+
+
+def test_unsafe_external_centre_name_stops_before_any_job(study):
+    config_file = study / "config" / "config.yaml"
+    with edited(config_file):
+        config = yaml.safe_load(config_file.read_text())
+        config["split"]["external_centers"] = ["C", "St Mary"]
+        write_config(study, config)
+        result = snakemake(study, "-n", check=False)
+    assert result.returncode != 0
+    assert "external cohort name(s) ['St Mary'] cannot be used in file names" in result.stdout + result.stderr
 
 
 def test_second_run_has_nothing_to_do(study):
@@ -269,7 +306,7 @@ def test_restored_study_is_up_to_date_again(study):
 
 def test_adding_two_cases_runs_only_their_extraction(study):
     before = pd.read_csv(study / "results" / "split.csv", dtype=str)
-    sheet = cohort_sheet(N_CASES + 2, image_dir="../images")
+    sheet = with_cohorts(cohort_sheet(N_CASES + 2, image_dir="../images"))
     for row in sheet.iloc[N_CASES:].itertuples():
         make_case(row.case_id, row.label, row.center, 42, *case_paths(str(study / "images"), row.case_id))
     sheet.to_csv(study / "config" / "cohort.csv", index=False)

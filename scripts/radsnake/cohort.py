@@ -208,6 +208,11 @@ def _explain(error: jsonschema.ValidationError) -> str:
         return f"draft_seed '{error.instance}' is not three numbers: write x,y,z in mm, e.g. -12.5,40,101."
     if column == "draft_bbox":
         return f"draft_bbox '{error.instance}' is not six numbers: write x0,y0,z0,x1,y1,z1 (two opposite corners)."
+    if column == "cohort":
+        return (
+            f"cohort '{error.instance}' cannot be used in file names: use letters, digits, '.', "
+            "'_' and '-' only, starting with a letter or digit."
+        )
     if column == "mask_status":
         return f"mask_status '{error.instance}' must be accepted, draft or empty."
     return f"column '{column}': {error.message}"

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from radsnake import stats
-from radsnake.evaluation import SET_ORDER, read_predictions
+from radsnake.evaluation import read_predictions
+from radsnake.external import in_set, ordered_sets
 from radsnake.tables import write_csv
 
 log = logging.getLogger(__name__)
@@ -27,11 +28,13 @@ COMPARISON_LEAD_COLUMNS = ["model", "selection", "main", "n_features", "cv_auc",
 MAIN_SELECTION = "main"
 
 
-def held_out_sets(frames: Sequence[pd.DataFrame]) -> list[str]:
-    """Every set but ``train`` found in the frames: the known ones in their usual order, then the rest sorted."""
+def held_out_sets(frames: Sequence[pd.DataFrame], planned: Sequence[str] | None = None) -> list[str]:
+    """The held-out sets: ``planned`` (the study's evaluation sets, which may add the pooled
+    external set) without ``train``; else every set but ``train`` found in the frames."""
+    if planned is not None:
+        return [name for name in planned if name != "train"]
     found = {str(value) for frame in frames for value in frame["set"].unique()} - {"train"}
-    known = [name for name in SET_ORDER if name in found]
-    return known + sorted(found - set(known))
+    return ordered_sets(found)
 
 
 def auc_with_ci(part: pd.DataFrame, level: float) -> dict:
@@ -48,7 +51,7 @@ def auc_rows(predictions: Mapping[str, pd.DataFrame], sets: Sequence[str], level
     rows = []
     for model, frame in predictions.items():
         for set_name in sets:
-            part = frame[frame["set"].astype(str) == set_name]
+            part = in_set(frame, set_name)
             if part.empty:
                 continue
             rows.append({"model": model, "set": set_name, "n": len(part), **auc_with_ci(part, level)})
@@ -56,14 +59,15 @@ def auc_rows(predictions: Mapping[str, pd.DataFrame], sets: Sequence[str], level
 
 
 def negative_control_table(
-    real: Mapping[str, pd.DataFrame], control: Mapping[str, pd.DataFrame], level: float
+    real: Mapping[str, pd.DataFrame], control: Mapping[str, pd.DataFrame], level: float,
+    sets: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Real and permuted-label AUCs per model and held-out set, side by side (long format).
 
     ``ci_contains_chance`` says whether the CI covers 0.5: expected for every permuted
     row of an honest pipeline, and for no real row of a study with signal.
     """
-    sets = held_out_sets([*real.values(), *control.values()])
+    sets = held_out_sets([*real.values(), *control.values()], sets)
     frames = []
     for branch, predictions in (("real", real), ("permuted", control)):
         rows = auc_rows(predictions, sets, level)
@@ -97,14 +101,14 @@ def best_cv_row(cv_results: pd.DataFrame) -> pd.Series:
     return cv_results.sort_values("rank", kind="stable").iloc[0]
 
 
-def model_comparison_table(fits: Sequence[Fit], level: float) -> pd.DataFrame:
+def model_comparison_table(fits: Sequence[Fit], level: float, sets: Sequence[str] | None = None) -> pd.DataFrame:
     """One row per model x selection: CV AUC on the training set and AUC with DeLong CI per held-out set.
 
     ``cv_rank`` ranks the combinations by CV AUC (1 = best; ties share the best rank),
     so a reader sees where the configured (``main``) selection stands among the
     alternatives before looking at any test AUC.
     """
-    sets = held_out_sets([fit.predictions for fit in fits])
+    sets = held_out_sets([fit.predictions for fit in fits], sets)
     rows = []
     for fit in fits:
         best = best_cv_row(fit.cv_results)
@@ -118,7 +122,7 @@ def model_comparison_table(fits: Sequence[Fit], level: float) -> pd.DataFrame:
             "best_params": str(best["params"]),
         }
         for set_name in sets:
-            part = fit.predictions[fit.predictions["set"].astype(str) == set_name]
+            part = in_set(fit.predictions, set_name)
             auc = auc_with_ci(part, level) if len(part) else dict.fromkeys(["auc", "auc_ci_low", "auc_ci_high"], np.nan)
             row[f"n_{set_name}"] = len(part)
             row[f"auc_{set_name}"] = auc["auc"]
@@ -149,10 +153,12 @@ def evaluate_negative_control(
     control_radscore: str,
     ci_level: float,
     table_csv: str,
+    sets: list[str] | None = None,
 ) -> None:
+    """sets: the study's evaluation sets (radsnake.external.evaluation_sets), pooled included."""
     real = read_predictions(dict(zip(models, real_predictions)), real_radscore)
     control = read_predictions(dict(zip(models, control_predictions)), control_radscore)
-    table = negative_control_table(real, control, ci_level)
+    table = negative_control_table(real, control, ci_level, sets)
     log.info("negative control:\n%s", table.to_string())
     leaked = table[(table["branch"] == "permuted") & ~table["ci_contains_chance"] & table["auc"].notna()]
     if not leaked.empty:
@@ -171,8 +177,10 @@ def compare_models(
     model_info: list[str],
     ci_level: float,
     table_csv: str,
+    sets: list[str] | None = None,
 ) -> None:
-    """Inputs are lists in the order of ``selections`` x ``models`` (selection-major)."""
+    """Inputs are lists in the order of ``selections`` x ``models`` (selection-major);
+    sets: the study's evaluation sets, pooled included."""
     combos = [(selection, model) for selection in selections for model in models]
     if not len(combos) == len(predictions) == len(cv_results) == len(model_info):
         raise ValueError("compare_models: one predictions, cv_results and model.json file per model x selection")
@@ -183,7 +191,7 @@ def compare_models(
         fits.append(Fit(model, selection, pd.read_csv(pred, dtype={"case_id": str}), pd.read_csv(cv), card))
     # Grouped by model, so each classifier's selections sit together.
     fits.sort(key=lambda fit: (models.index(fit.model), selections.index(fit.selection)))
-    table = model_comparison_table(fits, ci_level)
+    table = model_comparison_table(fits, ci_level, sets)
     log.info("model comparison:\n%s", table.to_string())
     write_csv(table, table_csv)
 

@@ -40,7 +40,14 @@ SCANNERS = {
     "A": {"gain": 1.00, "offset_hu": 0.0, "noise_hu": 10.0},
     "B": {"gain": 1.08, "offset_hu": 18.0, "noise_hu": 16.0},
     "C": {"gain": 0.92, "offset_hu": -12.0, "noise_hu": 22.0},
+    "D": {"gain": 0.96, "offset_hu": 6.0, "noise_hu": 13.0},
 }
+
+# The shipped demo study (config/cohort.csv): A and B train and test; C and D are the two
+# external cohorts (config/config.yaml), each with enough cases of both labels for an AUC CI.
+DEMO_N_CASES = 160
+DEMO_CENTERS = ("A", "B", "C", "D")
+DEMO_IMAGE_DIR = "../results/demo"
 
 SHEET_COLUMNS = ["case_id", "image", "mask", "label", "center", "age", "sex"]
 
@@ -216,6 +223,11 @@ def cohort_sheet(
             }
         )
     return pd.DataFrame(rows, columns=SHEET_COLUMNS)
+
+
+def demo_sheet() -> pd.DataFrame:
+    """The shipped demo's sheet, config/cohort.csv (written with ``to_csv(index=False)``)."""
+    return cohort_sheet(DEMO_N_CASES, DEMO_CENTERS, image_dir=DEMO_IMAGE_DIR)
 
 
 def make_cohort(

@@ -1,4 +1,8 @@
-"""Metrics per model and set, with the operating threshold fixed on the training set."""
+"""Metrics per model and set, with the operating threshold fixed on the training set.
+
+The sets are those of results/split.csv, plus the pooled `external` set when the
+workflow asks for it (``sets``); radsnake.external names them.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,12 @@ import numpy as np
 import pandas as pd
 
 from radsnake import stats
+from radsnake.external import ordered_sets, with_sets
 from radsnake.tables import write_csv
 
 log = logging.getLogger(__name__)
 
+# The fixed sets; external cohorts add external_<cohort> (see radsnake.external.ordered_sets).
 SET_ORDER = ("train", "test", "external")
 METRIC_COLUMNS = [
     "model", "set", "n", "auc", "auc_ci_low", "auc_ci_high", "accuracy",
@@ -20,12 +26,20 @@ METRIC_COLUMNS = [
 ]
 
 
-def read_predictions(prediction_files: dict[str, str], radscore_csv: str) -> dict[str, pd.DataFrame]:
-    """Each model's predictions; the rad-score joins as a model whose probability is its logistic."""
+def read_predictions(
+    prediction_files: dict[str, str], radscore_csv: str, sets: list[str] | None = None
+) -> dict[str, pd.DataFrame]:
+    """Each model's predictions; the rad-score joins as a model whose probability is its logistic.
+
+    sets: keep these sets, in this order, the pooled `external` formed from the external
+    cohorts' rows (see radsnake.external); None keeps the rows as split.csv has them.
+    """
     predictions = {name: pd.read_csv(path, dtype={"case_id": str}) for name, path in prediction_files.items()}
     radscore = pd.read_csv(radscore_csv, dtype={"case_id": str})
     radscore["probability"] = 1.0 / (1.0 + np.exp(-radscore.pop("radscore")))
     predictions["radscore"] = radscore
+    if sets is not None:
+        predictions = {name: with_sets(frame, sets) for name, frame in predictions.items()}
     return predictions
 
 
@@ -39,7 +53,7 @@ def training_threshold(train: pd.DataFrame, method: str, target: float) -> float
 def model_metrics(name: str, frame: pd.DataFrame, method: str, target: float, level: float) -> list[dict]:
     threshold = training_threshold(frame[frame["set"] == "train"], method, target)
     rows = []
-    for set_name in SET_ORDER:
+    for set_name in ordered_sets(frame["set"]):
         part = frame[frame["set"] == set_name]
         if part.empty:
             continue
@@ -58,8 +72,15 @@ def model_metrics(name: str, frame: pd.DataFrame, method: str, target: float, le
     return rows
 
 
-def pairwise_delong(predictions: dict[str, pd.DataFrame], sets=SET_ORDER[1:]) -> pd.DataFrame:
+def held_out_sets(predictions: dict[str, pd.DataFrame]) -> list[str]:
+    present = ordered_sets(set().union(*(frame["set"] for frame in predictions.values())))
+    return [name for name in present if name != "train"]
+
+
+def pairwise_delong(predictions: dict[str, pd.DataFrame], sets=None) -> pd.DataFrame:
     """Paired DeLong tests between every two models on each of the sets (held-out by default)."""
+    if sets is None:
+        sets = held_out_sets(predictions)
     rows = []
     for set_name in sets:
         for model_a, model_b in itertools.combinations(predictions, 2):
@@ -81,8 +102,9 @@ def evaluate(
     ci_level: float,
     metrics_csv: str,
     delong_csv: str,
+    sets: list[str] | None = None,
 ) -> None:
-    predictions = read_predictions(prediction_files, radscore_csv)
+    predictions = read_predictions(prediction_files, radscore_csv, sets)
     rows = []
     for name, frame in predictions.items():
         rows += model_metrics(name, frame, threshold_method, target, ci_level)

@@ -40,6 +40,8 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+from radsnake.external import ordered_sets  # noqa: E402
+
 __all__ = [
     "PALETTE",
     "LABEL_COLOURS",
@@ -346,8 +348,11 @@ def _label_name(label_names, value: int) -> str:
 
 
 def _set_title(set_name: str) -> str:
+    name = str(set_name)
+    if name.startswith("external_"):
+        return f"External cohort {name[len('external_'):]}"
     return {"train": "Training set", "test": "Test set", "external": "External validation set"}.get(
-        str(set_name), f"{set_name} set"
+        name, f"{name} set"
     )
 
 
@@ -957,19 +962,19 @@ __all__ += [
 from matplotlib.legend_handler import HandlerTuple  # noqa: E402
 
 _MARKERS = ["o", "s", "^", "D", "v", "P", "X"]
-_SET_ORDER = {"train": 0, "test": 1, "external": 2}
 _SHORT_SET = {"train": "Training", "test": "Test", "external": "External validation"}
 _IDEAL_KW = dict(color="#999999", lw=0.8, ls=(0, (4, 3)))
 
 
 def _ordered_sets(values) -> list[str]:
-    """Distinct set names: train, test, external first, then the others alphabetically."""
-    uniq = {str(v) for v in values if pd.notna(v)}
-    return sorted(uniq, key=lambda s: (_SET_ORDER.get(s, 3), s))
+    """Distinct set names: train, test, each external cohort, pooled external, then the others."""
+    return ordered_sets(values)
 
 
 def _short_set(set_name) -> str:
     name = str(set_name)
+    if name.startswith("external_"):
+        return f"External {name[len('external_'):]}"
     return _SHORT_SET.get(name, name[:1].upper() + name[1:])
 
 

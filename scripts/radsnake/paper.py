@@ -11,7 +11,8 @@ import pandas as pd
 
 from radsnake import calibration, clinical, feature_stats, stats
 from radsnake.errors import InputError
-from radsnake.evaluation import SET_ORDER, model_metrics, pairwise_delong, read_predictions
+from radsnake.evaluation import model_metrics, pairwise_delong, read_predictions
+from radsnake.external import ordered_sets, with_sets
 from radsnake.modelling import load_design
 from radsnake.tables import write_csv
 
@@ -29,7 +30,7 @@ def formatted(estimate: float, low: float, high: float) -> str:
 
 def _by_model_and_set(predictions: dict[str, pd.DataFrame]):
     for name, frame in predictions.items():
-        for set_name in SET_ORDER:
+        for set_name in ordered_sets(frame["set"]):
             part = frame[frame["set"] == set_name]
             if not part.empty:
                 yield name, set_name, part["label"].to_numpy(), part["probability"].to_numpy()
@@ -123,9 +124,12 @@ def summarise_models(
     n_boot: int,
     seed: int,
     outputs: dict[str, str],
+    sets: list[str] | None = None,
 ) -> None:
-    """outputs: calibration, binned, smoothed, decision, bootstrap, confusion, summary, summary_md."""
-    predictions = read_predictions(prediction_files, radscore_csv)
+    """outputs: calibration, binned, smoothed, decision, bootstrap, confusion, summary, summary_md.
+
+    sets: as for radsnake.evaluation.read_predictions (the pooled external set included)."""
+    predictions = read_predictions(prediction_files, radscore_csv, sets)
     metrics = pd.read_csv(metrics_csv)
     tables = calibration_tables(predictions)
     tables["bootstrap"], tables["confusion"] = bootstrap_tables(predictions, metrics, n_boot, seed)
@@ -155,8 +159,12 @@ def clinical_comparison(
     target: float,
     ci_level: float,
     outputs: dict[str, str],
+    sets: list[str] | None = None,
 ) -> None:
-    """outputs: univariate, multivariate, predictions, metrics, delong, nomogram_png, nomogram_pdf."""
+    """outputs: univariate, multivariate, predictions, metrics, delong, nomogram_png, nomogram_pdf.
+
+    sets: the sets to evaluate, the pooled external set included (radsnake.external);
+    None evaluates the sets of split.csv. predictions.csv keeps one row per case."""
     frame = comparison_frame(features_csv, split_csv, radscore_csv, clinical_columns)
     train = frame[frame["set"] == "train"]
     # A LASSO that kept no feature leaves a constant rad-score: only the clinical model exists.
@@ -184,11 +192,14 @@ def clinical_comparison(
         ],
         outputs["predictions"],
     )
+    if sets is not None:
+        predictions = {name: with_sets(p, sets) for name, p in predictions.items()}
     rows = []
     for name, p in predictions.items():
         rows += model_metrics(name, p, threshold_method, target, ci_level)
     write_csv(pd.DataFrame(rows), outputs["metrics"])
-    write_csv(pairwise_delong(predictions, sets=SET_ORDER), outputs["delong"])
+    every_set = ordered_sets(set().union(*(p["set"] for p in predictions.values())))
+    write_csv(pairwise_delong(predictions, sets=every_set), outputs["delong"])
     labels = {name: name for name in clinical_columns} | {"radscore": "Rad-score"}
     axes = clinical.nomogram_axes(fitted["combined" if with_radscore else "clinical"], train, labels=labels)
     clinical.nomogram_figure(axes, outputs["nomogram_png"], outputs["nomogram_pdf"])

@@ -7,17 +7,14 @@ import pandas as pd
 
 from radsnake import figures, stats
 from radsnake.evaluation import read_predictions
-
-
-def in_set(frame: pd.DataFrame, set_name: str) -> pd.DataFrame:
-    return frame[frame["set"] == set_name]
+from radsnake.external import in_set
 
 
 def plot_roc(prediction_files, radscore_csv, metrics_csv, set_name, n_boot, seed, png, pdf) -> None:
-    predictions = read_predictions(prediction_files, radscore_csv)
+    # Only this set's rows (for the pooled external set: every external cohort's).
+    predictions = read_predictions(prediction_files, radscore_csv, [set_name])
     bands = {}
-    for name, frame in predictions.items():
-        part = frame[frame["set"] == set_name]
+    for name, part in predictions.items():
         if part["label"].nunique() == 2:
             bands[name] = stats.roc_band(part["label"], part["probability"], n_boot=n_boot, random_state=seed)
     figures.roc_figure(predictions, pd.read_csv(metrics_csv), set_name, png, pdf, bands=bands)
@@ -62,7 +59,7 @@ def plot_waterfall(radscore_csv, metrics_csv, set_name, png, pdf) -> None:
     # The rad-score's threshold was chosen on its logistic scale; draw it on the score's own.
     threshold = metrics.loc[(metrics["model"] == "radscore") & (metrics["set"] == "train"), "threshold"].iloc[0]
     cutoff = float(np.log(threshold / (1.0 - threshold))) if 0.0 < threshold < 1.0 else None
-    radscore = pd.read_csv(radscore_csv, dtype={"case_id": str})
+    radscore = in_set(pd.read_csv(radscore_csv, dtype={"case_id": str}), set_name)
     figures.waterfall_figure(radscore, set_name, png, pdf, cutoff=cutoff)
 
 

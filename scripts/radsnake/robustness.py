@@ -218,7 +218,9 @@ def case_order(seed: int, case_id: str) -> float:
     return case_uniform(seed + 1, f"robustness\x1f{case_id}")
 
 
-def planned_training_cases(cohort: pd.DataFrame, split: dict, seed: int) -> list[str]:
+def planned_training_cases(
+    cohort: pd.DataFrame, split: dict, seed: int, case_cohorts: dict[str, str] | None = None
+) -> list[str]:
     """The cases the split will put in the training set, known from the sheet alone.
 
     Each case's set depends only on the seed, its id, its centre and the locked file
@@ -246,6 +248,7 @@ def planned_training_cases(cohort: pd.DataFrame, split: dict, seed: int) -> list
         list(split["external_centers"]),
         seed,
         read_locked(locked) if locked and os.path.exists(locked) else None,
+        case_cohorts=case_cohorts,
     )
     return sets.loc[sets["set"] == "train", "case_id"].tolist()
 
