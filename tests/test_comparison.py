@@ -34,9 +34,15 @@ def cv_results(scores, sds=None) -> pd.DataFrame:
                          "mean_test_score": scores, "std_test_score": sds, "rank": ranks})
 
 
-def test_held_out_sets_known_first_then_sorted():
+def test_held_out_sets_in_report_order():
     frames = [pd.DataFrame({"set": ["train", "external_B", "test"]}), pd.DataFrame({"set": ["external_A", "external"]})]
-    assert held_out_sets(frames) == ["test", "external", "external_A", "external_B"]
+    assert held_out_sets(frames) == ["test", "external_A", "external_B", "external"]
+
+
+def test_planned_sets_win_and_may_add_the_pool():
+    frames = [pd.DataFrame({"set": ["train", "test", "external_A", "external_B"]})]
+    planned = ["train", "test", "external_A", "external_B", "external"]
+    assert held_out_sets(frames, planned) == planned[1:]
 
 
 def test_negative_control_table_pairs_real_and_permuted_per_set():
