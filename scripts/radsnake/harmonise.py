@@ -454,11 +454,9 @@ def harmonise_features(features_csv: str, split_csv: str, clinical: list[str], h
                        permute: bool, seed: int, harmonised_csv: str, parameters_csv: str,
                        centre_effect_csv: str, pca_csv: str) -> None:
     """Fit ComBat on the training cases (as the models' pipelines do) and describe its effect."""
-    from radsnake.modelling import load_design, training_labels
+    from radsnake.modelling import training_data
 
-    design = load_design(features_csv, split_csv, clinical)
-    y_train = training_labels(design, permute, seed)
-    X = harmonisation_input(design.features, features_csv, harmonisation)
+    design, X, y_train = training_data(features_csv, split_csv, clinical, permute, seed, harmonisation=harmonisation)
     [(_, combat)] = harmonisation_steps(harmonisation)
     combat.fit(X[design.train], y_train)
     # The transform a fitted model applies to every case, training cases included.

@@ -111,6 +111,24 @@ def training_labels(design: Design, permute: bool, seed: int) -> np.ndarray:
     return control
 
 
+def training_data(
+    features_csv: str,
+    split_csv: str,
+    clinical: list[str],
+    permute: bool,
+    seed: int,
+    *,
+    icc_csv: str = "",
+    harmonisation: dict | None = None,
+) -> tuple[Design, pd.DataFrame, np.ndarray]:
+    """The design, the model input X and the training labels, built one way for selection,
+    every model, the internal validation and the harmonisation figure. X is the design's
+    features plus, with ComBat, the centre and covariate columns it consumes."""
+    design = load_design(features_csv, split_csv, clinical, icc_csv=icc_csv)
+    X = harmonisation_input(design.features, features_csv, harmonisation)
+    return design, X, training_labels(design, permute, seed)
+
+
 def radscore_selector(fitted: Pipeline) -> tuple[Pipeline, LassoSelector]:
     """The LASSO whose linear predictor is the rad-score, and the steps that feed it."""
     last = fitted.steps[-1][1]
@@ -138,10 +156,9 @@ def select_features(
     harmonisation: dict | None = None,
     icc_csv: str = "",
 ) -> None:
-    design = load_design(features_csv, split_csv, clinical, icc_csv=icc_csv)
-    y_train = training_labels(design, permute, seed)
-    # With harmonisation, X also carries the centre (and covariates) that ComBat consumes.
-    X = harmonisation_input(design.features, features_csv, harmonisation)
+    design, X, y_train = training_data(
+        features_csv, split_csv, clinical, permute, seed, icc_csv=icc_csv, harmonisation=harmonisation
+    )
     pipeline = Pipeline(harmonisation_steps(harmonisation) + build_selection(steps, random_state=seed))
     pipeline.set_output(transform="pandas")
     pipeline.fit(X[design.train], y_train)
@@ -199,9 +216,9 @@ def fit_model(
     imbalance: str = "class_weight",
     icc_csv: str = "",
 ) -> None:
-    design = load_design(features_csv, split_csv, clinical, icc_csv=icc_csv)
-    y_train = training_labels(design, permute, seed)
-    X = harmonisation_input(design.features, features_csv, harmonisation)
+    design, X, y_train = training_data(
+        features_csv, split_csv, clinical, permute, seed, icc_csv=icc_csv, harmonisation=harmonisation
+    )
     with tempfile.TemporaryDirectory(prefix="radsnake-cache-") as cache:
         best, cv_results = tune_model(
             X[design.train],

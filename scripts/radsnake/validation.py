@@ -31,8 +31,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, RepeatedStratifiedKFold
 
 from radsnake.errors import InputError
-from radsnake.harmonise import harmonisation_input
-from radsnake.modelling import load_design, training_labels
+from radsnake.modelling import training_data
 from radsnake.models import _params_text, build_search
 from radsnake.tables import write_csv
 
@@ -359,10 +358,9 @@ def validate_model(
     icc_csv: str = "",
 ) -> None:
     """The validate_model rule: the training cases and labels fit_model uses, the same search."""
-    design = load_design(features_csv, split_csv, clinical, icc_csv=icc_csv)
-    y_train = training_labels(design, permute, seed)
-    # With ComBat, X carries the centre it consumes, exactly as in fit_model.
-    X = harmonisation_input(design.features, features_csv, harmonisation)
+    design, X, y_train = training_data(
+        features_csv, split_csv, clinical, permute, seed, icc_csv=icc_csv, harmonisation=harmonisation
+    )
     chosen = Settings.from_config(settings)
     search = build_search(
         model, steps, param_grid, cv_folds, random_state=seed, n_jobs=1, imbalance=imbalance,
