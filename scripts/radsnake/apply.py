@@ -9,6 +9,7 @@ writes predictions (and metrics when the new sheet has labels).
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import warnings
@@ -58,7 +59,13 @@ def read_bundle(bundle_joblib: str, bundle_json: str) -> dict:
             f"{bundle_json} does not describe {bundle_joblib} (edited, or copied from another bundle). "
             "Copy the bundle folder again as the study wrote it."
         )
-    return bundle
+    # The fitted pipelines travel as their files' bytes (radsnake.bundle says why).
+    return {
+        "format": bundle["format"],
+        "card": bundle["card"],
+        "model": joblib.load(io.BytesIO(bundle["model_file"])),
+        "radscore": joblib.load(io.BytesIO(bundle["radscore_file"])),
+    }
 
 
 def bundle_problems(card: dict, bundle_json: str, params_path: str | None, from_table: bool) -> list[str]:

@@ -2,9 +2,12 @@
 
 One bundle per model, written by the main run (results/bundle/{model}/):
 
-- ``bundle.joblib``: ``{"format", "model", "radscore", "card"}``: the fitted model
-  Pipeline (scaling, selection, classifier), the fitted rad-score pipeline (selection
-  steps + LASSO) and the card below.
+- ``bundle.joblib``: ``{"format", "model_file", "radscore_file", "card"}``: the bytes of
+  the fitted model Pipeline's file (scaling, selection, classifier: model.joblib) and of
+  the fitted rad-score pipeline's (selection steps + LASSO), and the card below. The
+  files are kept as written, not loaded and pickled again: re-pickling a loaded tree
+  copies its node array with uninitialised padding bytes, so the bundle would differ
+  from run to run (found by tests/test_resume.py).
 - ``bundle.json``: the card, for people and for the checks radsnake.apply makes before
   any new case is extracted: the input feature list, the PyRadiomics params file's
   SHA-256 and settings, the training-set summary, the operating thresholds, library
@@ -164,7 +167,6 @@ def write_bundle(
     table = pd.read_csv(features_csv, dtype={"case_id": str, "center": str}, usecols=["case_id", "center"])
     centers = table.set_index("case_id")["center"]
     y_true = design.labels[design.train]
-    fitted = joblib.load(model_joblib)
     radscore_pipeline = joblib.load(radscore_joblib)
     model_card = json.loads(Path(model_json).read_text())
     expected = list(design.features.columns)
@@ -201,7 +203,15 @@ def write_bundle(
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     # Written atomically like the tables: a killed job leaves no bundle that looks finished.
     partial = partial_path(bundle_joblib)
-    joblib.dump({"format": BUNDLE_FORMAT, "model": fitted, "radscore": radscore_pipeline, "card": json.loads(text)}, partial)
+    joblib.dump(
+        {
+            "format": BUNDLE_FORMAT,
+            "model_file": Path(model_joblib).read_bytes(),
+            "radscore_file": Path(radscore_joblib).read_bytes(),
+            "card": json.loads(text),
+        },
+        partial,
+    )
     os.replace(partial, bundle_joblib)
     Path(bundle_json).write_text(text)
     log.info(
