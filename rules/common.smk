@@ -120,6 +120,7 @@ localrules:
     plot_decision_curve,
     plot_confusion,
     plot_radscore_violin,
+    bundle_model,
     apply_check,
     apply_qc_table,
     apply_features,
