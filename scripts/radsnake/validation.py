@@ -161,10 +161,16 @@ def repeated_cv_tasks(y: np.ndarray, folds: int, repeats: int, random_state: int
     return pd.DataFrame(rows), tasks
 
 
-def repeated_cv_table(design: pd.DataFrame, results: list[Result]) -> pd.DataFrame:
+def with_aucs(design: pd.DataFrame, results: list[Result], held_out: str) -> pd.DataFrame:
+    """The design rows with each fit's training AUC and its held-out AUC (named held_out)."""
     table = design.copy()
     table["train_auc"] = [r.aucs[0] for r in results]
-    table["auc"] = [r.aucs[1] for r in results]
+    table[held_out] = [r.aucs[1] for r in results]
+    return table
+
+
+def repeated_cv_table(design: pd.DataFrame, results: list[Result]) -> pd.DataFrame:
+    table = with_aucs(design, results, "auc")
     table["params"] = [r.params for r in results]
     return table
 
@@ -268,10 +274,7 @@ def learning_curve_tasks(y: np.ndarray, sizes: tuple[float, ...], folds: int, re
 
 
 def learning_curve_table(design: pd.DataFrame, results: list[Result]) -> pd.DataFrame:
-    table = design.copy()
-    table["train_auc"] = [r.aucs[0] for r in results]
-    table["validation_auc"] = [r.aucs[1] for r in results]
-    return table
+    return with_aucs(design, results, "validation_auc")
 
 
 # --- everything for one model ---------------------------------------------------------
