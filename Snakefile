@@ -29,6 +29,7 @@ include: "rules/bundle.smk"
 include: "rules/apply.smk"
 include: "rules/negative_control.smk"
 include: "rules/comparison.smk"
+include: "rules/provenance.smk"
 
 
 rule all:

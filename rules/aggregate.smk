@@ -25,6 +25,8 @@ else:
         input:
             features=get_case_features,
             sheet=config["cohort"],
+            # Every per-case file must have been made with it (aggregation checks the hashes).
+            params=config["pyradiomics"]["params"],
         output:
             features="results/features.csv",
         params:

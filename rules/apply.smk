@@ -73,6 +73,7 @@ if APPLY_COHORT is not None:
             features=get_apply_case_features,
             table=get_apply_table,
             sheet=APPLY["cohort"],
+            params=get_apply_params,
         output:
             features=f"{APPLY_DIR}/features.csv",
         params:

@@ -1,4 +1,5 @@
 # Config and cohort sheet are checked here, at parse time, before any job runs.
+import glob
 import json
 import os
 import re
@@ -392,6 +393,8 @@ def all_outputs():
         targets += ["results/robustness/icc.csv", "results/robustness/cases.csv"]
     targets += figure_outputs()
     targets += expand("results/bundle/{model}/bundle.{ext}", model=MODELS, ext=["joblib", "json"])
+    # Written last, from every target above (rules/provenance.smk).
+    targets.append(PROVENANCE_JSON)
     return targets
 
 
@@ -534,3 +537,31 @@ def get_apply_targets(wildcards):
     if not APPLY_FROM_TABLE:
         targets += [f"{APPLY_DIR}/qc/qc.csv", f"{APPLY_DIR}/qc/excluded.csv"]
     return targets
+
+
+# --- Provenance (rules/provenance.smk, radsnake.provenance).
+from radsnake.provenance import COMMAND_LINE_VARIABLE  # noqa: E402
+
+PROVENANCE_JSON = "results/provenance.json"
+
+
+def get_study_results(wildcards):
+    """Every other target: the record is written after them, and again when one is updated."""
+    return [target for target in all_outputs() if target != PROVENANCE_JSON]
+
+
+def get_provenance_inputs(wildcards):
+    """The files whose SHA-256 the record holds."""
+    files = {"sheet": config["cohort"]}
+    if BRING_YOUR_OWN_FEATURES:
+        files["features_table"] = config["features_table"]
+    else:
+        files["params"] = config["pyradiomics"]["params"]
+    return files
+
+
+def conda_env_files():
+    """Under --sdm conda the record hashes the env files (they pin what each rule ran with)."""
+    if DeploymentMethod.CONDA not in workflow.deployment_settings.deployment_method:
+        return []
+    return sorted(glob.glob(os.path.join(workflow.basedir, "envs", "*.yaml")))

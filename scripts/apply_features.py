@@ -9,4 +9,5 @@ with job(snakemake.log[0], snakemake.threads):
         output_csv=snakemake.output.features,
         feature_files=list(snakemake.input.features),
         table_path=snakemake.input.table[0] if snakemake.input.table else None,
+        params_path=snakemake.input.params[0] if snakemake.input.params else None,
     )

@@ -1,5 +1,8 @@
 """Bring your own features: a table replaces the image steps, everything downstream is the same."""
 
+import hashlib
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -37,3 +40,8 @@ def test_feature_table_skips_images(tmp_path):
     assert {"own_0", "own_1"} & set(selected)
     metrics = pd.read_csv(tmp_path / "results" / "evaluation" / "metrics.csv")
     assert (metrics.loc[metrics["set"] == "test", "auc"] > 0.6).all()
+    # Provenance: no PyRadiomics params in this mode; the features table's hash instead.
+    record = json.loads((tmp_path / "results" / "provenance.json").read_text())
+    assert record["pyradiomics_params"] is None
+    assert record["features_table"]["sha256"] == hashlib.sha256((tmp_path / "own_features.csv").read_bytes()).hexdigest()
+    assert record["cohort_sheet"]["sha256"] == hashlib.sha256((tmp_path / "cohort.csv").read_bytes()).hexdigest()

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import copy
+import hashlib
+import importlib.metadata
 import json
 import os
+import platform
+import re
 import shutil
+import subprocess
 
 import pandas as pd
 import pytest
 import yaml
 from PIL import Image
 
+import radsnake
 from conftest import FAST_CONFIG, REPO, make_study, planned_jobs, snakemake, write_config
 from radsnake.demo import case_paths, cohort_sheet, make_case
 
@@ -69,6 +76,35 @@ def test_features_table(study):
         row = pd.read_csv(study / "results" / "features" / f"{case_id}.csv")
         assert len(row) == 1
         assert (study / "results" / "diagnostics" / f"{case_id}.csv").exists()
+
+
+def sha256(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_provenance_record(study):
+    """results/provenance.json: every item of the record, and the stamp of every per-case file."""
+    record = json.loads((study / "results" / "provenance.json").read_text())
+    params, sheet = study / "config" / "params.yaml", study / "config" / "cohort.csv"
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert record["radsnake"]["version"] == radsnake.__version__ and record["radsnake"]["git_commit"] == head
+    assert isinstance(record["radsnake"]["git_dirty"], bool)
+    assert record["python"]["version"] == platform.python_version()
+    for name in ("pyradiomics", "numpy", "scikit-learn", "statsmodels", "pandas", "snakemake", "matplotlib"):
+        assert record["libraries"][name] == importlib.metadata.version(name)
+    assert (study / record["pyradiomics_params"]["path"]).resolve() == params.resolve()
+    assert record["pyradiomics_params"]["sha256"] == sha256(params)
+    assert record["pyradiomics_params"]["content"] == params.read_text()
+    assert record["features_table"] is None
+    assert record["cohort_sheet"]["sha256"] == sha256(sheet)
+    # The resolved config: the study's settings and the schema's defaults for the rest.
+    assert record["config"]["negative_control"]["enabled"] is True and record["config"]["evaluation"]["bootstrap"] == 2000
+    assert "--cores" in record["command_line"]["argv"]
+    for case_id in pd.read_csv(sheet, dtype=str)["case_id"]:
+        row = pd.read_csv(study / "results" / "features" / f"{case_id}.csv", dtype=str).iloc[0]
+        assert row["source_params_sha256"] == sha256(params) and row["source_radsnake_version"] == radsnake.__version__
+    columns = pd.read_csv(study / "results" / "features.csv", nrows=0).columns
+    assert not {"source_params_sha256", "source_radsnake_version"} & set(columns)
 
 
 def test_split_by_centre_and_cohort_column(study):
@@ -158,6 +194,13 @@ def test_report_has_every_figure(study):
         assert f"{name}.png" in html
     assert "metrics.csv" in html
     assert "model_comparison.csv" in html and "Leakage negative control" in html
+    # The provenance page is embedded, with the record's items.
+    page = re.search(r"data:text/html;charset=utf8;filename=provenance.html;base64,([A-Za-z0-9+/=]+)", html)
+    record = json.loads((study / "results" / "provenance.json").read_text())
+    shown = base64.b64decode(page[1]).decode()
+    for item in (record["radsnake"]["git_commit"], record["pyradiomics_params"]["sha256"], record["cohort_sheet"]["sha256"]):
+        assert item in shown
+    assert "9. Provenance" in html and "provenance.json" in html
 
 
 def test_model_comparison_has_every_model_and_selection(study):
@@ -228,6 +271,11 @@ def test_second_run_has_nothing_to_do(study):
     assert planned_jobs(study) == {}
 
 
+def test_another_command_line_reruns_nothing(study):
+    """The provenance records the command line, but a new one alone is no reason to rerun."""
+    assert planned_jobs(study, "--cores", "1", "--printshellcmds") == {}
+
+
 @contextlib.contextmanager
 def edited(path):
     """Edit a file for one dry run, then put back its bytes and its time stamps."""
@@ -263,6 +311,7 @@ def test_editing_modelling_config_reruns_only_modelling_and_after(study):
     assert "split_cases" not in jobs and "select_features" not in jobs, jobs
     assert jobs["fit_model"] == len(FAST_CONFIG["models"]["enabled"])
     assert MODELLING <= set(jobs), jobs
+    assert jobs["provenance"] == 1  # the record holds the resolved config
 
 
 def test_editing_selection_config_reruns_selection_and_after(study):

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import csv
 import logging
+import shlex
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from radsnake.cohort import EXCLUSION_COLUMNS, PROVENANCE_PREFIX, load_cohort, read_feature_table
 from radsnake.errors import InputError
+from radsnake.provenance import PARAMS_HASH_COLUMN, STAMP_COLUMNS, VERSION_COLUMN, file_sha256, rerun_command
 from radsnake.tables import write_csv_chunks
 
 log = logging.getLogger(__name__)
@@ -19,47 +22,156 @@ META_COLUMNS = ("case_id", "label", "center")
 
 def read_feature_rows(feature_files: list[str]) -> pd.DataFrame:
     """Stack one-row CSVs into a float matrix, checking every case has the same features."""
-    return _read_rows(feature_files)[0]
+    case_files = read_case_files(feature_files)
+    if case_files.column_problem:
+        raise InputError(case_files.column_problem)
+    return case_files.features
 
 
-def _read_rows(feature_files: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
-    """(features as floats, provenance columns as text), one row per file with features,
-    in file order; and {case: reason} of the exclusion records written for cases that
-    failed QC (qc.on_fail: exclude). Each file is read once."""
-    columns = None
+class CaseFiles(NamedTuple):
+    """Per-case feature files read into tables, one row per file with features, in file order."""
+
+    features: pd.DataFrame  # floats
+    sources: pd.DataFrame  # source_* columns (input files, hashes) as text, minus the stamp
+    stamps: pd.DataFrame  # the stamp (params hash, radsnake version) as text; "" when absent
+    excluded: dict[str, str]  # {case: reason} of exclusion records (QC failed, qc.on_fail: exclude)
+    paths: dict[str, str]  # {case: its file}
+    column_problem: str  # "" or the message naming the first file whose columns differ from the first one's
+
+
+def read_case_files(feature_files: list[str]) -> CaseFiles:
+    """Read every per-case feature file once; exclusion records are listed, not read as rows.
+
+    Columns are matched by name (a params file with its sections in another order gives
+    the same features in another order). A file with other columns is not raised at once
+    but reported in ``column_problem``, so that checked() can first name the params files.
+    """
+    features_columns = source_columns = None
+    layouts = {}  # header -> positions of its features, sources and stamp cells (usually one header)
     values = None
-    keep = None
-    ids, sources, excluded = [], [], {}
+    ids, sources, stamps, excluded, paths = [], [], [], {}, {}
+    problem = ""
     for path in feature_files:
         with open(path, newline="") as handle:
             header, row = list(csv.reader(handle))[:2]
         if header == EXCLUSION_COLUMNS:
             excluded[row[0]] = row[1]
             continue
-        row_number = len(ids)
-        if columns is None:
-            columns = header[1:]
-            keep = [i for i, c in enumerate(columns) if not c.startswith(PROVENANCE_PREFIX)]
-            source_positions = [i for i, c in enumerate(columns) if c.startswith(PROVENANCE_PREFIX)]
-            source_columns = [columns[i] for i in source_positions]
-            # Preallocated: peak memory stays near the final table's size.
-            values = np.empty((len(feature_files), len(keep)), dtype=np.float64)
-        elif header[1:] != columns:
-            differing = sorted(set(header[1:]).symmetric_difference(columns))[:5]
-            raise InputError(
-                f"case {row[0]}: {path} has different feature columns from the first case "
-                f"({differing}...). All cases must be extracted with the same params; delete "
-                "results/features/ and rerun."
-            )
-        ids.append(row[0])
+        key = tuple(header)
+        if key not in layouts:
+            names = header[1:]
+            found_features = [c for c in names if not c.startswith(PROVENANCE_PREFIX)]
+            found_sources = [c for c in names if c.startswith(PROVENANCE_PREFIX) and c not in STAMP_COLUMNS]
+            if features_columns is None:
+                features_columns, source_columns = found_features, found_sources
+                # Preallocated: peak memory stays near the final table's size.
+                values = np.empty((len(feature_files), len(features_columns)), dtype=np.float64)
+            differing = sorted(set(found_features + found_sources) ^ set(features_columns + source_columns))
+            if differing or len(found_features) != len(features_columns):
+                layouts[key] = None
+                problem = problem or (
+                    f"case {row[0]}: {path} has different feature columns from the first case "
+                    f"({differing[:5]}...). All cases must be extracted with the same params; delete "
+                    "results/features/ and rerun."
+                )
+            else:
+                position = {name: i for i, name in enumerate(names)}
+                layouts[key] = (
+                    [position[c] for c in features_columns],
+                    [position[c] for c in source_columns],
+                    [position.get(c) for c in STAMP_COLUMNS],
+                )
         cells = row[1:]
-        values[row_number] = np.asarray([cells[i] for i in keep], dtype=np.float64)
-        sources.append([cells[i] for i in source_positions])
+        if layouts[key] is None:  # other columns: kept only for the stamp check
+            position = dict(zip(header[1:], cells))
+            values[len(ids)] = np.nan
+            source_cells = [position.get(c, "") for c in source_columns]
+            stamp_cells = [position.get(c, "") for c in STAMP_COLUMNS]
+        else:
+            keep, source_positions, stamp_positions = layouts[key]
+            values[len(ids)] = np.asarray([cells[i] for i in keep], dtype=np.float64)
+            source_cells = [cells[i] for i in source_positions]
+            stamp_cells = ["" if i is None else cells[i] for i in stamp_positions]
+        ids.append(row[0])
+        paths[row[0]] = path
+        sources.append(source_cells)
+        stamps.append(stamp_cells)
     index = pd.Index(ids, name="case_id")
-    if columns is None:
-        return pd.DataFrame(index=index, dtype=np.float64), pd.DataFrame(index=index), excluded
-    features = pd.DataFrame(values[: len(ids)], index=index, columns=[columns[i] for i in keep], copy=False)
-    return features, pd.DataFrame(sources, index=index, columns=source_columns, dtype=str), excluded
+    stamp_table = pd.DataFrame(stamps, index=index, columns=list(STAMP_COLUMNS), dtype=str)
+    if features_columns is None:
+        empty = pd.DataFrame(index=index, dtype=np.float64)
+        return CaseFiles(empty, pd.DataFrame(index=index), stamp_table, excluded, paths, problem)
+    features = pd.DataFrame(values[: len(ids)], index=index, columns=features_columns, copy=False)
+    sources_table = pd.DataFrame(sources, index=index, columns=source_columns, dtype=str)
+    return CaseFiles(features, sources_table, stamp_table, excluded, paths, problem)
+
+
+def checked(case_files: CaseFiles, params_path: str | None, what: str = "results/features/") -> CaseFiles:
+    """The files, once they are known to come from one params file and to have one set of columns."""
+    check_same_params(case_files, params_path, what)
+    if case_files.column_problem:
+        raise InputError(case_files.column_problem)
+    return case_files
+
+
+def _case_list(cases: list[str], limit: int = 20) -> str:
+    listed = ", ".join(cases[:limit])
+    return listed + (f" ... and {len(cases) - limit} more" if len(cases) > limit else "")
+
+
+def check_same_params(case_files: CaseFiles, params_path: str | None, what: str = "results/features/") -> None:
+    """Refuse feature files made with different PyRadiomics params files (or with another
+    params file than the current one), naming the cases by params hash and the rerun.
+
+    Extraction reruns by itself when the params file is edited (it is an input); files
+    mix when they were copied between studies, kept with ``--touch``, or made with a
+    params file changed for some cases only. Files without a hash (made by a radsnake
+    before the stamp existed) cannot be checked: alone they pass with a warning, mixed
+    with stamped ones they are a group of their own.
+    """
+    stamps = case_files.stamps
+    versions = stamps.groupby(VERSION_COLUMN, sort=True).groups
+    if len(versions) > 1:  # the same params give the same features unless extraction code changed
+        for version, cases in versions.items():
+            log.warning("radsnake %s extracted %d case(s): %s", version or "(not recorded)", len(cases), _case_list(sorted(cases)))
+    groups = {h: sorted(cases) for h, cases in stamps.groupby(PARAMS_HASH_COLUMN, sort=True).groups.items()}
+    current = file_sha256(params_path) if params_path else None
+    if not groups or (set(groups) == {""}):
+        if groups:
+            log.warning("%d feature file(s) record no params hash (made by an older radsnake); not checked", len(stamps))
+        return
+    if set(groups) == {current} or (current is None and len(groups) == 1):
+        return
+    lines = []
+    for digest, cases in sorted(groups.items(), key=lambda item: (item[0] != current, item[0])):
+        label = f"params sha256 {digest}" if digest else "no params hash recorded (older radsnake)"
+        if digest == current:
+            label += f" (the current pyradiomics.params, {params_path})"
+        lines.append(f"  {label}: {len(cases)} case(s): {_case_list(cases)}")
+    stale = sorted(case for digest, cases in groups.items() if digest != current for case in cases)
+    files = [case_files.paths[case] for case in stale]
+    if current is None:
+        fix = f"Rerun every case with one params file: {rerun_command(['--forcerun', 'extract_features'])}"
+    elif len(files) <= 20:
+        fix = (
+            f"Rerun the {len(stale)} case(s) not made with {params_path}: delete their files in the study "
+            f"folder ({shlex.join(['rm', *files])}) and run snakemake again, or run "
+            f"{rerun_command(['--forcerun', *files])}"
+        )
+    else:
+        fix = (
+            f"Rerun the {len(stale)} case(s) not made with {params_path}: delete their files from {what} "
+            f"and run snakemake again, or rerun every case: {rerun_command(['--forcerun', 'extract_features'])}"
+        )
+    if len(groups) > 1:
+        problem = f"{what} mixes features made with different PyRadiomics params files (by the file's SHA-256)"
+    else:
+        problem = f"{what} holds features made with another PyRadiomics params file than {params_path}"
+    raise InputError(
+        f"{problem}; features made with other settings are other numbers and cannot share one table:\n"
+        + "\n".join(lines)
+        + f"\n{fix}"
+    )
 
 
 def table_blocks(
@@ -109,9 +221,13 @@ def aggregate_features(
     schema_path: str,
     clinical: dict[str, str],
     output_csv: str,
+    params_path: str | None = None,
 ) -> None:
+    """features.csv from the per-case files; params_path: the current PyRadiomics params
+    file, which every file must have been made with (check_same_params)."""
     cohort = load_cohort(sheet_path, schema_path, clinical, need_images=False)
-    features, sources, excluded = _read_rows(feature_files)
+    case_files = checked(read_case_files(feature_files), params_path)
+    features, sources, excluded = case_files.features, case_files.sources, case_files.excluded
     for case_id, reason in sorted(excluded.items()):
         log.warning("case %s left out: %s", case_id, reason)
     if len(features) == 0 and excluded:

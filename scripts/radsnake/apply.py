@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import warnings
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import sklearn
 
 import radsnake
 from radsnake import stats
-from radsnake.aggregate import _read_rows, write_table
+from radsnake.aggregate import checked, read_case_files, write_table
 from radsnake.bundle import BUNDLE_FORMAT, card_json, extraction_versions, file_sha256, library_versions
 from radsnake.calibration import calibration_stats
 from radsnake.cohort import load_cohort, read_feature_table
@@ -158,14 +159,17 @@ def collect_features(
     output_csv: str,
     feature_files: list[str] | None = None,
     table_path: str | None = None,
+    params_path: str | None = None,
 ) -> None:
     """The new cases' features table (features.csv layout; label empty when unknown):
-    from per-case extraction rows, or from the user's own table."""
+    from per-case extraction rows (all made with params_path), or from the user's own table."""
     cohort = load_cohort(sheet_path, schema_path, {}, need_images=False, labels_required=False)
     if table_path:
         write_table(read_feature_table(table_path, cohort).astype(np.float64), cohort, {}, output_csv)
         return
-    features, sources, excluded = _read_rows(feature_files or [])
+    folder = os.path.dirname(feature_files[0]) + "/" if feature_files else ""
+    case_files = checked(read_case_files(feature_files or []), params_path, what=folder)
+    features, sources, excluded = case_files.features, case_files.sources, case_files.excluded
     for case_id, reason in sorted(excluded.items()):
         log.warning("case %s left out (no prediction): %s", case_id, reason)
     if len(features) == 0:

@@ -18,7 +18,6 @@ One bundle per model, written by the main run (results/bundle/{model}/):
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import logging
 import os
@@ -37,6 +36,7 @@ import radsnake
 from radsnake.errors import InputError
 from radsnake.evaluation import training_threshold
 from radsnake.modelling import load_design
+from radsnake.provenance import file_sha256
 from radsnake.tables import partial_path
 
 log = logging.getLogger(__name__)
@@ -44,14 +44,6 @@ log = logging.getLogger(__name__)
 # Bumped when the bundle's layout changes; radsnake.apply refuses layouts it does not know.
 BUNDLE_FORMAT = 1
 _VERSION_COLUMN = re.compile(r"^diagnostics_(?:.+_)?Versions_(?P<library>\w+)$")
-
-
-def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def params_record(params_path: str) -> dict:

@@ -215,6 +215,7 @@ def extract_inputs(
     import radiomics
 
     from radsnake.extract import make_extractor, split_result
+    from radsnake.provenance import case_stamp
 
     radiomics.setVerbosity(logging.ERROR)
     qc = read_qc_row(qc_csv)
@@ -256,7 +257,9 @@ def extract_inputs(
     if bad:
         log.warning("case %s: %d features are not finite, e.g. %s", case_id, len(bad), bad[:3])
     log.info("case %s: %d features from %d image(s)", case_id, len(features), len(images))
-    write_csv(pd.DataFrame([{"case_id": case_id, **provenance(spec, infos, mask_info), **features}]), features_csv)
+    # Which params file and radsnake made the row: aggregation refuses to mix params.
+    stamp = case_stamp(params_path)
+    write_csv(pd.DataFrame([{"case_id": case_id, **provenance(spec, infos, mask_info), **stamp, **features}]), features_csv)
     write_csv(pd.DataFrame([{"case_id": case_id, **diagnostics}]), diagnostics_csv)
 
 
