@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import radsnake.apply as apply_module
+from conftest import REPO
 from radsnake.apply import apply_bundles, check_bundles, collect_features
 from radsnake.bundle import write_bundle
 from radsnake.cohort import load_cohort
@@ -90,6 +92,8 @@ def test_bundle_card(study):
     assert training["features"]["f0"]["mean"] == pytest.approx(train["f0"].mean(), abs=1e-12)
     assert training["features"]["f0"]["max"] == train["f0"].max()
     assert {"python", "numpy", "scikit-learn", "radsnake"} <= set(card["versions"])
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert card["radsnake_git"]["commit"] == head and isinstance(card["radsnake_git"]["dirty"], bool)
     assert card["config"]["seed"] == 1
     # The threshold is the one the evaluation fixes on the training set.
     assert 0 < card["thresholds"]["model"] < 1

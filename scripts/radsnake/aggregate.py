@@ -133,12 +133,14 @@ def check_same_params(case_files: CaseFiles, params_path: str | None, what: str 
     versions = stamps.groupby(VERSION_COLUMN, sort=True).groups
     if len(versions) > 1:  # the same params give the same features unless extraction code changed
         for version, cases in versions.items():
-            log.warning("radsnake %s extracted %d case(s): %s", version or "(not recorded)", len(cases), _case_list(sorted(cases)))
+            listed = _case_list(sorted(cases))
+            log.warning("radsnake %s extracted %d case(s): %s", version or "(not recorded)", len(cases), listed)
     groups = {h: sorted(cases) for h, cases in stamps.groupby(PARAMS_HASH_COLUMN, sort=True).groups.items()}
     current = file_sha256(params_path) if params_path else None
-    if not groups or (set(groups) == {""}):
-        if groups:
-            log.warning("%d feature file(s) record no params hash (made by an older radsnake); not checked", len(stamps))
+    if set(groups) == {""}:
+        log.warning("%d feature file(s) record no params hash (made by an older radsnake); not checked", len(stamps))
+        return
+    if not groups:
         return
     if set(groups) == {current} or (current is None and len(groups) == 1):
         return

@@ -36,7 +36,7 @@ import radsnake
 from radsnake.errors import InputError
 from radsnake.evaluation import training_threshold
 from radsnake.modelling import load_design
-from radsnake.provenance import file_sha256
+from radsnake.provenance import file_sha256, git_state
 from radsnake.tables import partial_path
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,13 @@ def library_versions() -> dict:
         "scikit-learn": sklearn.__version__,
         "scipy": scipy.__version__,
     }
+
+
+def radsnake_git() -> dict:
+    """The commit of the radsnake checkout that fitted the model, and whether it had local
+    changes (results/provenance.json has the details); null when it is not a git checkout."""
+    state = git_state(str(Path(radsnake.__file__).resolve().parents[2]))
+    return {"commit": state["git_commit"], "dirty": state["git_dirty"]}
 
 
 def extraction_versions(diagnostics_files: list[str], cases=None) -> dict:
@@ -187,6 +194,7 @@ def write_bundle(
         # ComBat in the pipelines needs each case's centre (and covariates) as reserved columns.
         "harmonisation": model_card["extra"].get("harmonisation"),
         "versions": library_versions(),
+        "radsnake_git": radsnake_git(),
         "extraction_versions": extraction_versions(diagnostics_files, train_ids) if params_path else {},
         "config": settings,
     }
