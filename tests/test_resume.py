@@ -34,6 +34,7 @@ def fresh_copy(reference: Path, workdir: Path) -> Path:
     """Same images, sheet and config as the reference study; nothing run yet."""
     for folder in ("images", "config"):
         shutil.copytree(reference / folder, workdir / folder)
+    shutil.copy(reference / "config.yaml", workdir / "config.yaml")
     return workdir
 
 
