@@ -77,9 +77,12 @@ def git_state(folder: str) -> dict:
     except FileNotFoundError:
         state["git_note"] = "git is not installed"
         return state
-    except subprocess.CalledProcessError as err:
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as err:
+        stderr = err.stderr.decode(errors="replace") if isinstance(err.stderr, bytes) else err.stderr or ""
+        said = " ".join(stderr.split())[:300]
         state["git_commit"] = None
-        state["git_note"] = f"not a git checkout ({' '.join(err.stderr.split())[:200]})"
+        # e.g. an unpacked archive; or a clone owned by another user (git's safe.directory)
+        state["git_note"] = "not a git checkout" if "not a git repository" in said else f"git failed: {said}"
         return state
     state["git_dirty"] = bool(changes)
     state["git_changes"] = [line.strip() for line in changes[:MAX_LISTED_CHANGES]]
