@@ -198,14 +198,25 @@ def test_the_worker_is_private_to_its_study_folder(case, tmp_path):
         (tmp_path / study).mkdir()
         assert check(tmp_path / study, image, mask, "qc").returncode == 0
         assert sockets(tmp_path / study)
-    # A worker folder someone else owns is not used: each job runs in its own process.
-    other = tmp_path / "shared"
-    (other / ".snakemake" / "radsnake-worker").mkdir(parents=True)
-    os.chown(other / ".snakemake" / "radsnake-worker", 65534, 65534)
-    result = check(other, image, mask, "qc")
-    assert result.returncode == 0, result.stderr
-    assert "not using the warm worker" in result.stderr
-    assert sockets(other) == []
+    # A worker folder that is a link, or someone else's, is not used: each job runs in
+    # its own process.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    linked = tmp_path / "linked"
+    (linked / ".snakemake").mkdir(parents=True)
+    (linked / ".snakemake" / "radsnake-worker").symlink_to(elsewhere)
+    studies = [linked]
+    if os.getuid() == 0:
+        owned = tmp_path / "owned"
+        (owned / ".snakemake" / "radsnake-worker").mkdir(parents=True)
+        os.chown(owned / ".snakemake" / "radsnake-worker", 65534, 65534)
+        studies.append(owned)
+    for study in studies:
+        result = check(study, image, mask, "qc")
+        assert result.returncode == 0, result.stderr
+        assert "not using the warm worker" in result.stderr
+        assert (study / "qc_qc.csv").read_bytes() == (tmp_path / "lung" / "qc_qc.csv").read_bytes()
+    assert not list(elsewhere.iterdir())
 
 
 def test_the_worker_key_follows_the_installed_distributions(tmp_path, monkeypatch):
