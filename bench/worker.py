@@ -39,9 +39,8 @@ def run_study(cohort: Path, sheet_rows, study: Path, cores: int, warm: bool, par
     })
     sheet_rows.to_csv(study / "config" / "cohort.csv", index=False)
     env = benchlib.env_for_runs()
-    cmd = [benchlib.SNAKEMAKE, "-s", benchlib.SNAKEFILE, "-d", str(study), "--cores", str(cores),
-           "results/features.csv"]
-    timing = benchlib.run_timed(cmd, cwd=study, env=env, label="warm" if warm else "cold")
+    cmd = benchlib.study_command(study, cores, "results/features.csv")
+    timing = benchlib.run_timed(cmd, cwd=benchlib.REPO, env=env, label="warm" if warm else "cold")
     worker_cpu = 0.0
     if warm:
         # The worker is detached (its own session): wait4 does not count it; read /proc.
