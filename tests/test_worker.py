@@ -267,19 +267,20 @@ def test_a_case_failing_in_the_worker_is_named_and_the_other_cases_finish(tmp_pa
     sitk.WriteImage(sitk.Cast(clamped, sitk.sitkInt8), str(image))
     result = snakemake(tmp_path, "--keep-going", "results/features.csv", check=False)
     console = result.stdout + result.stderr
-    assert result.returncode != 0
+    assert result.returncode != 0, console[-6000:]
     message = [line for line in console.splitlines() if line.startswith(f"radsnake: case {bad}:")]
     assert len(message) == 1, console[-6000:]
-    assert f"feature extraction failed on image {image} with mask {mask}:" in message[0]
+    assert f"feature extraction failed on image {image} with mask {mask}:" in message[0], message[0]
     assert "IndexError: Calculation of GLCM Failed" in message[0]
     # Snakemake shows the failed job's log (show-failed-logs in profiles/default), which keeps
     # the traceback and ends with the same line; the console has no other traceback.
     log = (tmp_path / "logs" / "extract_features" / f"{bad}.log").read_text()
-    assert log.splitlines()[-1].endswith(message[0].removeprefix("radsnake: "))
-    assert "Traceback" not in console.replace(log, "") and "warm worker died" not in console
+    assert log.splitlines()[-1].endswith(message[0].removeprefix("radsnake: ")), log[-2000:]
+    outside_log = console.replace(log, "")
+    assert "Traceback" not in outside_log and "warm worker died" not in console, outside_log[-6000:]
     assert (tmp_path / "results" / "qc" / "cases" / f"{bad}.csv").exists(), "the int8 image should pass QC"
     assert not (tmp_path / "results" / "features" / f"{bad}.csv").exists()
     for case in sheet["case_id"]:
         if case != bad:
-            assert (tmp_path / "results" / "features" / f"{case}.csv").exists(), case
+            assert (tmp_path / "results" / "features" / f"{case}.csv").exists(), f"{case}\n{console[-6000:]}"
     assert sockets(tmp_path), "the jobs did not run in the warm worker"
