@@ -155,7 +155,7 @@ def job_in_worker(folder: Path, shell: str, case: str = "c9") -> subprocess.Comp
     return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=folder)
 
 
-def test_a_child_killed_in_the_worker_is_reported_for_its_case_and_the_worker_survives(tmp_path):
+def test_a_killed_child_is_reported_for_its_case_and_a_killed_worker_is_replaced(tmp_path):
     # The worker: the parent of the job's child ($PPID).
     worker_pid = "awk '/^PPid/ {print $2}' /proc/$PPID/status > "
     first = job_in_worker(tmp_path, worker_pid + "before")
@@ -171,6 +171,14 @@ def test_a_child_killed_in_the_worker_is_reported_for_its_case_and_the_worker_su
     assert (tmp_path / "after").read_text() == (tmp_path / "before").read_text()
     worker_cmdline = Path(f"/proc/{int((tmp_path / 'after').read_text())}/cmdline").read_bytes()
     assert b"radsnake.worker" in worker_cmdline
+
+    # A killed worker is replaced: the next job starts a new one and runs in it.
+    os.kill(int((tmp_path / "after").read_text()), signal.SIGKILL)
+    replaced = job_in_worker(tmp_path, worker_pid + "replaced")
+    assert replaced.returncode == 0, replaced.stderr
+    new_worker = int((tmp_path / "replaced").read_text())
+    assert new_worker != int((tmp_path / "after").read_text())
+    assert b"radsnake.worker" in Path(f"/proc/{new_worker}/cmdline").read_bytes()
 
 
 def test_a_library_error_in_the_worker_names_the_case_the_file_and_the_cause(case, tmp_path):

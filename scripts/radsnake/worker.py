@@ -18,7 +18,7 @@ Safety:
 - Honest: an error in a job ends that job with one line naming the case, its files and
   the library's message (traceback in the job's log); a child killed by a signal (the
   out-of-memory killer, say) is reported as such for its case. Neither touches other
-  jobs: every job is its own forked child.
+  jobs: every job is its own forked child. A killed worker is replaced by the next job.
 - A child dies with its job: when the job's process goes (Snakemake killed, Ctrl-C),
   the socket closes and the child exits at once.
 - The worker exits after IDLE_SECONDS without a job. Inside a cluster job, or with
@@ -211,6 +211,11 @@ def start_worker(path: str) -> None:
         if probe is not None:
             probe.close()
             return
+        # A socket nobody listens on is a killed worker's: remove it, to wait for the new one.
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
         scripts = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env = dict(os.environ, PYTHONPATH=scripts, PYTHONHASHSEED="0")
         # Imported libraries size their thread pools at import; jobs resize them.
