@@ -4,13 +4,16 @@ BIN := .venv/bin
 
 .PHONY: demo test install report lint clean new-study config-doc
 
+# The demo is one study config among others; its study folder is this clone.
+DEMO_CONFIG := config/demo/config.yaml
+
 demo: install
-	$(BIN)/snakemake --profile profiles/default --cores $(CORES)
-	$(BIN)/snakemake --profile profiles/default --cores $(CORES) --report results/report.html
+	$(BIN)/snakemake --cores $(CORES) --configfile $(DEMO_CONFIG)
+	$(BIN)/snakemake --cores $(CORES) --report results/report.html --configfile $(DEMO_CONFIG)
 	@echo "Study done: open results/report.html"
 
 report: install
-	$(BIN)/snakemake --profile profiles/default --cores $(CORES) --report results/report.html
+	$(BIN)/snakemake --cores $(CORES) --report results/report.html --configfile $(DEMO_CONFIG)
 
 test:
 	bash envs/install.sh --test
@@ -20,13 +23,13 @@ install:
 	bash envs/install.sh
 
 lint: install
-	$(BIN)/snakemake --lint
+	$(BIN)/snakemake --lint --configfile $(DEMO_CONFIG)
 
 # A new study folder outside the clone (README, "Your own study"): make new-study DIR=~/studies/lung
 new-study:
 	@test -n "$(DIR)" || { echo "radsnake: name the study folder: make new-study DIR=~/studies/lung" >&2; exit 2; }
 	@test -x $(BIN)/python || { echo "radsnake: run make install first" >&2; exit 1; }
-	@PYTHONPATH=scripts $(BIN)/python -m radsnake.study "$(DIR)"
+	@PYTHONPATH=scripts $(BIN)/python -m radsnake.scaffold "$(DIR)"
 
 # docs/config.md is generated from config/schemas/config.schema.yaml (tests/test_config_doc.py).
 config-doc:

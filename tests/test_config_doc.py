@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 from snakemake.utils import validate
 
-from radsnake import configdoc, study
+from radsnake import configdoc, scaffold
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA_PATH = REPO / "config" / "schemas" / "config.schema.yaml"
@@ -95,7 +95,7 @@ def uncomment_everything(template: str, key_names: set[str]) -> str:
 
 
 def test_new_study_writes_a_valid_commented_template(tmp_path):
-    folder = study.new_study(tmp_path / "studies" / "lung")
+    folder = scaffold.new_study(tmp_path / "studies" / "lung")
     assert sorted(p.name for p in folder.iterdir()) == ["cohort.csv", "cohort.md", "config.yaml", "params.yaml"]
     text = (folder / "config.yaml").read_text()
     config = yaml.safe_load(text)
@@ -137,7 +137,7 @@ def test_new_study_refuses_a_folder_that_holds_files(tmp_path):
     folder.mkdir()
     (folder / "notes.txt").write_text("mine")
     result = subprocess.run(
-        [sys.executable, "-m", "radsnake.study", str(folder)], capture_output=True, text=True, cwd=REPO / "scripts"
+        [sys.executable, "-m", "radsnake.scaffold", str(folder)], capture_output=True, text=True, cwd=REPO / "scripts"
     )
     assert result.returncode == 1
     assert "is not empty" in result.stderr and "Traceback" not in result.stderr
@@ -146,7 +146,7 @@ def test_new_study_refuses_a_folder_that_holds_files(tmp_path):
     empty = tmp_path / "kidney"
     empty.mkdir()
     result = subprocess.run(
-        [sys.executable, "-m", "radsnake.study", str(empty)], capture_output=True, text=True, cwd=REPO / "scripts"
+        [sys.executable, "-m", "radsnake.scaffold", str(empty)], capture_output=True, text=True, cwd=REPO / "scripts"
     )
     assert result.returncode == 0, result.stderr
     assert f".venv/bin/snakemake --cores all --configfile {empty}/config.yaml" in result.stdout
