@@ -129,7 +129,8 @@ def test_new_study_writes_a_valid_commented_template(tmp_path):
     for column in columns:
         assert f"\n## {column}\n" in guide, column
     default_params = schema()["properties"]["pyradiomics"]["properties"]["params"]["default"]
-    assert (folder / "params.yaml").read_bytes() == (REPO / default_params).read_bytes()
+    shipped = REPO / "config" / "pyradiomics" / f"{default_params}.yaml"
+    assert (folder / "params.yaml").read_bytes() == shipped.read_bytes()
 
 
 def test_new_study_refuses_a_folder_that_holds_files(tmp_path):
