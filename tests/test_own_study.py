@@ -52,10 +52,15 @@ def code_spans(text: str) -> list[str]:
 
 def clean_copy(dest: Path) -> None:
     """The repository's tracked (and new, not ignored) files, as in a fresh clone."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO, capture_output=True, text=True, check=True,
-    ).stdout.split("\0")
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=REPO, capture_output=True, text=True, check=True,
+        ).stdout.split("\0")
+    except (OSError, subprocess.CalledProcessError):  # not a git checkout (e.g. a tarball)
+        leftovers = (".git", ".venv", "results", "logs", "benchmarks", ".snakemake", "__pycache__", ".pytest_cache")
+        shutil.copytree(REPO, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*leftovers))
+        return
     for name in filter(None, listed):
         source = REPO / name
         if source.is_file():
