@@ -40,7 +40,7 @@ def run_study(cohort: Path, sheet_rows, study: Path, cores: int, warm: bool, par
     sheet_rows.to_csv(study / "config" / "cohort.csv", index=False)
     env = benchlib.env_for_runs()
     cmd = benchlib.study_command(study, cores, "results/features.csv")
-    timing = benchlib.run_timed(cmd, cwd=benchlib.REPO, env=env, label="warm" if warm else "cold")
+    timing = benchlib.run_timed(cmd, cwd=benchlib.REPO, log_dir=study, env=env, label="warm" if warm else "cold")
     worker_cpu = 0.0
     if warm:
         # The worker is detached (its own session): wait4 does not count it; read /proc.
