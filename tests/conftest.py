@@ -70,8 +70,16 @@ def make_study(workdir: Path, n_cases: int, config: dict | None = None, seed: in
 def study_command(workdir: Path, *args: str, cores: str = "2", configfile: Path | None = None) -> list[str]:
     """The command a user types (README): from the repository root, the study's config given.
 
-    --configfile comes last: it takes every word after it, targets included."""
-    return [SNAKEMAKE, "--cores", cores, *args, "--configfile", str(configfile or workdir / "config.yaml")]
+    --configfile comes last: it takes every word after it, targets included. A test's
+    extra config file (``"--configfile", extra`` in args) follows the study's, as in
+    docs/apply.md: later files override earlier ones."""
+    args, extra = list(args), []
+    while "--configfile" in args:
+        at = args.index("--configfile")
+        extra.append(str(args.pop(at + 1)))
+        args.pop(at)
+    study_config = str(configfile or workdir / "config.yaml")
+    return [SNAKEMAKE, "--cores", cores, *args, "--configfile", study_config, *extra]
 
 
 def snakemake(
