@@ -12,6 +12,7 @@ import pytest
 import SimpleITK as sitk
 import yaml
 
+from browser import assert_report_reads_in_a_browser
 from conftest import FAST_CONFIG, REPO, planned_jobs, snakemake, write_config
 from input_factory import (
     ACCESSION,
@@ -183,6 +184,7 @@ def test_overlays_in_report_and_no_patient_identity(study):
         assert (study / "results" / "qc" / "overlays" / f"{case_id}.png").stat().st_size > 10_000
         assert f"{case_id}.png" in html
     assert "draft1.png" in html and "excluded.csv" in html
+    assert_report_reads_in_a_browser(study / "results" / "report.html")
     identity = [PATIENT_NAME, PATIENT_NAME.replace("^", " "), PATIENT_ID, BIRTH_DATE, ACCESSION]
     found = []
     for path in (study / "results").rglob("*"):
