@@ -142,8 +142,7 @@ class Page:
         seen = len(self.events)
         result = self.send("Page.navigate", url=url)
         if result.get("errorText"):
-            self.problems.append(f"navigation to {url} failed: {result['errorText']}")
-            return
+            raise RuntimeError(f"Chromium could not open {url}: {result['errorText']}")
         self.wait_for_event("Page.loadEventFired", seen)
 
     def evaluate(self, expression: str):
@@ -169,6 +168,8 @@ class Page:
 @contextlib.contextmanager
 def open_page(html: Path, timeout: float = 60):
     """Headless Chromium showing `html`; yields the Page, stops the browser afterwards."""
+    if not Path(html).is_file():
+        raise FileNotFoundError(html)
     binary = require_chromium()
     with tempfile.TemporaryDirectory(prefix="radsnake-chromium-") as scratch:
         profile = Path(scratch) / "profile"
