@@ -4,13 +4,16 @@ BIN := .venv/bin
 
 .PHONY: demo test install report lint clean
 
+# The demo is one study config among others; its study folder is this clone.
+DEMO_CONFIG := config/demo/config.yaml
+
 demo: install
-	$(BIN)/snakemake --profile profiles/default --cores $(CORES)
-	$(BIN)/snakemake --profile profiles/default --cores $(CORES) --report results/report.html
+	$(BIN)/snakemake --cores $(CORES) --configfile $(DEMO_CONFIG)
+	$(BIN)/snakemake --cores $(CORES) --report results/report.html --configfile $(DEMO_CONFIG)
 	@echo "Study done: open results/report.html"
 
 report: install
-	$(BIN)/snakemake --profile profiles/default --cores $(CORES) --report results/report.html
+	$(BIN)/snakemake --cores $(CORES) --report results/report.html --configfile $(DEMO_CONFIG)
 
 test:
 	bash envs/install.sh --test
@@ -20,7 +23,7 @@ install:
 	bash envs/install.sh
 
 lint: install
-	$(BIN)/snakemake --lint
+	$(BIN)/snakemake --lint --configfile $(DEMO_CONFIG)
 
 clean:
 	rm -rf results logs benchmarks .snakemake

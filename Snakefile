@@ -3,8 +3,8 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
-
-configfile: "config/config.yaml"
+# No configfile directive: the study's --configfile is the whole truth (rules/common.smk),
+# and with none the demo study (config/demo/config.yaml) runs.
 
 
 report: "docs/report/workflow.rst"

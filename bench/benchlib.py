@@ -73,9 +73,15 @@ def env_for_runs() -> dict:
 
 
 def write_study_config(study: Path, config: dict) -> None:
+    """A study folder as users keep it: config.yaml at its root, the sheet in config/."""
     (study / "config").mkdir(parents=True, exist_ok=True)
-    with open(study / "config" / "config.yaml", "w") as handle:
+    with open(study / "config.yaml", "w") as handle:
         yaml.safe_dump(config, handle, sort_keys=False)
+
+
+def study_command(study: Path, cores, *targets: str) -> list[str]:
+    """The documented command: the repository's workflow on the study's config."""
+    return [SNAKEMAKE, "--cores", str(cores), *targets, "--configfile", str(study / "config.yaml")]
 
 
 def save_result(workdir: Path, name: str, result: dict) -> Path:

@@ -74,14 +74,13 @@ def run_workflow(manifest: pd.DataFrame, params: Path, cores: int, study: Path) 
         "pyradiomics": {"params": str(params)},
     })
     sheet.to_csv(study / "config" / "cohort.csv", index=False)
-    cmd = [benchlib.SNAKEMAKE, "-s", benchlib.SNAKEFILE, "-d", str(study), "--cores", str(cores),
-           "results/features.csv"]
+    cmd = benchlib.study_command(study, cores, "results/features.csv")
     # A private TMPDIR gives this run its own warm worker (radsnake.worker): started cold inside
     # the timed run, never one left warm by an earlier run or shared with someone else's.
     tmp = study / "tmp"
     tmp.mkdir()
     env = dict(benchlib.env_for_runs(), TMPDIR=str(tmp))
-    timing = benchlib.run_timed(cmd, cwd=study, env=env, label="workflow")
+    timing = benchlib.run_timed(cmd, cwd=benchlib.REPO, env=env, label="workflow")
     # The worker is detached (its own session), so wait4 does not count its CPU; read it from /proc.
     time.sleep(2.5)  # the worker reaps finished children about once a second
     worker_cpu = detached_cpu_seconds(str(tmp))

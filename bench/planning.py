@@ -62,7 +62,7 @@ def make_study(workdir: Path, n_cases: int) -> Path:
 
 def dry_run_cmd(study: Path, which: str) -> list[str]:
     if which == "workflow":
-        return [benchlib.SNAKEMAKE, "-s", benchlib.SNAKEFILE, "-d", str(study), "--cores", "2", "-n"]
+        return benchlib.study_command(study, 2, "-n")
     return [benchlib.SNAKEMAKE, "-s", str(TRIVIAL), "-d", str(study), "--cores", "2", "-n",
             "--config", "cohort=config/cohort.csv"]
 
@@ -79,7 +79,7 @@ def count_jobs(log: Path) -> int:
 def time_dry_runs(study: Path, which: str, repeats: int) -> dict:
     walls = []
     for attempt in range(repeats):
-        run = benchlib.run_timed(dry_run_cmd(study, which), cwd=study, env=benchlib.env_for_runs(),
+        run = benchlib.run_timed(dry_run_cmd(study, which), cwd=benchlib.REPO, env=benchlib.env_for_runs(),
                                  label=f"{which}-dry-run")
         walls.append(run["wall_s"])
     jobs = count_jobs(study / f"bench-{which}-dry-run.log")

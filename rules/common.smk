@@ -20,7 +20,43 @@ apply_snakemake_fixes(SNAKEMAKE_VERSION)
 from radsnake import external  # noqa: E402
 
 
-validate(config, "../config/schemas/config.schema.yaml")
+# --- The study. The user's --configfile is the whole truth: no other config is read, and
+# missing keys take the schema's defaults. With no --configfile, the demo study runs.
+# The study folder (the config's folder, or its study_dir) becomes the working directory,
+# so each study has its own results/, logs/ and .snakemake/ (locks, metadata).
+from radsnake import study  # noqa: E402
+
+CONFIG_SCHEMA = os.path.join(workflow.basedir, "config", "schemas", "config.schema.yaml")
+if workflow.overwrite_configfiles:
+    CONFIG_FILE = str(workflow.overwrite_configfiles[0])
+else:
+    CONFIG_FILE = os.path.join(workflow.basedir, "config", "demo", "config.yaml")
+    workflow.configfile(CONFIG_FILE)
+
+
+def stop(message):
+    """A one-line (or one-line-per-problem) message instead of a traceback or schema dump."""
+    print(message, file=sys.stderr)
+    sys.exit(1)
+
+
+with open(CONFIG_SCHEMA) as handle:
+    import yaml
+
+    CONFIG_SCHEMA_DICT = yaml.safe_load(handle)
+_config_problems = study.config_problems(config, CONFIG_SCHEMA_DICT)
+if _config_problems:
+    stop(f"radsnake: {CONFIG_FILE}: " + "\n".join(_config_problems))
+_given_paths = study.given_paths(config)
+validate(config, CONFIG_SCHEMA)
+if not os.path.isdir(study.study_folder(config, CONFIG_FILE)):
+    stop(f"radsnake: {CONFIG_FILE}: study_dir {study.study_folder(config, CONFIG_FILE)} is not a folder")
+workdir: study.study_folder(config, CONFIG_FILE)
+STUDY_DIR = os.getcwd()  # -d/--directory, when given, wins over study_dir
+from radsnake.snakemake_fixes import move_run_log  # noqa: E402
+
+move_run_log(workflow.logger_manager, STUDY_DIR)
+study.resolve_paths(config, _given_paths, os.path.dirname(CONFIG_FILE), STUDY_DIR, workflow.basedir)
 
 COHORT_SCHEMA = os.path.join(workflow.basedir, "config", "schemas", "cohort.schema.yaml")
 BRING_YOUR_OWN_FEATURES = bool(config["features_table"])
@@ -45,7 +81,7 @@ try:
         config["split"]["method"], config["split"]["external_centers"], CASE_COHORTS.values()
     )
 except InputError as err:
-    raise WorkflowError(f"radsnake: {err}") from None
+    stop(f"radsnake: {err}")
 
 CASES = list(COHORT.index)
 # Cases whose mask a human has not accepted yet: listed in results/qc/excluded.csv, not extracted.
@@ -59,7 +95,7 @@ ROBUSTNESS = config["robustness"]
 ROBUSTNESS_PLAN = None
 if ROBUSTNESS["enabled"]:
     if BRING_YOUR_OWN_FEATURES:
-        raise WorkflowError(
+        stop(
             "radsnake: robustness needs the images and masks (it re-extracts features with other "
             "segmentations), but features_table is set. Set robustness.enabled: false, or extract."
         )
@@ -76,7 +112,7 @@ if ROBUSTNESS["enabled"]:
             config["seed"],
         )
     except InputError as err:
-        raise WorkflowError(f"radsnake: {err}") from None
+        stop(f"radsnake: {err}")
     logger.info(ROBUSTNESS_PLAN.note)
 ROBUSTNESS_CASES = list(ROBUSTNESS_PLAN.cases) if ROBUSTNESS_PLAN else []
 ROBUSTNESS_RATERS = list(ROBUSTNESS_PLAN.raters) if ROBUSTNESS_PLAN else []
@@ -94,7 +130,7 @@ NEGATIVE_CONTROL = config["negative_control"]["enabled"]
 # Alternative selections of the model comparison; the configured one is always "main".
 ALTERNATIVE_SELECTIONS = list(config["comparison"]["selections"])
 if "main" in ALTERNATIVE_SELECTIONS:
-    raise WorkflowError(
+    stop(
         "radsnake: comparison.selections: the name 'main' is reserved for selection.steps "
         "(always compared); give that alternative another name."
     )
@@ -152,14 +188,14 @@ def check_harmonisation():
         return
     undeclared = [name for name in settings["covariates"] if name not in config["clinical"]]
     if undeclared:
-        raise WorkflowError(f"radsnake: harmonisation.covariates {undeclared} must be declared under clinical")
+        stop(f"radsnake: harmonisation.covariates {undeclared} must be declared under clinical")
     batch = settings["batch_column"]
     if batch != "center" and config["clinical"].get(batch) != "categorical":
-        raise WorkflowError(
+        stop(
             f"radsnake: harmonisation.batch_column {batch!r} must be center or a categorical clinical column"
         )
     if batch in settings["covariates"]:
-        raise WorkflowError(f"radsnake: harmonisation.batch_column {batch!r} cannot also be a protected covariate")
+        stop(f"radsnake: harmonisation.batch_column {batch!r} cannot also be a protected covariate")
 
 
 check_harmonisation()
@@ -460,7 +496,7 @@ if APPLY["cohort"]:
             labels_required=False,
         )
     except InputError as err:
-        raise WorkflowError(f"radsnake: apply.cohort: {err}") from None
+        stop(f"radsnake: apply.cohort: {err}")
 APPLY_LABELLED = APPLY_COHORT is not None and bool(APPLY_COHORT["label"].notna().all())
 APPLY_PENDING = {} if APPLY_COHORT is None else {c: r for c, r in APPLY_COHORT["pending"].items() if r}
 APPLY_EXTRACT_CASES = (

@@ -50,8 +50,9 @@ FAST_CONFIG = {
 
 
 def write_config(workdir: Path, config: dict) -> None:
-    (workdir / "config").mkdir(parents=True, exist_ok=True)
-    with open(workdir / "config" / "config.yaml", "w") as handle:
+    """The study's config, at the study folder's root as a user keeps it."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    with open(workdir / "config.yaml", "w") as handle:
         yaml.safe_dump(config, handle, sort_keys=False)
 
 
@@ -61,15 +62,26 @@ def make_study(workdir: Path, n_cases: int, config: dict | None = None, seed: in
 
     sheet = make_cohort(str(workdir / "images"), n_cases=n_cases, seed=seed, image_dir_relative="../images")
     write_config(workdir, config or FAST_CONFIG)
+    (workdir / "config").mkdir(exist_ok=True)
     sheet.to_csv(workdir / "config" / "cohort.csv", index=False)
     return sheet
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 1200) -> subprocess.CompletedProcess:
-    """Real Snakemake on the repository's Snakefile, run in a study folder."""
+def study_command(workdir: Path, *args: str, cores: str = "2", configfile: Path | None = None) -> list[str]:
+    """The command a user types (README): from the repository root, the study's config given.
+
+    --configfile comes last: it takes every word after it, targets included."""
+    return [SNAKEMAKE, "--cores", cores, *args, "--configfile", str(configfile or workdir / "config.yaml")]
+
+
+def snakemake(
+    workdir: Path, *args: str, check: bool = True, timeout: int = 1200, configfile: Path | None = None
+) -> subprocess.CompletedProcess:
+    """Real Snakemake run as users run it: from the repository root, on the study's config."""
     env = dict(os.environ, PYTHONHASHSEED="0")
     result = subprocess.run(
-        [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2", *args],
+        study_command(workdir, *args, configfile=configfile),
+        cwd=REPO,
         capture_output=True,
         text=True,
         timeout=timeout,

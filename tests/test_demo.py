@@ -99,10 +99,10 @@ def test_cohort_sheet_is_deterministic_and_grows_by_appending():
 
 def test_shipped_demo_sheet_is_the_generator_s_and_has_two_external_centres():
     sheet = demo.demo_sheet()
-    shipped = os.path.join(os.path.dirname(__file__), "..", "config", "cohort.csv")
+    shipped = os.path.join(os.path.dirname(__file__), "..", "config", "demo", "cohort.csv")
     with open(shipped) as handle:
         assert handle.read() == sheet.to_csv(index=False)
-    # C and D are the external cohorts of config/config.yaml: each needs both labels for an AUC CI.
+    # C and D are the external cohorts of config/demo/config.yaml: each needs both labels for an AUC CI.
     counts = sheet.groupby(["center", "label"]).size()
     assert set(sheet.center) == {"A", "B", "C", "D"}
     assert all(counts[centre, label] >= 12 for centre in ("C", "D") for label in (0, 1))

@@ -23,10 +23,15 @@ SIGNAL_FEATURES = {
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
+    """A copy of the clone's config/ folder: the demo config's study_dir (../..) is the copy's root."""
     workdir = tmp_path_factory.mktemp("demo")
     shutil.copytree(REPO / "config", workdir / "config")
-    snakemake(workdir, timeout=3000)
+    snakemake(workdir, timeout=3000, configfile=demo_config(workdir))
     return workdir
+
+
+def demo_config(workdir):
+    return workdir / "config" / "demo" / "config.yaml"
 
 
 # Centres C and D are the two external cohorts, each reported on its own, then pooled.
@@ -47,14 +52,14 @@ def test_two_external_cohorts_reported_separately(demo):
     metrics = pd.read_csv(demo / "results" / "evaluation" / "metrics.csv")
     n = metrics[metrics["model"] == "radscore"].set_index("set")["n"]
     split = pd.read_csv(demo / "results" / "split.csv", dtype=str)
-    sheet = pd.read_csv(demo / "config" / "cohort.csv", dtype=str).merge(split, on="case_id")
+    sheet = pd.read_csv(demo / "config" / "demo" / "cohort.csv", dtype=str).merge(split, on="case_id")
     for centre in ("C", "D"):
         cases = sheet[sheet["center"] == centre]
         assert set(cases["set"]) == {f"external_{centre}"}
         assert n[f"external_{centre}"] == len(cases) >= 30
     assert n["external"] == n["external_C"] + n["external_D"]
 
-    snakemake(demo, "--report", str(demo / "report.html"), timeout=600)
+    snakemake(demo, "--report", str(demo / "report.html"), timeout=600, configfile=demo_config(demo))
     html = (demo / "report.html").read_text(errors="replace")
     for centre in ("C", "D"):
         for kind in ("roc", "calibration", "decision_curve", "radscore_waterfall"):
@@ -75,14 +80,14 @@ def test_negative_control_gives_chance_auc_while_real_does_not(demo):
     table = pd.read_csv(demo / "results" / "negative_control" / "metrics.csv")
     test = table[table["set"] == "test"]
     permuted, real = test[test["branch"] == "permuted"], test[test["branch"] == "real"]
-    models = set(yaml.safe_load((demo / "config" / "config.yaml").read_text())["models"]["enabled"]) | {"radscore"}
+    models = set(yaml.safe_load(demo_config(demo).read_text())["models"]["enabled"]) | {"radscore"}
     assert set(permuted["model"]) == set(real["model"]) == models
     assert ((permuted["auc_ci_low"] <= 0.5) & (permuted["auc_ci_high"] >= 0.5)).all(), permuted.to_string()
     assert (real["auc_ci_low"] > 0.5).all(), real.to_string()
 
 
 def test_model_comparison_covers_every_model_and_selection(demo):
-    config = yaml.safe_load((demo / "config" / "config.yaml").read_text())
+    config = yaml.safe_load(demo_config(demo).read_text())
     table = pd.read_csv(demo / "results" / "evaluation" / "model_comparison.csv")
     selections = ["main", *config["comparison"]["selections"]]
     assert sorted(map(tuple, table[["model", "selection"]].values.tolist())) == sorted(
@@ -91,7 +96,7 @@ def test_model_comparison_covers_every_model_and_selection(demo):
 
 
 def test_report_shows_negative_control_and_comparison(demo):
-    snakemake(demo, "--report", str(demo / "report.html"), timeout=1200)
+    snakemake(demo, "--report", str(demo / "report.html"), timeout=1200, configfile=demo_config(demo))
     html = (demo / "report.html").read_text(errors="replace")
     for name in ("negative_control.png", "model_comparison.png", "model_comparison.csv", "Leakage negative control"):
         assert name in html, name

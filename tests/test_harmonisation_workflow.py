@@ -97,7 +97,7 @@ def test_harmonisation_tables(study):
 
 
 def test_editing_harmonisation_reruns_selection_and_models_not_extraction(study):
-    config_file = study / "config" / "config.yaml"
+    config_file = study / "config.yaml"
     before = config_file.read_bytes()
     try:
         config = yaml.safe_load(before)

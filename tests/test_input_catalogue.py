@@ -130,7 +130,7 @@ def test_good_cases_finish_despite_bad_ones(catalogue):
 @pytest.fixture(scope="module")
 def excluded_run(catalogue):
     root, cases, _ = catalogue
-    config = yaml.safe_load((root / "config" / "config.yaml").read_text())
+    config = yaml.safe_load((root / "config.yaml").read_text())
     config["qc"]["on_fail"] = "exclude"
     write_config(root, config)
     snakemake(root, *TARGETS)
@@ -170,7 +170,7 @@ def _snapshot(root):
 def test_sheet_and_params_problems_stop_before_any_job(excluded_run, problem, expected):
     root, _ = excluded_run
     before = _snapshot(root)
-    sheet_path, config_path = root / "config" / "cohort.csv", root / "config" / "config.yaml"
+    sheet_path, config_path = root / "config" / "cohort.csv", root / "config.yaml"
     sheet_text, config_text = sheet_path.read_text(), config_path.read_text()
     sheet = pd.read_csv(sheet_path, dtype=str, keep_default_na=False)
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SNAKEMAKE, make_study, snakemake
+from conftest import REPO, make_study, snakemake, study_command
 
 pytestmark = pytest.mark.workflow
 
@@ -53,7 +53,8 @@ def run_until(workdir: Path, ready, what: str, timeout: float = 900) -> None:
     # A killed Snakemake leaves its lock behind: --unlock is the documented first step.
     snakemake(workdir, "--unlock")
     run = subprocess.Popen(
-        [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2"],
+        study_command(workdir),
+        cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=dict(os.environ, PYTHONHASHSEED="0"),

@@ -86,7 +86,7 @@ def profile_default_resources(**changes: str) -> list[str]:
 def run_snakemake(workdir: Path, *args: str) -> tuple[subprocess.CompletedProcess, float]:
     """Real Snakemake on the repository's Snakefile in a study folder, under `timeout -k`."""
     env = dict(os.environ, PYTHONHASHSEED="0")
-    command = ["timeout", "-k", "15", str(RUN_SECONDS), SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), *args]
+    command = ["timeout", "-k", "15", str(RUN_SECONDS), SNAKEMAKE, *args, "--configfile", str(workdir / "config.yaml")]
     start = time.monotonic()
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=RUN_SECONDS + 60)
     return result, time.monotonic() - start

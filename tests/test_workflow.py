@@ -226,7 +226,7 @@ def test_negative_control_branch(study):
 
 
 def test_pooled_external_set_only_when_configured(study):
-    config_file = study / "config" / "config.yaml"
+    config_file = study / "config.yaml"
     with edited(config_file):
         config = yaml.safe_load(config_file.read_text())
         config["split"]["pool_external"] = False
@@ -239,7 +239,7 @@ def test_pooled_external_set_only_when_configured(study):
 
 
 def test_unsafe_external_centre_name_stops_before_any_job(study):
-    config_file = study / "config" / "config.yaml"
+    config_file = study / "config.yaml"
     with edited(config_file):
         config = yaml.safe_load(config_file.read_text())
         config["split"]["external_centers"] = ["C", "St Mary"]
@@ -278,7 +278,7 @@ def test_editing_params_reruns_every_extraction(study):
 
 
 def test_editing_modelling_config_reruns_only_modelling_and_after(study):
-    config_file = study / "config" / "config.yaml"
+    config_file = study / "config.yaml"
     with edited(config_file):
         config = yaml.safe_load(config_file.read_text())
         config["models"]["cv_folds"] = 4
@@ -291,7 +291,7 @@ def test_editing_modelling_config_reruns_only_modelling_and_after(study):
 
 
 def test_editing_selection_config_reruns_selection_and_after(study):
-    config_file = study / "config" / "config.yaml"
+    config_file = study / "config.yaml"
     with edited(config_file):
         config = yaml.safe_load(config_file.read_text())
         config["selection"]["steps"][2]["p_threshold"] = 0.2
@@ -303,7 +303,7 @@ def test_editing_selection_config_reruns_selection_and_after(study):
 
 
 def test_editing_an_alternative_selection_reruns_only_its_fits(study):
-    config_file = study / "config" / "config.yaml"
+    config_file = study / "config.yaml"
     with edited(config_file):
         config = yaml.safe_load(config_file.read_text())
         config["comparison"]["selections"]["lasso_only"][-1]["n_lambdas"] = 12
@@ -472,5 +472,5 @@ def test_apply_refuses_other_params_and_missing_features(study):
 
 
 def test_lint_is_clean():
-    result = snakemake(REPO, "--lint")
+    result = snakemake(REPO, "--lint", configfile=REPO / "config" / "demo" / "config.yaml")
     assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr

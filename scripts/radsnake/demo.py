@@ -43,11 +43,11 @@ SCANNERS = {
     "D": {"gain": 0.96, "offset_hu": 6.0, "noise_hu": 13.0},
 }
 
-# The shipped demo study (config/cohort.csv): A and B train and test; C and D are the two
-# external cohorts (config/config.yaml), each with enough cases of both labels for an AUC CI.
+# The shipped demo study (config/demo/cohort.csv): A and B train and test; C and D are the two
+# external cohorts (config/demo/config.yaml), each with enough cases of both labels for an AUC CI.
 DEMO_N_CASES = 160
 DEMO_CENTERS = ("A", "B", "C", "D")
-DEMO_IMAGE_DIR = "../results/demo"
+DEMO_IMAGE_DIR = "../../results/demo"
 
 SHEET_COLUMNS = ["case_id", "image", "mask", "label", "center", "age", "sex"]
 
@@ -226,7 +226,7 @@ def cohort_sheet(
 
 
 def demo_sheet() -> pd.DataFrame:
-    """The shipped demo's sheet, config/cohort.csv (written with ``to_csv(index=False)``)."""
+    """The shipped demo's sheet, config/demo/cohort.csv (written with ``to_csv(index=False)``)."""
     return cohort_sheet(DEMO_N_CASES, DEMO_CENTERS, image_dir=DEMO_IMAGE_DIR)
 
 

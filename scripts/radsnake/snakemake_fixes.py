@@ -16,6 +16,9 @@ Scheduling decisions are unchanged.
 
 from __future__ import annotations
 
+import logging
+import os
+import shutil
 import threading
 
 # Checked against this version's source; other versions are left alone.
@@ -49,3 +52,45 @@ def apply(snakemake_version: str) -> bool:
     JobScheduler._schedule_reevalutation = schedule_reevaluation
     JobScheduler._radsnake_single_timer = True
     return True
+
+
+def move_run_log(logger_manager, study_dir: str) -> list[str]:
+    """Write Snakemake's own run log into the study folder's .snakemake/log/.
+
+    Snakemake opens its run log in the folder it was started from, before the Snakefile
+    sets the study folder as the working directory; so every study run from the clone
+    would log into the clone. The log's first lines (parsing) are carried over. Returns
+    the new log paths. Version-pinned like ``apply``; other versions are left alone.
+    """
+    from snakemake import __version__
+
+    if __version__ not in FIXED_VERSIONS:
+        return []
+    moved = []
+    log_dir = os.path.join(study_dir, ".snakemake", "log")
+    for handler, old_path in list(logger_manager.logfile_handlers.items()):
+        if not isinstance(handler, logging.FileHandler) or os.path.dirname(old_path) == log_dir:
+            continue
+        new_path = os.path.join(log_dir, os.path.basename(old_path))
+        os.makedirs(log_dir, exist_ok=True)
+        handler.acquire()
+        try:
+            handler.flush()
+            handler.close()
+            shutil.move(old_path, new_path)
+            handler.baseFilename = new_path
+        finally:
+            handler.release()
+        logger_manager.logfile_handlers[handler] = new_path
+        moved.append(new_path)
+        _remove_empty(os.path.dirname(old_path))
+    return moved
+
+
+def _remove_empty(folder: str) -> None:
+    """Drop the .snakemake/log folders a study run left empty in the start folder."""
+    for path in (folder, os.path.dirname(folder)):
+        try:
+            os.rmdir(path)
+        except OSError:
+            return
