@@ -361,7 +361,10 @@ WALK_JS = r"""
 
 
 def walk_snakemake_report(html: Path, timeout: float = 120) -> ReportWalk:
-    """Open a Snakemake report, show every result through its menu, return what was seen."""
+    """Open a Snakemake report, show every result through its menu, return what was seen.
+
+    Results that only a label toggle of the report reaches (a label with two values, each on
+    half of a subcategory's results) are not clicked and so count as not shown."""
     with open_page(html, timeout=timeout) as page:
         seen = page.evaluate(WALK_JS)
         page.settle()
