@@ -2,7 +2,7 @@
 CORES ?= all
 BIN := .venv/bin
 
-.PHONY: demo test install report lint clean
+.PHONY: demo test install report lint clean new-study config-doc
 
 # The demo is one study config among others; its study folder is this clone.
 DEMO_CONFIG := config/demo/config.yaml
@@ -24,6 +24,16 @@ install:
 
 lint: install
 	$(BIN)/snakemake --lint --configfile $(DEMO_CONFIG)
+
+# A new study folder outside the clone (README, "Your own study"): make new-study DIR=~/studies/lung
+new-study:
+	@test -n "$(DIR)" || { echo "radsnake: name the study folder: make new-study DIR=~/studies/lung" >&2; exit 2; }
+	@test -x $(BIN)/python || { echo "radsnake: run make install first" >&2; exit 1; }
+	@PYTHONPATH=scripts $(BIN)/python -m radsnake.scaffold "$(DIR)"
+
+# docs/config.md is generated from config/schemas/config.schema.yaml (tests/test_config_doc.py).
+config-doc:
+	PYTHONPATH=scripts $(BIN)/python -m radsnake.configdoc --write
 
 clean:
 	rm -rf results logs benchmarks .snakemake

@@ -36,7 +36,7 @@ def say(message: str) -> None:
 
 
 def run_timed(cmd: list[str], cwd: str | Path | None = None, env: dict | None = None,
-              label: str = "", quiet: bool = True) -> dict:
+              label: str = "", quiet: bool = True, log_dir: str | Path | None = None) -> dict:
     """Run a command, return wall time, CPU time of it and its descendants, and peak RSS.
 
     os.wait4 gives the rusage of exactly this child (with the descendants it waited for),
@@ -46,8 +46,9 @@ def run_timed(cmd: list[str], cwd: str | Path | None = None, env: dict | None = 
     say(f"  [{label or cmd[0]}] load average before run: {load}")
     out = subprocess.DEVNULL if quiet else None
     log_path = None
-    if quiet and cwd is not None:
-        log_path = Path(cwd) / f"bench-{label or 'run'}.log"
+    if quiet and (log_dir or cwd) is not None:
+        # Workflow runs start in the clone (the documented command); their logs go to the study.
+        log_path = Path(log_dir or cwd) / f"bench-{label or 'run'}.log"
         out = open(log_path, "w")
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)

@@ -75,15 +75,12 @@ def run_workflow(manifest: pd.DataFrame, params: Path, cores: int, study: Path) 
     })
     sheet.to_csv(study / "config" / "cohort.csv", index=False)
     cmd = benchlib.study_command(study, cores, "results/features.csv")
-    # A private TMPDIR gives this run its own warm worker (radsnake.worker): started cold inside
-    # the timed run, never one left warm by an earlier run or shared with someone else's.
-    tmp = study / "tmp"
-    tmp.mkdir()
-    env = dict(benchlib.env_for_runs(), TMPDIR=str(tmp))
-    timing = benchlib.run_timed(cmd, cwd=benchlib.REPO, env=env, label="workflow")
+    # The warm worker (radsnake.worker) is private to the study folder, which is new: it starts
+    # cold inside the timed run, never one left warm by an earlier run.
+    timing = benchlib.run_timed(cmd, cwd=benchlib.REPO, log_dir=study, env=benchlib.env_for_runs(), label="workflow")
     # The worker is detached (its own session), so wait4 does not count its CPU; read it from /proc.
     time.sleep(2.5)  # the worker reaps finished children about once a second
-    worker_cpu = detached_cpu_seconds(str(tmp))
+    worker_cpu = detached_cpu_seconds(str(study))
     timing["cpu_waited_s"] = timing["cpu_s"]
     timing["cpu_worker_s"] = worker_cpu
     timing["cpu_s"] += worker_cpu

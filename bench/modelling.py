@@ -73,7 +73,7 @@ def run_size(workdir: Path, n_cases: int, n_features: int, seed: int, cores: int
     study = make_study(workdir, n_cases, n_features, seed, cores)
     targets = [f"results/models/{m}/predictions.csv" for m in MODELS]
     cmd = benchlib.study_command(study, cores, *targets)
-    run = benchlib.run_timed(cmd, cwd=benchlib.REPO, env=benchlib.env_for_runs(), label="modelling")
+    run = benchlib.run_timed(cmd, cwd=benchlib.REPO, log_dir=study, env=benchlib.env_for_runs(), label="modelling")
     per_model, cpu = {}, 0.0
     for model in MODELS:
         bench = pd.read_csv(study / "benchmarks" / "fit_model" / f"{model}.tsv", sep="\t")

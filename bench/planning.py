@@ -79,7 +79,7 @@ def count_jobs(log: Path) -> int:
 def time_dry_runs(study: Path, which: str, repeats: int) -> dict:
     walls = []
     for attempt in range(repeats):
-        run = benchlib.run_timed(dry_run_cmd(study, which), cwd=benchlib.REPO, env=benchlib.env_for_runs(),
+        run = benchlib.run_timed(dry_run_cmd(study, which), cwd=benchlib.REPO, log_dir=study, env=benchlib.env_for_runs(),
                                  label=f"{which}-dry-run")
         walls.append(run["wall_s"])
     jobs = count_jobs(study / f"bench-{which}-dry-run.log")

@@ -1,4 +1,4 @@
-"""All four benchmarks, one after another (never in parallel: they would time each other).
+"""All five benchmarks, one after another (never in parallel: they would time each other).
 
 --cases is the extraction cohort size (200 for the full run); the other benchmarks scale
 with it, so `--cases 20` is a smoke run of everything in a few minutes:
@@ -9,6 +9,7 @@ with it, so `--cases 20` is a smoke run of everything in a few minutes:
 | planning | 1,000 and 10,000 cases, 3 repeats | 1000 s and 10000 s (at least 10), 1 repeat when s < 1 |
 | modelling | 250 / 500 / 1000 cases x 500 / 1500 features | when s < 1, one size: 500 s cases (at least 60) x 1500 s features |
 | memory | 10,000 cases x 1,500 features | 10000 s x 1500 s (at least 50 x 20) |
+| warm worker | 50 demo cases, with and without, 3 repeats each | 50 s cases (at least 10), 1 repeat when s < 1 |
 
 The output also goes to <workdir>/run_all.log; each benchmark leaves a JSON of its numbers.
 
@@ -40,11 +41,13 @@ def commands(cases: int, cores: int, workdir: Path) -> dict[str, list[str]]:
         # One size only: tuning the four models with their default grids is the slow part.
         modelling = ["--cases", str(max(60, round(500 * scale))), "--features", str(max(20, round(1500 * scale)))]
     memory = ["--cases", str(max(50, round(10000 * scale))), "--features", str(max(20, round(1500 * scale)))]
+    warm_worker = ["--cases", str(max(10, round(50 * scale))), "--repeats", "3" if scale >= 1 else "1"]
     scripts = {
         "extraction": ["extraction.py", "--cases", str(cases), "--cores", str(cores)],
         "planning": ["planning.py", *planning],
         "modelling": ["modelling.py", *modelling, "--cores", str(cores)],
         "memory": ["memory.py", *memory],
+        "worker": ["worker.py", *warm_worker, "--cores", str(cores)],
     }
     return {name: [benchlib.PYTHON, str(HERE / script), *rest, *common] for name, (script, *rest) in scripts.items()}
 
@@ -53,7 +56,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=200)
     parser.add_argument("--cores", type=int, default=2)
-    parser.add_argument("--only", nargs="+", choices=["extraction", "planning", "modelling", "memory"])
+    parser.add_argument("--only", nargs="+", choices=["extraction", "planning", "modelling", "memory", "worker"])
     parser.add_argument("--workdir", type=Path, default=benchlib.DEFAULT_WORKDIR)
     args = parser.parse_args()
     workdir = args.workdir.resolve()

@@ -2,6 +2,7 @@
 if BRING_YOUR_OWN_FEATURES:
 
     rule import_features:
+        localrule: True
         input:
             table=config["features_table"],
             sheet=config["cohort"],
@@ -22,6 +23,7 @@ if BRING_YOUR_OWN_FEATURES:
 else:
 
     rule aggregate_features:
+        localrule: True
         input:
             features=get_case_features,
             sheet=config["cohort"],
@@ -44,6 +46,7 @@ else:
     # What every feature column means (image type, filter, class, IBSI code). Only for
     # PyRadiomics features: bring-your-own columns follow no naming scheme.
     rule feature_dictionary:
+        localrule: True
         input:
             features="results/features.csv",
         output:

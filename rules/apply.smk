@@ -10,6 +10,7 @@ rule apply_all:
 if APPLY_COHORT is not None:
 
     rule apply_check:
+        localrule: True
         input:
             bundles=get_apply_bundles,
             cards=get_apply_cards,
@@ -40,6 +41,8 @@ if APPLY_COHORT is not None:
                 f"logs/apply_qc_case/{APPLY_NAME}/{{case}}.log",
 
         use rule qc_table as apply_qc_table with:
+            # `with:` resets localrule to False (Snakemake 9.27.1): set it again.
+            localrule: True
             input:
                 qc=get_apply_case_qc,
             output:
@@ -68,6 +71,7 @@ if APPLY_COHORT is not None:
                 f"benchmarks/apply_extract_features/{APPLY_NAME}/{{case}}.tsv"
 
     rule apply_features:
+        localrule: True
         input:
             checks=f"{APPLY_DIR}/checks.json",
             features=get_apply_case_features,

@@ -2,6 +2,7 @@
 # docs/apply.md): the model and rad-score pipelines, input features, params hash, training
 # summary, thresholds, versions and config. The params file is an input: its hash is recorded.
 rule bundle_model:
+    localrule: True
     input:
         model="results/models/{model}/model.joblib",
         model_info="results/models/{model}/model.json",

@@ -139,40 +139,6 @@ EVALUATION_SETS = external.evaluation_sets(
 )
 
 
-# Seconds-long rules run on the submitting node: a cluster job would cost more in queueing.
-localrules:
-    aggregate_features,
-    import_features,
-    qc_table,
-    feature_dictionary,
-    split_cases,
-    evaluate_models,
-    plot_roc,
-    plot_lasso,
-    plot_waterfall,
-    plot_correlation,
-    plot_importance,
-    plot_calibration,
-    plot_decision_curve,
-    plot_confusion,
-    plot_radscore_violin,
-    bundle_model,
-    apply_check,
-    apply_qc_table,
-    apply_features,
-    harmonise_features,
-    plot_harmonisation,
-    summarise_validation,
-    plot_validation_auc,
-    plot_learning_curves,
-    evaluate_negative_control,
-    plot_negative_control,
-    compare_models,
-    plot_model_comparison,
-    robustness_icc,
-    plot_icc,
-
-
 wildcard_constraints:
     case=r"[A-Za-z0-9][A-Za-z0-9._-]*",
     model="|".join(MODELS),

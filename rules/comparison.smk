@@ -17,6 +17,7 @@ use rule fit_model as comparison_fit_model with:
 
 
 rule compare_models:
+    localrule: True
     input:
         predictions=comparison_files("predictions.csv"),
         cv_results=comparison_files("cv_results.csv"),
@@ -42,6 +43,7 @@ rule compare_models:
 
 
 rule plot_model_comparison:
+    localrule: True
     input:
         table="results/evaluation/model_comparison.csv",
     output:

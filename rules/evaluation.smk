@@ -1,4 +1,5 @@
 rule evaluate_models:
+    localrule: True
     input:
         predictions=get_predictions,
         radscore="results/selection/radscore.csv",

@@ -1,5 +1,6 @@
 # Publication figures, PNG (300 dpi, in the report) and PDF (for the journal) side by side.
 rule plot_roc:
+    localrule: True
     input:
         predictions=get_predictions,
         radscore="results/selection/radscore.csv",
@@ -25,6 +26,7 @@ rule plot_roc:
 
 
 rule plot_lasso:
+    localrule: True
     input:
         path="results/selection/lasso_path.csv",
         cv="results/selection/lasso_cv.csv",
@@ -47,6 +49,7 @@ rule plot_lasso:
 
 
 rule plot_waterfall:
+    localrule: True
     input:
         radscore="results/selection/radscore.csv",
         metrics="results/evaluation/metrics.csv",
@@ -67,6 +70,7 @@ rule plot_waterfall:
 
 
 rule plot_correlation:
+    localrule: True
     input:
         features="results/features.csv",
         split="results/split.csv",
@@ -88,6 +92,7 @@ rule plot_correlation:
 
 
 rule plot_importance:
+    localrule: True
     input:
         importances=get_importances,
     output:
@@ -109,6 +114,7 @@ rule plot_importance:
 
 
 rule plot_calibration:
+    localrule: True
     input:
         binned="results/evaluation/calibration_binned.csv",
         smoothed="results/evaluation/calibration_smoothed.csv",
@@ -130,6 +136,7 @@ rule plot_calibration:
 
 
 rule plot_decision_curve:
+    localrule: True
     input:
         decision="results/evaluation/decision_curves.csv",
     output:
@@ -149,6 +156,7 @@ rule plot_decision_curve:
 
 
 rule plot_confusion:
+    localrule: True
     input:
         confusion="results/evaluation/confusion_matrices.csv",
     output:
@@ -168,6 +176,7 @@ rule plot_confusion:
 
 
 rule plot_radscore_violin:
+    localrule: True
     input:
         radscore="results/selection/radscore.csv",
     output:

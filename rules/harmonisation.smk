@@ -1,6 +1,7 @@
 # ComBat fitted on the training cases, as the first step of every model's Pipeline does,
 # and its effect per centre for the report. Only when harmonisation.method is combat.
 rule harmonise_features:
+    localrule: True
     input:
         features="results/features.csv",
         split="results/split.csv",
@@ -23,6 +24,7 @@ rule harmonise_features:
 
 
 rule plot_harmonisation:
+    localrule: True
     input:
         pca="results/harmonisation/pca.csv",
         centre_effect="results/harmonisation/centre_effect.csv",

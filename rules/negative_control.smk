@@ -33,6 +33,7 @@ use rule fit_model as control_fit_model with:
 
 
 rule evaluate_negative_control:
+    localrule: True
     input:
         real_predictions=get_predictions,
         real_radscore="results/selection/radscore.csv",
@@ -58,6 +59,7 @@ rule evaluate_negative_control:
 
 
 rule plot_negative_control:
+    localrule: True
     input:
         table="results/negative_control/metrics.csv",
     output:

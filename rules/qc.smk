@@ -63,6 +63,7 @@ rule qc_overlay:
 
 
 rule qc_table:
+    localrule: True
     input:
         qc=get_case_qc,
     output:

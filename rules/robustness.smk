@@ -67,6 +67,7 @@ rule extract_robustness:
 
 # Training cases only (results/split.csv): the held-out sets never inform the filter.
 rule robustness_icc:
+    localrule: True
     input:
         split="results/split.csv",
         original=get_robustness_originals,
@@ -100,6 +101,7 @@ rule robustness_icc:
 
 
 rule plot_icc:
+    localrule: True
     input:
         icc="results/robustness/icc.csv",
     output:

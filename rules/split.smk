@@ -1,4 +1,5 @@
 rule split_cases:
+    localrule: True
     input:
         features="results/features.csv",
         locked=get_locked_split,

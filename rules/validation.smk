@@ -36,6 +36,7 @@ rule validate_model:
 
 
 rule summarise_validation:
+    localrule: True
     input:
         summaries=get_validation_summaries,
     output:
@@ -56,6 +57,7 @@ rule summarise_validation:
 
 
 rule plot_validation_auc:
+    localrule: True
     input:
         summary="results/validation/summary.csv",
     output:
@@ -75,6 +77,7 @@ rule plot_validation_auc:
 
 
 rule plot_learning_curves:
+    localrule: True
     input:
         curves=get_learning_curves,
     output:

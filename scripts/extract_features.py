@@ -35,5 +35,6 @@ sys.exit(
         log_path=args.log,
         threads=args.threads,
         warm=args.warm,
+        case=args.case,
     )
 )

@@ -26,4 +26,4 @@ if args.overlay:
     target, kwargs = "radsnake.inputs:draw_overlay", {**case, "overlay_png": args.overlay, "window": args.window}
 else:
     target, kwargs = "radsnake.inputs:run_qc", {**case, "on_fail": args.on_fail, "tolerance": json.loads(args.tolerance)}
-sys.exit(run(target, kwargs, log_path=args.log, threads=args.threads, warm=args.warm))
+sys.exit(run(target, kwargs, log_path=args.log, threads=args.threads, warm=args.warm, case=args.case))

@@ -50,8 +50,9 @@ FAST_CONFIG = {
 
 
 def write_config(workdir: Path, config: dict) -> None:
-    """The study's config, at the study folder's root as a user keeps it."""
-    workdir.mkdir(parents=True, exist_ok=True)
+    """The study's config, at the study folder's root as a user keeps it (tests keep the sheet
+    in its config/ folder, as FAST_CONFIG's cohort says)."""
+    (workdir / "config").mkdir(parents=True, exist_ok=True)
     with open(workdir / "config.yaml", "w") as handle:
         yaml.safe_dump(config, handle, sort_keys=False)
 
@@ -62,7 +63,6 @@ def make_study(workdir: Path, n_cases: int, config: dict | None = None, seed: in
 
     sheet = make_cohort(str(workdir / "images"), n_cases=n_cases, seed=seed, image_dir_relative="../images")
     write_config(workdir, config or FAST_CONFIG)
-    (workdir / "config").mkdir(exist_ok=True)
     sheet.to_csv(workdir / "config" / "cohort.csv", index=False)
     return sheet
 
@@ -70,8 +70,16 @@ def make_study(workdir: Path, n_cases: int, config: dict | None = None, seed: in
 def study_command(workdir: Path, *args: str, cores: str = "2", configfile: Path | None = None) -> list[str]:
     """The command a user types (README): from the repository root, the study's config given.
 
-    --configfile comes last: it takes every word after it, targets included."""
-    return [SNAKEMAKE, "--cores", cores, *args, "--configfile", str(configfile or workdir / "config.yaml")]
+    --configfile comes last: it takes every word after it, targets included. A test's
+    extra config file (``"--configfile", extra`` in args) follows the study's, as in
+    docs/apply.md: later files override earlier ones."""
+    args, extra = list(args), []
+    while "--configfile" in args:
+        at = args.index("--configfile")
+        extra.append(str(args.pop(at + 1)))
+        args.pop(at)
+    study_config = str(configfile or workdir / "config.yaml")
+    return [SNAKEMAKE, "--cores", cores, *args, "--configfile", study_config, *extra]
 
 
 def snakemake(

@@ -502,3 +502,21 @@ def test_nothing_identifying_leaves_the_dicom_files(study, ct, tmp_path):
     for text in texts:
         for phi in PHI:
             assert phi not in text, (phi, text)
+
+
+def test_truncated_gzip_image_is_refused_not_read_as_zeros(tmp_path):
+    """ITK reads a truncated .nii.gz without an error, the missing voxels 0: refuse it."""
+    path = str(tmp_path / "ct.nii.gz")
+    sitk.WriteImage(sitk.GetImageFromArray(hu(1)), path, True)
+    read, _ = read_image("P1", path)
+    assert np.array_equal(sitk.GetArrayFromImage(read), hu(1))
+    data = open(path, "rb").read()
+    cut = str(tmp_path / "cut.nii.gz")
+    with open(cut, "wb") as handle:
+        handle.write(data[: len(data) * 2 // 3])
+    truncated = sitk.GetArrayFromImage(sitk.ReadImage(cut))  # what ITK alone makes of it
+    assert truncated.shape == SHAPE and not np.array_equal(truncated, hu(1))
+    with pytest.raises(InputError, match=rf"case P1: image file {re.escape(cut)} is incomplete or damaged"):
+        read_image("P1", cut)
+    with pytest.raises(InputError, match="case P1: mask file .* is incomplete or damaged"):
+        read_mask("P1", cut, read)

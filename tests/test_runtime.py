@@ -1,5 +1,8 @@
 import logging
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from threadpoolctl import threadpool_info
@@ -16,6 +19,35 @@ def test_job_logs_to_file_and_limits_threads(tmp_path):
         assert os.environ["OMP_NUM_THREADS"] == "1"
         assert all(pool["num_threads"] == 1 for pool in threadpool_info())
     assert "hello from the job" in log.read_text()
+
+
+CHATTY_JOB = """
+import logging, os, subprocess, sys, warnings
+from radsnake.runtime import job
+
+with job(sys.argv[1]):
+    logging.getLogger("radsnake.test").info("logged line")
+    os.write(2, b"WARNING: In itkImageIO.cxx: written by C++\\n")
+    print("printed by a library")
+    print("printed to stderr", file=sys.stderr)
+    warnings.warn("a library's warning", UserWarning)
+    subprocess.run([sys.executable, "-c", "import sys; print('child stderr', file=sys.stderr)"], check=True)
+print("after the job")
+"""
+
+
+def test_library_chatter_goes_to_the_log_not_the_console(tmp_path):
+    """What libraries print below logging (ITK's std::cerr, stray prints, warnings, child
+    processes) lands in the job's log, in a real process; the console stays empty."""
+    log = tmp_path / "job.log"
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "scripts"))
+    result = subprocess.run([sys.executable, "-c", CHATTY_JOB, str(log)], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert (result.stdout, result.stderr) == ("after the job\n", "")
+    text = log.read_text()
+    for line in ("logged line", "written by C++", "printed by a library", "printed to stderr",
+                 "a library's warning", "child stderr"):
+        assert line in text
 
 
 def test_input_error_exits_with_its_message_only(tmp_path, capsys):

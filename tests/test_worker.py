@@ -1,10 +1,13 @@
-"""The warm worker: same bytes as a job in its own process, errors reach the job, and a
-killed job takes its child with it."""
+"""The warm worker: same bytes as a job in its own process, errors reach the job naming
+the case, a killed job takes its child with it, and a killed child is reported for its
+case. The worker is private to the study folder (the jobs' working directory) and keyed
+by the installed distributions."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import FAST_CONFIG, make_study, snakemake
 from radsnake import worker
 from radsnake.demo import make_case
 
@@ -40,7 +44,7 @@ def check(folder: Path, image: str, mask: str, name: str, *extra: str, label: in
     command = [sys.executable, str(QC_SCRIPT), "--case", "c1", "--spec", spec(image, mask, label)]
     command += ["--qc", str(folder / f"{name}_qc.csv"), "--on-fail", "stop"]
     command += ["--tolerance", "{}", "--log", str(folder / f"{name}_qc.log")]
-    return subprocess.run([*command, *extra], capture_output=True, text=True, timeout=300)
+    return subprocess.run([*command, *extra], capture_output=True, text=True, timeout=300, cwd=folder)
 
 
 def overlay(folder: Path, image: str, mask: str, name: str, *extra: str):
@@ -48,7 +52,7 @@ def overlay(folder: Path, image: str, mask: str, name: str, *extra: str):
     command = [sys.executable, str(QC_SCRIPT), "--case", "c1", "--spec", spec(image, mask)]
     command += ["--qc", str(folder / f"{name}_qc.csv"), "--overlay", str(folder / f"{name}.png")]
     command += ["--log", str(folder / f"{name}_overlay.log")]
-    return subprocess.run([*command, *extra], capture_output=True, text=True, timeout=300)
+    return subprocess.run([*command, *extra], capture_output=True, text=True, timeout=300, cwd=folder)
 
 
 def extract(folder: Path, image: str, mask: str, name: str, *extra: str, label: int = 1):
@@ -58,7 +62,11 @@ def extract(folder: Path, image: str, mask: str, name: str, *extra: str, label: 
     command = [sys.executable, str(SCRIPT), "--case", "c1", "--spec", spec(image, mask, label), "--qc", str(qc)]
     command += ["--params", str(PARAMS), "--log", str(folder / f"{name}.log")]
     command += ["--features", str(folder / f"{name}.csv"), "--diagnostics", str(folder / f"{name}_diag.csv")]
-    return subprocess.run([*command, *extra], capture_output=True, text=True, timeout=300)
+    return subprocess.run([*command, *extra], capture_output=True, text=True, timeout=300, cwd=folder)
+
+
+def sockets(folder: Path) -> list[Path]:
+    return sorted((folder / ".snakemake" / "radsnake-worker").glob("*.sock"))
 
 
 def test_warm_worker_gives_the_same_bytes_as_its_own_process(case):
@@ -70,7 +78,9 @@ def test_warm_worker_gives_the_same_bytes_as_its_own_process(case):
     assert (folder / "warm.csv").read_bytes() == (folder / "cold.csv").read_bytes()
     assert (folder / "again.csv").read_bytes() == (folder / "cold.csv").read_bytes()
     assert (folder / "warm_diag.csv").read_bytes() == (folder / "cold_diag.csv").read_bytes()
-    assert os.path.exists(worker.socket_path()), "no warm worker is listening"
+    # (A second one if someone installed a package meanwhile: the key follows the venv.)
+    assert sockets(folder), "no warm worker is listening in the study folder"
+    assert (folder / ".snakemake" / "radsnake-worker").stat().st_mode & 0o777 == 0o700
     assert "features" in (folder / "warm.log").read_text()
 
 
@@ -112,7 +122,7 @@ def test_killing_a_job_ends_its_child_in_the_worker(tmp_path):
         "run('subprocess:call', {'args': ['sh', '-c', 'echo $PPID > ' + sys.argv[2] + '; sleep 60']}, sys.argv[3])"
     )
     job = subprocess.Popen(
-        [sys.executable, "-c", client, str(REPO / "scripts"), str(pid_file), str(tmp_path / "job.log")]
+        [sys.executable, "-c", client, str(REPO / "scripts"), str(pid_file), str(tmp_path / "job.log")], cwd=tmp_path
     )
     deadline = time.monotonic() + 120
     while not pid_file.exists() or not pid_file.read_text().strip():
@@ -133,3 +143,152 @@ def alive(pid: int) -> bool:
         return "zombie" not in Path(f"/proc/{pid}/status").read_text()
     except FileNotFoundError:
         return False
+
+
+def job_in_worker(folder: Path, shell: str, case: str = "c9") -> subprocess.CompletedProcess:
+    """A job whose body is a shell command run by the worker's child (its parent: $PPID)."""
+    client = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from radsnake.worker import run; "
+        "sys.exit(run('subprocess:call', {'args': ['sh', '-c', sys.argv[2]]}, sys.argv[3], case=sys.argv[4]))"
+    )
+    command = [sys.executable, "-c", client, str(REPO / "scripts"), shell, str(folder / "job.log"), case]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=folder)
+
+
+def test_a_killed_child_is_reported_for_its_case_and_a_killed_worker_is_replaced(tmp_path):
+    # The worker: the parent of the job's child ($PPID).
+    worker_pid = "awk '/^PPid/ {print $2}' /proc/$PPID/status > "
+    first = job_in_worker(tmp_path, worker_pid + "before")
+    assert first.returncode == 0, first.stderr
+    killed = job_in_worker(tmp_path, "kill -9 $PPID")
+    assert killed.returncode == 128 + signal.SIGKILL
+    assert "case c9" in killed.stderr and "killed by SIGKILL" in killed.stderr, killed.stderr
+    assert "out-of-memory killer" in killed.stderr
+    assert "warm worker died" not in killed.stderr
+    # The next job runs in the same worker.
+    after = job_in_worker(tmp_path, worker_pid + "after")
+    assert after.returncode == 0, after.stderr
+    assert (tmp_path / "after").read_text() == (tmp_path / "before").read_text()
+    worker_cmdline = Path(f"/proc/{int((tmp_path / 'after').read_text())}/cmdline").read_bytes()
+    assert b"radsnake.worker" in worker_cmdline
+
+    # A killed worker is replaced: the next job starts a new one and runs in it.
+    os.kill(int((tmp_path / "after").read_text()), signal.SIGKILL)
+    replaced = job_in_worker(tmp_path, worker_pid + "replaced")
+    assert replaced.returncode == 0, replaced.stderr
+    new_worker = int((tmp_path / "replaced").read_text())
+    assert new_worker != int((tmp_path / "after").read_text())
+    assert b"radsnake.worker" in Path(f"/proc/{new_worker}/cmdline").read_bytes()
+
+
+def test_a_library_error_in_the_worker_names_the_case_the_file_and_the_cause(case, tmp_path):
+    """An int8 image makes PyRadiomics' GLCM raise IndexError: the job says so, in one line."""
+    import SimpleITK as sitk
+
+    folder, image, mask = case
+    int8 = str(tmp_path / "int8.nii.gz")
+    sitk.WriteImage(sitk.Cast(sitk.Clamp(sitk.ReadImage(image), lowerBound=-128, upperBound=127), sitk.sitkInt8), int8)
+    for name, extra in (("int8_warm", ()), ("int8_cold", ("--no-warm-worker",))):
+        result = extract(folder, int8, mask, name, *extra)
+        assert result.returncode == 1
+        lines = [line for line in result.stderr.splitlines() if line.startswith("radsnake:")]
+        assert len(lines) == 1, result.stderr
+        assert f"case c1: feature extraction failed on image {int8} with mask {mask}" in lines[0]
+        assert "IndexError: Calculation of GLCM Failed" in lines[0]
+        assert "Traceback" not in result.stderr and "warm worker died" not in result.stderr
+        assert "Traceback" in (folder / f"{name}.log").read_text()
+        assert not (folder / f"{name}.csv").exists()
+
+
+def test_the_worker_is_private_to_its_study_folder(case, tmp_path):
+    folder, image, mask = case
+    for study in ("lung", "kidney"):
+        (tmp_path / study).mkdir()
+        assert check(tmp_path / study, image, mask, "qc").returncode == 0
+        assert sockets(tmp_path / study)
+    # A worker folder that is a link, or someone else's, is not used: each job runs in
+    # its own process.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    linked = tmp_path / "linked"
+    (linked / ".snakemake").mkdir(parents=True)
+    (linked / ".snakemake" / "radsnake-worker").symlink_to(elsewhere)
+    studies = [linked]
+    if os.getuid() == 0:
+        owned = tmp_path / "owned"
+        (owned / ".snakemake" / "radsnake-worker").mkdir(parents=True)
+        os.chown(owned / ".snakemake" / "radsnake-worker", 65534, 65534)
+        studies.append(owned)
+    for study in studies:
+        result = check(study, image, mask, "qc")
+        assert result.returncode == 0, result.stderr
+        assert "not using the warm worker" in result.stderr
+        assert (study / "qc_qc.csv").read_bytes() == (tmp_path / "lung" / "qc_qc.csv").read_bytes()
+    assert not list(elsewhere.iterdir())
+
+
+def test_the_worker_key_follows_the_installed_distributions(tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    (site / "somelib-1.0.dist-info").mkdir(parents=True)
+    monkeypatch.syspath_prepend(str(site))
+    before = worker.code_key()
+    assert worker.code_key() == before
+    (site / "somelib-1.0.dist-info").rename(site / "somelib-1.1.dist-info")
+    assert worker.code_key() != before
+
+
+def test_the_worker_key_covers_every_distribution_importlib_metadata_finds():
+    from importlib.metadata import distributions
+
+    def normal(text: str) -> str:
+        return re.sub(r"[-_.]+", "_", text).lower()
+
+    listed = normal(worker.distributions_key())
+    missing = [d.metadata["Name"] for d in distributions() if normal(f"{d.metadata['Name']}-{d.version}") not in listed]
+    assert not missing
+
+
+def test_the_worker_key_differs_between_checkouts(tmp_path):
+    """Two checkouts of the same code get separate workers."""
+    import shutil
+
+    shutil.copytree(REPO / "scripts" / "radsnake", tmp_path / "radsnake", ignore=shutil.ignore_patterns("__pycache__"))
+    key = "import sys; sys.path.insert(0, sys.argv[1]); from radsnake.worker import code_key; print(code_key())"
+    here, there = (
+        subprocess.run([sys.executable, "-c", key, path], capture_output=True, text=True, check=True).stdout
+        for path in (str(REPO / "scripts"), str(tmp_path))
+    )
+    assert here != there
+
+
+def test_a_case_failing_in_the_worker_is_named_and_the_other_cases_finish(tmp_path):
+    """Through the workflow: one case's image is int8, which passes QC but makes
+    PyRadiomics' GLCM fail inside the warm worker. With --keep-going every other case is
+    extracted, and the console names the case, the file and the library's message."""
+    import SimpleITK as sitk
+
+    sheet = make_study(tmp_path, n_cases=6, config=FAST_CONFIG)
+    bad = sheet["case_id"].iloc[2]
+    image = (tmp_path / "config" / sheet["image"].iloc[2]).resolve()
+    mask = (tmp_path / "config" / sheet["mask"].iloc[2]).resolve()
+    clamped = sitk.Clamp(sitk.ReadImage(str(image)), lowerBound=-128, upperBound=127)
+    sitk.WriteImage(sitk.Cast(clamped, sitk.sitkInt8), str(image))
+    result = snakemake(tmp_path, "--keep-going", "results/features.csv", check=False)
+    console = result.stdout + result.stderr
+    assert result.returncode != 0, console[-6000:]
+    message = [line for line in console.splitlines() if line.startswith(f"radsnake: case {bad}:")]
+    assert len(message) == 1, console[-6000:]
+    assert f"feature extraction failed on image {image} with mask {mask}:" in message[0], message[0]
+    assert "IndexError: Calculation of GLCM Failed" in message[0]
+    # Snakemake shows the failed job's log (show-failed-logs in profiles/default), which keeps
+    # the traceback and ends with the same line; the console has no other traceback.
+    log = (tmp_path / "logs" / "extract_features" / f"{bad}.log").read_text()
+    assert log.splitlines()[-1].endswith(message[0].removeprefix("radsnake: ")), log[-2000:]
+    outside_log = console.replace(log, "")
+    assert "Traceback" not in outside_log and "warm worker died" not in console, outside_log[-6000:]
+    assert (tmp_path / "results" / "qc" / "cases" / f"{bad}.csv").exists(), "the int8 image should pass QC"
+    assert not (tmp_path / "results" / "features" / f"{bad}.csv").exists()
+    for case in sheet["case_id"]:
+        if case != bad:
+            assert (tmp_path / "results" / "features" / f"{case}.csv").exists(), f"{case}\n{console[-6000:]}"
+    assert sockets(tmp_path), "the jobs did not run in the warm worker"

@@ -30,21 +30,52 @@ def limit_threads(threads: int) -> None:
 
 
 @contextlib.contextmanager
+def console_to_log(log_path: str):
+    """Send this process's stdout and stderr (file descriptors 1 and 2) to the job's log.
+
+    Libraries talk on the console in ways logging does not see: SimpleITK/ITK write to
+    std::cerr, PyRadiomics adds its own stderr handler, joblib's workers print their
+    warnings. Redirecting the descriptors catches all of it, and processes started
+    meanwhile inherit the log as their stderr.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = (os.dup(1), os.dup(2))
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (log_fd, *saved):
+            os.close(fd)
+
+
+@contextlib.contextmanager
 def job(log_path: str, threads: int = 1):
     """Run a job's body with logging to log_path and thread limits.
 
-    An InputError ends the job with its message alone (no traceback) on stderr and in
-    the log; any other error keeps its traceback in the log.
+    Everything the body or its libraries print goes to the log too (console_to_log), so
+    the console shows Snakemake's progress only. An InputError ends the job with its
+    message alone (no traceback) on stderr and in the log; any other error keeps its
+    traceback in the log.
     """
-    limit_threads(threads)
-    handler = logging.FileHandler(log_path, mode="w")
+    open(log_path, "w").close()
+    # Appends, like the redirected descriptors: the two never overwrite each other.
+    handler = logging.FileHandler(log_path, mode="a")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
     logging.captureWarnings(True)
     try:
-        yield
+        with console_to_log(log_path):
+            limit_threads(threads)
+            yield
     except InputError as err:
         logging.error("%s", err)
         print(f"radsnake: {err}", file=sys.stderr)

@@ -1,20 +1,28 @@
 """A warm worker for the many short per-case jobs.
 
 A fresh Python that imports PyRadiomics, SimpleITK, numpy and pandas costs about as much
-as extracting a small ROI, and the workflow starts one per case. The first per-case job
-on a machine starts a worker that imports all of that once and then forks one child per
-job. The child takes the job's working directory, environment and stdout/stderr, runs
-the same radsnake function the job would run itself, and reports the exit status.
-Results are the same either way: the child runs the same code in a copy of a process
-that has done nothing but import it.
+as extracting a small ROI, and the workflow starts two per case (QC, extraction). The
+first per-case job of a study starts a worker that imports all of that once and then
+forks one child per job. The child takes the job's working directory, environment and
+stdout/stderr, runs the same radsnake function the job would run itself, and reports
+the exit status. Results are the same either way: the child runs the same code in a
+copy of a process that has done nothing but import it. docs/benchmarks.md has what it
+saves; docs/design.md why it stays.
 
 Safety:
-- The worker's socket name is a hash of the Python environment and of this package's
-  source, so a code upgrade never runs in a stale worker.
+- Private: the socket lives under the study folder (the job's working directory), in
+  .snakemake/radsnake-worker/, which must be this user's with mode 0700. Its name is a
+  hash of the interpreter, this checkout's path, this package's source and the
+  installed distributions (name, version, install time), so a second checkout, another
+  study, a code change or a `pip install -U` never runs in a stale worker.
+- Honest: an error in a job ends that job with one line naming the case, its files and
+  the library's message (traceback in the job's log); a child killed by a signal (the
+  out-of-memory killer, say) is reported as such for its case. Neither touches other
+  jobs: every job is its own forked child. A killed worker is replaced by the next job.
 - A child dies with its job: when the job's process goes (Snakemake killed, Ctrl-C),
   the socket closes and the child exits at once.
 - The worker exits after IDLE_SECONDS without a job. Inside a cluster job, or with
-  RADSNAKE_WORKER=0, jobs run in their own process as before.
+  RADSNAKE_WORKER=0 or resources.warm_worker: false, jobs run in their own process.
 """
 
 from __future__ import annotations
@@ -23,18 +31,21 @@ import fcntl
 import hashlib
 import importlib
 import json
+import logging
 import os
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 IDLE_SECONDS = 60
 START_TIMEOUT_SECONDS = 60
+# Relative to the study folder, which is every job's working directory.
+WORKER_DIR = os.path.join(".snakemake", "radsnake-worker")
 # A lingering worker would hold a cluster job open (or be killed with it): not there.
 CLUSTER_JOB_VARIABLES = ("SLURM_JOB_ID", "JOB_ID", "LSB_JOBID", "PBS_JOBID", "_CONDOR_JOB_AD")
 PRELOAD = (
@@ -51,16 +62,42 @@ PRELOAD = (
     "radsnake.robustness",
     "scipy.ndimage",
 )
+# What a job does, for messages ("case c1: feature extraction failed on ...").
+JOB_NAMES = {
+    "radsnake.inputs:extract_inputs": "feature extraction",
+    "radsnake.inputs:run_qc": "input QC",
+    "radsnake.inputs:draw_overlay": "the QC overlay",
+}
 ACCEPTED = b"A"
 HEADER = struct.Struct("!I")
+# The reply: what ended the job, and its exit status or signal number.
+REPLY = struct.Struct("!BI")
+EXITED, KILLED, ENDED_UNREPORTED = 0, 1, 2
+
+
+def distributions_key() -> str:
+    """The installed distributions: every *.dist-info / *.egg-info on sys.path, with its
+    install time. The folder names carry name and version; these are the entries
+    importlib.metadata reads (tests/test_worker.py checks that), without parsing each
+    METADATA file, which costs about 0.2 s a job."""
+    entries = []
+    for folder in sys.path:
+        try:
+            with os.scandir(folder or ".") as found:
+                for entry in found:
+                    if entry.name.endswith((".dist-info", ".egg-info")):
+                        entries.append(f"{os.path.abspath(folder)}/{entry.name} {entry.stat().st_mtime_ns}")
+        except OSError:  # a zip file or a missing folder on sys.path
+            continue
+    return "\n".join(sorted(entries))
 
 
 def code_key() -> str:
-    """Identifies the interpreter, its packages and this package's code."""
+    """Identifies the interpreter, the installed distributions, this checkout and its code."""
     digest = hashlib.sha256()
-    digest.update(sys.executable.encode())
-    digest.update(sys.prefix.encode())
     package = os.path.dirname(os.path.abspath(__file__))
+    for part in (sys.executable, sys.prefix, package, distributions_key()):
+        digest.update(part.encode() + b"\0")
     for name in sorted(os.listdir(package)):
         if name.endswith(".py"):
             digest.update(name.encode())
@@ -69,10 +106,28 @@ def code_key() -> str:
     return digest.hexdigest()[:20]
 
 
-def socket_path() -> str:
-    folder = os.path.join(tempfile.gettempdir(), f"radsnake-worker-{os.getuid()}")
-    os.makedirs(folder, mode=0o700, exist_ok=True)
-    return os.path.join(folder, f"{code_key()}.sock")
+def private_folder() -> str | None:
+    """This study's worker folder (relative to the study folder), or None if it is not
+    ours alone: a worker runs code as whoever started it."""
+    os.makedirs(WORKER_DIR, mode=0o700, exist_ok=True)
+    info = os.lstat(WORKER_DIR)
+    if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and info.st_mode & 0o077:
+        os.chmod(WORKER_DIR, 0o700)  # ours, made under a permissive umask
+        info = os.lstat(WORKER_DIR)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        print(
+            f"radsnake: not using the warm worker: {os.path.abspath(WORKER_DIR)} is not a folder "
+            "that only you can open (mode 0700); each job runs in its own process.",
+            file=sys.stderr,
+        )
+        return None
+    return WORKER_DIR
+
+
+def socket_path() -> str | None:
+    """The socket, relative to the study folder (an absolute path may pass AF_UNIX's 107 bytes)."""
+    folder = private_folder()
+    return None if folder is None else os.path.join(folder, f"{code_key()}.sock")
 
 
 def warm_worker_allowed() -> bool:
@@ -81,8 +136,29 @@ def warm_worker_allowed() -> bool:
     return not any(name in os.environ for name in CLUSTER_JOB_VARIABLES)
 
 
-def run_here(target: str, kwargs: dict, log_path: str, threads: int) -> int:
-    """The job in this process: what a Snakemake script job would do."""
+def describe(target: str, case: str) -> str:
+    """'case c1: feature extraction', for messages."""
+    what = JOB_NAMES.get(target, target)
+    return f"case {case}: {what}" if case else what
+
+
+def files_of(kwargs: dict) -> str:
+    """' on image X with mask Y': the job's input files (absolute), for messages."""
+    spec = kwargs.get("spec")
+    if not isinstance(spec, dict):
+        return ""
+    images = [os.path.abspath(entry["path"]) for entry in spec.get("images", []) if entry.get("path")]
+    text = f" on image {', '.join(images)}" if images else ""
+    return text + (f" with mask {os.path.abspath(spec['mask'])}" if spec.get("mask") else "")
+
+
+def run_here(target: str, kwargs: dict, log_path: str, threads: int, case: str = "") -> int:
+    """The job in this process: what a Snakemake script job would do.
+
+    An error the job did not turn into a radsnake message (a library's exception, a
+    corrupt file) ends it with one line naming the case, its files and the cause; the
+    traceback is in the log (radsnake.runtime.job).
+    """
     from radsnake.runtime import job
 
     module, function = target.split(":")
@@ -91,16 +167,27 @@ def run_here(target: str, kwargs: dict, log_path: str, threads: int) -> int:
             getattr(importlib.import_module(module), function)(**kwargs)
     except SystemExit as stop:
         return stop.code if isinstance(stop.code, int) else 1
+    except Exception as err:
+        cause = f"{type(err).__name__}: {err}".rstrip(": ")
+        message = (
+            f"{describe(target, case)} failed{files_of(kwargs)}: {cause} "
+            f"(traceback in {log_path}; docs/troubleshooting.md lists known causes)"
+        )
+        logging.error("%s", message)  # the log's last line, under the traceback
+        print(f"radsnake: {message}", file=sys.stderr)
+        return 1
     return 0
 
 
-def run(target: str, kwargs: dict, log_path: str, threads: int = 1, warm: bool = True) -> int:
-    """Run radsnake function `target` ("module:function") for one job; returns its exit status."""
+def run(target: str, kwargs: dict, log_path: str, threads: int = 1, warm: bool = True, case: str = "") -> int:
+    """Run radsnake function `target` ("module:function") for one job; returns its exit status.
+
+    `case` names the job's case in messages."""
     if warm and warm_worker_allowed():
-        status = submit(target, kwargs, log_path, threads)
+        status = submit(target, kwargs, log_path, threads, case)
         if status is not None:
             return status
-    return run_here(target, kwargs, log_path, threads)
+    return run_here(target, kwargs, log_path, threads, case)
 
 
 # Client side -------------------------------------------------------------------------
@@ -124,12 +211,19 @@ def start_worker(path: str) -> None:
         if probe is not None:
             probe.close()
             return
+        # A socket nobody listens on is a killed worker's: remove it, to wait for the new one.
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
         scripts = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env = dict(os.environ, PYTHONPATH=scripts, PYTHONHASHSEED="0")
         # Imported libraries size their thread pools at import; jobs resize them.
         env.update({name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")})
+        folder, name = os.path.split(os.path.abspath(path))
         subprocess.Popen(
-            [sys.executable, "-m", "radsnake.worker", path],
+            [sys.executable, "-m", "radsnake.worker", folder, name],
+            cwd=folder,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -144,15 +238,18 @@ def start_worker(path: str) -> None:
             time.sleep(0.02)
 
 
-def submit(target: str, kwargs: dict, log_path: str, threads: int) -> int | None:
+def submit(target: str, kwargs: dict, log_path: str, threads: int, case: str) -> int | None:
     """The job's exit status from the warm worker, or None if no worker took it."""
     path = socket_path()
+    if path is None:
+        return None
     request = json.dumps(
         {
             "target": target,
             "kwargs": kwargs,
             "log": os.path.abspath(log_path),
             "threads": threads,
+            "case": case,
             "cwd": os.getcwd(),
             "env": dict(os.environ),
         }
@@ -172,16 +269,33 @@ def submit(target: str, kwargs: dict, log_path: str, threads: int) -> int | None
             if receive_exactly(client, 1) != ACCEPTED:
                 # The worker was exiting when we connected: start another.
                 continue
-            reply = receive_exactly(client, HEADER.size)
-            if len(reply) < HEADER.size:
-                print(
-                    f"radsnake: the warm worker died while running this job (see {log_path}). "
-                    "Rerun; if it recurs, set RADSNAKE_WORKER=0 to run each job in its own process.",
-                    file=sys.stderr,
-                )
-                return 1
-            return HEADER.unpack(reply)[0]
+            return report(receive_exactly(client, REPLY.size), describe(target, case) + files_of(kwargs), log_path)
     return None
+
+
+def report(reply: bytes, job: str, log_path: str) -> int:
+    """The job's exit status; a job that did not end by itself gets a line saying how it ended."""
+    job = f"radsnake: {job}"
+    if len(reply) < REPLY.size:
+        # The worker and the job's child both went: something killed them from outside.
+        print(f"{job} was stopped before it finished: the warm worker running it was killed. "
+              f"Rerun; the job's log is {log_path}.", file=sys.stderr)
+        return 1
+    kind, value = REPLY.unpack(reply)
+    if kind == EXITED:
+        return value
+    if kind == KILLED:
+        name = signal.Signals(value).name if value in signal.valid_signals() else f"signal {value}"
+        hint = (
+            " That is usually the kernel's out-of-memory killer (see `dmesg`): run fewer jobs at once "
+            "(--cores N, or --resources mem_mb=M with resources.extract_mem_mb per job)."
+            if value == signal.SIGKILL
+            else " Rerun it in its own process to see where: RADSNAKE_WORKER=0."
+        )
+        print(f"{job} was killed by {name} before it finished (log: {log_path}).{hint}", file=sys.stderr)
+        return 128 + value
+    print(f"{job} ended with exit status {value} without reporting why (log: {log_path}).", file=sys.stderr)
+    return value or 1
 
 
 def receive_exactly(connection: socket.socket, size: int) -> bytes:
@@ -197,7 +311,7 @@ def receive_exactly(connection: socket.socket, size: int) -> bytes:
 # Worker side -------------------------------------------------------------------------
 
 
-def serve(path: str) -> None:
+def serve(folder: str, name: str) -> None:
     for module in PRELOAD:
         importlib.import_module(module)
     import radiomics
@@ -205,13 +319,15 @@ def serve(path: str) -> None:
     # PyRadiomics imports its feature classes lazily; do it once here.
     radiomics.getFeatureClasses()
     radiomics.getImageTypes()
+    os.chdir(folder)  # the socket's name is relative: AF_UNIX paths are short
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    staging = f"{path}.{os.getpid()}"
+    staging = f"{name}.{os.getpid()}"
     listener.bind(staging)
     listener.listen(128)
-    os.replace(staging, path)  # clients see the socket only once it listens
+    os.replace(staging, name)  # clients see the socket only once it listens
     listener.settimeout(1.0)
-    children: set[int] = set()
+    # Each child's connection stays open here too, to tell the job if its child is killed.
+    children: dict[int, socket.socket] = {}
     last_job = time.monotonic()
     try:
         while True:
@@ -226,24 +342,39 @@ def serve(path: str) -> None:
             pid = os.fork()
             if pid == 0:
                 listener.close()
+                for other in children.values():
+                    other.close()
                 run_child(connection)  # never returns
-            children.add(pid)
-            connection.close()
+            children[pid] = connection
     finally:
         # Another worker may have replaced ours after a crash; remove only our own.
         try:
-            if os.stat(path).st_ino == os.fstat(listener.fileno()).st_ino:
-                os.remove(path)
+            if os.stat(name).st_ino == os.fstat(listener.fileno()).st_ino:
+                os.remove(name)
         except OSError:
             pass
         listener.close()
 
 
-def reap(children: set[int]) -> None:
-    for pid in list(children):
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done:
-            children.discard(pid)
+def reap(children: dict[int, socket.socket]) -> None:
+    """Collect ended children; tell the job how its child ended if the child could not.
+
+    A child that reported its status has sent it before exiting, so it reaches the job
+    first and the job ignores this second reply."""
+    for pid, connection in list(children.items()):
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if not done:
+            continue
+        del children[pid]
+        if os.WIFSIGNALED(status):
+            reply = REPLY.pack(KILLED, os.WTERMSIG(status))
+        else:
+            reply = REPLY.pack(ENDED_UNREPORTED, os.waitstatus_to_exitcode(status))
+        try:
+            connection.sendall(reply)
+        except OSError:  # the job has gone already
+            pass
+        connection.close()
 
 
 def run_child(connection: socket.socket) -> None:
@@ -262,10 +393,10 @@ def run_child(connection: socket.socket) -> None:
         os.environ.clear()
         os.environ.update(request["env"])
         threading.Thread(target=exit_when_client_leaves, args=(connection,), daemon=True).start()
-        status = run_here(request["target"], request["kwargs"], request["log"], request["threads"])
+        status = run_here(request["target"], request["kwargs"], request["log"], request["threads"], request["case"])
         sys.stdout.flush()
         sys.stderr.flush()
-        connection.sendall(HEADER.pack(status))
+        connection.sendall(REPLY.pack(EXITED, status))
     finally:
         os._exit(status)
 
@@ -278,4 +409,4 @@ def exit_when_client_leaves(connection: socket.socket) -> None:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1])
+    serve(sys.argv[1], sys.argv[2])

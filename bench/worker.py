@@ -1,0 +1,98 @@
+"""Does the warm worker pay? The workflow with and without it, on the same cases.
+
+Same demo-size cases (radsnake.demo, 64 x 64 x 32 voxels, the demo's params), same
+N: `snakemake --cores N results/features.csv` (a qc_case and an extract_features job per
+case, then aggregation) with `resources.warm_worker: true` and `false`. Runs are
+interleaved (warm, cold, cold, warm, ...) so that load from other work hits both sides
+alike. Each run starts from an empty study folder, so a warm run starts its own worker
+(private to the study folder) inside the timed run. CPU time counts the detached
+worker too. Prints wall and CPU time per run, the medians and the ratios
+no worker / warm worker, and checks that every run writes the same feature table.
+
+    python bench/worker.py --cases 50 --repeats 3 --cores 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import time
+from pathlib import Path
+
+import benchlib
+from benchlib import say
+from extraction import detached_cpu_seconds
+
+DEMO_PARAMS = benchlib.REPO / "config" / "pyradiomics" / "demo.yaml"
+
+
+def run_study(cohort: Path, sheet_rows, study: Path, cores: int, warm: bool, params: Path) -> dict:
+    if study.exists():
+        shutil.rmtree(study)
+    benchlib.write_study_config(study, {
+        "cohort": "config/cohort.csv",
+        "demo": {"enabled": False},
+        "clinical": {},
+        "pyradiomics": {"params": str(params)},
+        "resources": {"warm_worker": warm},
+    })
+    sheet_rows.to_csv(study / "config" / "cohort.csv", index=False)
+    env = benchlib.env_for_runs()
+    cmd = benchlib.study_command(study, cores, "results/features.csv")
+    timing = benchlib.run_timed(cmd, cwd=benchlib.REPO, log_dir=study, env=env, label="warm" if warm else "cold")
+    worker_cpu = 0.0
+    if warm:
+        # The worker is detached (its own session): wait4 does not count it; read /proc.
+        time.sleep(2.5)
+        worker_cpu = detached_cpu_seconds(str(study))
+    timing["cpu_waited_s"] = timing["cpu_s"]
+    timing["cpu_worker_s"] = worker_cpu
+    timing["cpu_s"] += worker_cpu
+    timing["table"] = (study / "results" / "features.csv").read_bytes()
+    return timing
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", type=int, default=50)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--params", type=Path, default=DEMO_PARAMS)
+    parser.add_argument("--workdir", type=Path, default=benchlib.DEFAULT_WORKDIR)
+    args = parser.parse_args()
+    workdir = args.workdir.resolve()
+
+    from radsnake.demo import make_cohort
+
+    benchlib.print_machine()
+    cohort = workdir / f"demo-cohort-{args.cases}"
+    say(f"generating {args.cases} demo cases in {cohort} ...")
+    sheet = make_cohort(str(cohort / "images"), n_cases=args.cases, seed=11)
+    sheet = sheet[["case_id", "image", "mask", "label", "center"]]
+    runs: dict[bool, list[dict]] = {True: [], False: []}
+    for repeat in range(args.repeats):
+        order = (True, False) if repeat % 2 == 0 else (False, True)
+        for warm in order:
+            name = f"worker-{'warm' if warm else 'cold'}-{args.cases}-{repeat}"
+            run = run_study(cohort, sheet, workdir / name, args.cores, warm, args.params.resolve())
+            runs[warm].append(run)
+            say(f"  repeat {repeat} {'warm' if warm else 'cold'}: wall {run['wall_s']:7.1f} s   "
+                f"CPU {run['cpu_s']:7.1f} s ({run['cpu_waited_s']:.1f} waited-for + "
+                f"{run['cpu_worker_s']:.1f} worker)")
+    tables = {run["table"] for side in runs.values() for run in side}
+    say(f"feature tables identical across all {2 * args.repeats} runs: {len(tables) == 1}")
+    result = {"cases": args.cases, "cores": args.cores, "params": str(args.params)}
+    for key in ("wall_s", "cpu_s"):
+        warm = statistics.median(run[key] for run in runs[True])
+        cold = statistics.median(run[key] for run in runs[False])
+        result[key] = {"warm": [r[key] for r in runs[True]], "cold": [r[key] for r in runs[False]],
+                       "ratio_cold_over_warm": cold / warm}
+        say(f"RATIO {key[:-2]} time, no worker / warm worker (medians {cold:.1f} s / {warm:.1f} s): "
+            f"{cold / warm:.2f}x; the worker saves {100 * (1 - warm / cold):.0f} %")
+    path = benchlib.save_result(workdir, f"worker-{args.cases}", result)
+    say(f"numbers saved to {path}")
+
+
+if __name__ == "__main__":
+    main()
