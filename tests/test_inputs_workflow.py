@@ -91,6 +91,7 @@ def study(tmp_path_factory):
     sheet["center"] = "A"
     sheet["age"] = [60, 61, 62, 63, 64]
     sheet["sex"] = ["F", "M", "F", "M", "F"]
+    (root / "config").mkdir(exist_ok=True)  # write_config puts config.yaml at the study's root
     sheet.fillna("").to_csv(root / "config" / "cohort.csv", index=False)
     snakemake(root, *TARGETS)
     return root
