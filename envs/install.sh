@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Default install: a pip virtualenv in .venv from envs/requirements.lock.
 # Usage: bash envs/install.sh [--test]   (--test also brings R and its packages for the
-# reference tests). Installs missing Debian packages with apt-get when run as root.
+# reference tests, and Chromium for the report's browser test). Installs missing Debian
+# packages with apt-get when run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,6 +48,9 @@ if [ $want_test = 1 ]; then
     if ! command -v Rscript >/dev/null || ! Rscript -e 'library(pROC); library(rms); library(psych)' >/dev/null 2>&1; then
         apt_install r-base-core r-cran-proc r-cran-rms r-cran-psych
     fi
+    # tests/browser.py opens reports in Debian's headless Chromium (driven over the DevTools
+    # protocol with websocket-client from the lock; nothing downloads a browser of its own).
+    command -v chromium >/dev/null || apt_install chromium
     # tests/test_slurm.py starts a one-node SLURM cluster on localhost, which needs root:
     # without root the test skips (fails under CI), so there is nothing to install.
     if [ "$(id -u)" = 0 ]; then

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from browser import assert_report_reads_in_a_browser
 from conftest import REPO, snakemake
 
 pytestmark = pytest.mark.workflow
@@ -99,3 +100,5 @@ def test_report_shows_negative_control_and_comparison(demo):
     html = (demo / "report.html").read_text(errors="replace")
     for name in ("negative_control.png", "model_comparison.png", "model_comparison.csv", "Leakage negative control"):
         assert name in html, name
+    # The report `make demo` hands over, as a reader opens it.
+    assert_report_reads_in_a_browser(demo / "report.html")

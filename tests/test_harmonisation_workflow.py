@@ -12,6 +12,7 @@ import pytest
 import yaml
 from PIL import Image
 
+from browser import assert_report_reads_in_a_browser
 from conftest import FAST_CONFIG, make_study, planned_jobs, snakemake, write_config
 from radsnake.harmonise import BATCH_COLUMN, COVARIATE_PREFIX, harmonisation_input
 
@@ -46,6 +47,7 @@ def test_figure_and_report(study):
     assert (study / "results" / "figures" / "harmonisation.pdf").read_bytes().startswith(b"%PDF")
     snakemake(study, "--report", str(study / "report.html"))
     assert "harmonisation.png" in (study / "report.html").read_text(errors="replace")
+    assert_report_reads_in_a_browser(study / "report.html")
 
 
 def test_saved_model_holds_the_training_fitted_combat(study):

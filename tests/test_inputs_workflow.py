@@ -12,6 +12,7 @@ import pytest
 import SimpleITK as sitk
 import yaml
 
+from browser import assert_report_reads_in_a_browser
 from conftest import FAST_CONFIG, REPO, planned_jobs, snakemake, write_config
 from input_factory import (
     ACCESSION,
@@ -90,6 +91,7 @@ def study(tmp_path_factory):
     sheet["center"] = "A"
     sheet["age"] = [60, 61, 62, 63, 64]
     sheet["sex"] = ["F", "M", "F", "M", "F"]
+    (root / "config").mkdir(exist_ok=True)  # write_config puts config.yaml at the study's root
     sheet.fillna("").to_csv(root / "config" / "cohort.csv", index=False)
     snakemake(root, *TARGETS)
     return root
@@ -183,6 +185,7 @@ def test_overlays_in_report_and_no_patient_identity(study):
         assert (study / "results" / "qc" / "overlays" / f"{case_id}.png").stat().st_size > 10_000
         assert f"{case_id}.png" in html
     assert "draft1.png" in html and "excluded.csv" in html
+    assert_report_reads_in_a_browser(study / "results" / "report.html")
     identity = [PATIENT_NAME, PATIENT_NAME.replace("^", " "), PATIENT_ID, BIRTH_DATE, ACCESSION]
     found = []
     for path in (study / "results").rglob("*"):

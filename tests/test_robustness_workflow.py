@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import SimpleITK as sitk
 
+from browser import assert_report_reads_in_a_browser
 from conftest import FAST_CONFIG, make_study, planned_jobs, snakemake, write_config
 from radsnake.robustness import ICC_COLUMNS, perturb_roi
 
@@ -128,6 +129,7 @@ def test_report_shows_robustness(study):
     assert "Feature robustness" in html
     for name in ("icc.png", "icc.csv", "cases.csv"):
         assert name in html
+    assert_report_reads_in_a_browser(workdir / "report.html")
 
 
 def test_repeat_segmentations_replace_perturbations(study):

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from browser import assert_report_reads_in_a_browser
 from conftest import FAST_CONFIG, planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.workflow
@@ -114,6 +115,7 @@ def test_report_has_the_validation(study):
     html = (study / "report.html").read_text(errors="replace")
     for name in ("validation_auc.png", "learning_curves.png", "summary.csv", "Internal validation"):
         assert name in html
+    assert_report_reads_in_a_browser(study / "report.html")
 
 
 def test_switching_validation_off_plans_no_validation_job(study):

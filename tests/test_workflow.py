@@ -20,6 +20,7 @@ import yaml
 from PIL import Image
 
 import radsnake
+from browser import assert_report_reads_in_a_browser, walk_snakemake_report
 from conftest import FAST_CONFIG, REPO, make_study, planned_jobs, snakemake, write_config
 from radsnake.demo import case_paths, cohort_sheet, make_case
 
@@ -187,20 +188,44 @@ def test_figure_files(study, name):
     assert (study / "results" / "figures" / f"{name}.pdf").read_bytes().startswith(b"%PDF")
 
 
-def test_report_has_every_figure(study):
+@pytest.fixture(scope="module")
+def report(study):
     snakemake(study, "--report", str(study / "report.html"))
-    html = (study / "report.html").read_text(errors="replace")
+    return study / "report.html"
+
+
+def test_report_has_every_figure(report):
+    html = report.read_text(errors="replace")
     for name in FIGURES:
         assert f"{name}.png" in html
     assert "metrics.csv" in html
     assert "model_comparison.csv" in html and "Leakage negative control" in html
     # The provenance page is embedded, with the record's items.
     page = re.search(r"data:text/html;charset=utf8;filename=provenance.html;base64,([A-Za-z0-9+/=]+)", html)
-    record = json.loads((study / "results" / "provenance.json").read_text())
+    record = json.loads((report.parent / "results" / "provenance.json").read_text())
     shown = base64.b64decode(page[1]).decode()
     for item in (record["radsnake"]["git_commit"], record["pyradiomics_params"]["sha256"], record["cohort_sheet"]["sha256"]):
         assert item in shown
     assert "9. Provenance" in html and "provenance.json" in html
+
+
+def test_report_reads_in_a_browser(report):
+    """Chromium clicks through every section: no console error, every result shown, every figure decodes."""
+    walk = assert_report_reads_in_a_browser(report)
+    assert {f"results/figures/{name}.png" for name in FIGURES} <= set(walk.figures())
+    cases = pd.read_csv(report.parent / "config" / "cohort.csv", dtype=str)["case_id"]
+    assert {f"results/qc/overlays/{case}.png" for case in cases} <= set(walk.figures())
+
+
+def test_browser_walk_sees_a_broken_figure(report, tmp_path):
+    """The same report with one figure's bytes cut short: the walk must say which."""
+    html = report.read_text()
+    start = html.index("data:image/png;charset=utf8;filename=roc_test.png;base64,")
+    start = html.index("base64,", start) + len("base64,")
+    broken = tmp_path / "report.html"
+    broken.write_text(html[:start] + "iVBORw0KGgo" + html[html.index('"', start):])
+    failures = walk_snakemake_report(broken).failures()
+    assert len(failures) == 1 and failures[0].startswith("results/figures/roc_test.png does not display"), failures
 
 
 def test_model_comparison_has_every_model_and_selection(study):
