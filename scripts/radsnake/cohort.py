@@ -101,16 +101,18 @@ def load_cohort(
     column may be left out, or left empty for every case; its `label` is then NA. A
     sheet that labels some cases and not others is refused.
     """
+    # Messages name the sheet as the user finds it, wherever Snakemake was started.
+    shown_path = os.path.abspath(sheet_path)
     if not os.path.exists(sheet_path):
         raise InputError(
-            f"Cohort sheet {sheet_path} does not exist. Set 'cohort' in the config to the "
+            f"Cohort sheet {shown_path} does not exist. Set 'cohort' in the config to the "
             "path of your CSV sheet (one row per case)."
         )
     try:
         # Everything as text first: ids like 007 and labels like 1.0 must be seen as written.
         sheet = pd.read_csv(sheet_path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
-        raise InputError(f"Cohort sheet {sheet_path} is not a readable CSV file: {err}") from err
+        raise InputError(f"Cohort sheet {shown_path} is not a readable CSV file: {err}") from err
     sheet.columns = [str(c).strip() for c in sheet.columns]
 
     image_cols = image_columns(modalities)
@@ -122,12 +124,15 @@ def load_cohort(
     missing = [c for c in required if c not in sheet.columns]
     if missing:
         raise InputError(
-            f"Cohort sheet {sheet_path} lacks the column(s) {', '.join(missing)}. "
+            f"Cohort sheet {shown_path} lacks the column(s) {', '.join(missing)}. "
             f"It has: {', '.join(sheet.columns) or 'no columns'}. Add them (the header row "
             "names the columns)."
         )
     if sheet.empty:
-        raise InputError(f"Cohort sheet {sheet_path} has no cases.")
+        raise InputError(
+            f"Cohort sheet {shown_path} has no cases. Add one row per case under the header "
+            "(the columns are explained in docs/inputs.md, and in cohort.md of a new study)."
+        )
 
     problems = _row_problems(sheet, sheet_path, schema_path, clinical, labelled)
     problems += _duplicate_problems(sheet)
@@ -137,7 +142,7 @@ def load_cohort(
         shown = problems[:50]
         more = f"\n  ... and {len(problems) - len(shown)} more" if len(problems) > 50 else ""
         raise InputError(
-            f"Cohort sheet {sheet_path} has {len(problems)} problem(s):\n  "
+            f"Cohort sheet {shown_path} has {len(problems)} problem(s):\n  "
             + "\n  ".join(shown)
             + more
             + "\nFix these rows and run again; no job has run."
