@@ -266,10 +266,16 @@ def check_complete_gzip(case_id: str, path: str, role: str) -> None:
                 return
             while stream.read(1 << 20):
                 pass
-    except (EOFError, OSError, zlib.error) as err:
+    except EOFError as err:
         raise InputError(
             f"case {case_id}: {role} file {path} is incomplete or damaged ({err}); read as it is, "
             "its missing voxels would be 0. Copy or export the file again."
+        ) from None
+    except (OSError, zlib.error) as err:
+        # Not cut short but garbled: nothing to say about missing voxels.
+        raise InputError(
+            f"case {case_id}: {role} file {path} cannot be read as an image (damaged compressed "
+            f"data: {err}). Re-export it from the source, or copy it again."
         ) from None
 
 
