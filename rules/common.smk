@@ -41,18 +41,15 @@ def stop(message):
     sys.exit(1)
 
 
-with open(CONFIG_SCHEMA) as handle:
-    import yaml
-
-    CONFIG_SCHEMA_DICT = yaml.safe_load(handle)
-_config_problems = study.config_problems(config, CONFIG_SCHEMA_DICT)
+_config_problems = study.config_problems(config, study.load_schema(CONFIG_SCHEMA))
 if _config_problems:
     stop(f"radsnake: {CONFIG_FILE}: " + "\n".join(_config_problems))
 _given_paths = study.given_paths(config)
 validate(config, CONFIG_SCHEMA)
-if not os.path.isdir(study.study_folder(config, CONFIG_FILE)):
-    stop(f"radsnake: {CONFIG_FILE}: study_dir {study.study_folder(config, CONFIG_FILE)} is not a folder")
-workdir: study.study_folder(config, CONFIG_FILE)
+_study_folder = study.study_folder(config, CONFIG_FILE)
+if not os.path.isdir(_study_folder):
+    stop(f"radsnake: {CONFIG_FILE}: study_dir {_study_folder} is not a folder")
+workdir: _study_folder
 STUDY_DIR = os.getcwd()  # -d/--directory, when given, wins over study_dir
 from radsnake.snakemake_fixes import move_run_log  # noqa: E402
 

@@ -24,12 +24,13 @@ import sklearn
 import radsnake
 from radsnake import stats
 from radsnake.aggregate import checked, read_case_files, write_table
-from radsnake.bundle import BUNDLE_FORMAT, card_json, extraction_versions, file_sha256, library_versions
+from radsnake.bundle import BUNDLE_FORMAT, card_json, extraction_versions, library_versions
 from radsnake.calibration import calibration_stats
 from radsnake.cohort import load_cohort, read_feature_table
 from radsnake.errors import InputError
 from radsnake.harmonise import harmonisation_input
 from radsnake.modelling import design_matrix, read_features_table
+from radsnake.provenance import file_sha256
 from radsnake.tables import write_csv
 
 log = logging.getLogger(__name__)

@@ -9,12 +9,15 @@ default and its meaning are defined.
 from __future__ import annotations
 
 import argparse
+import html
 import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from radsnake import study
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG_SCHEMA = REPO / "config" / "schemas" / "config.schema.yaml"
@@ -59,7 +62,7 @@ class Key:
 
 
 def load_schema(path: Path = CONFIG_SCHEMA) -> dict:
-    return yaml.safe_load(path.read_text())
+    return study.load_schema(str(path))
 
 
 def walk(schema: dict, prefix: str = "", depth: int = 0):
@@ -201,7 +204,7 @@ def anchor(name: str) -> str:
 
 def markdown(text: str) -> str:
     """Schema text for Markdown: placeholders such as external_<name> are not HTML tags."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return html.escape(text, quote=False)
 
 
 def fill(text: str, width: int, indent: str = "") -> str:

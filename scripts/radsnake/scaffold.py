@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from radsnake.configdoc import REPO, cohort_doc, config_template, load_schema
-from radsnake.study import PARAMS_PRESETS, preset_params
+from radsnake.study import PARAMS_PRESETS, params_file
 
 # The sheet's columns in the scaffold: those most studies need (every other column is
 # optional and explained in cohort.md).
@@ -58,10 +58,9 @@ def active_settings(schema: dict) -> dict[str, object]:
 
 
 def default_params_file(schema: dict, repo: Path = REPO) -> Path:
-    """The PyRadiomics params file the schema's default names: a shipped preset's name,
-    or a path in the clone."""
+    """The PyRadiomics params file the schema's default names (a preset, or a path in the clone)."""
     default = schema["properties"]["pyradiomics"]["properties"]["params"]["default"]
-    return Path(preset_params(default, str(repo)) if default in PARAMS_PRESETS else repo / default)
+    return Path(params_file(default, str(repo), str(repo)))
 
 
 def new_study(folder: str | os.PathLike) -> Path:

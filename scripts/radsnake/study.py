@@ -11,6 +11,7 @@ import difflib
 import os
 
 import jsonschema
+import yaml
 
 # Config keys that hold paths. A preset name is allowed for the PyRadiomics params.
 PATH_KEYS = (
@@ -31,8 +32,16 @@ def study_folder(config: dict, config_file: str) -> str:
     return os.path.normpath(os.path.join(config_dir, config.get("study_dir") or "."))
 
 
-def preset_params(name: str, workflow_dir: str) -> str:
-    return os.path.join(workflow_dir, "config", "pyradiomics", f"{name}.yaml")
+def load_schema(path: str) -> dict:
+    with open(path) as handle:
+        return yaml.safe_load(handle)
+
+
+def params_file(value: str, base_dir: str, workflow_dir: str) -> str:
+    """A pyradiomics.params value as a file: a shipped preset by name, else relative to base_dir."""
+    if value in PARAMS_PRESETS:
+        return os.path.join(workflow_dir, "config", "pyradiomics", f"{value}.yaml")
+    return os.path.join(base_dir, value)
 
 
 def resolve_path(value: str, base_dir: str, study_dir: str) -> str:
@@ -72,7 +81,7 @@ def resolve_paths(config: dict, given: set, config_dir: str, study_dir: str, wor
         if not isinstance(value, str) or not value:
             continue
         if keys == ("pyradiomics", "params") and value in PARAMS_PRESETS:
-            _set(config, keys, preset_params(value, workflow_dir))
+            _set(config, keys, params_file(value, config_dir, workflow_dir))
             continue
         base = config_dir if keys in given else study_dir
         _set(config, keys, resolve_path(value, base, study_dir))
@@ -98,7 +107,7 @@ TYPE_NAMES = {
 }
 
 
-def _error_line(error: jsonschema.ValidationError, schema: dict) -> list[str]:
+def _error_line(error: jsonschema.ValidationError) -> list[str]:
     """One line per mistake, in the user's words: key, value, what is expected."""
     if error.context:
         error = jsonschema.exceptions.best_match(error.context)
@@ -137,5 +146,5 @@ def config_problems(config: dict, schema: dict) -> list[str]:
     errors = sorted(validator.iter_errors(config), key=lambda err: [str(part) for part in err.absolute_path])
     lines = []
     for error in errors:
-        lines += _error_line(error, schema)
+        lines += _error_line(error)
     return list(dict.fromkeys(lines))
