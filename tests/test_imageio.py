@@ -23,7 +23,8 @@ from dicom_factory import (  # noqa: E402
 )
 
 from radsnake.errors import InputError  # noqa: E402
-from radsnake.imageio import fill_polygons, read_image, read_mask  # noqa: E402
+from radsnake.dicom_masks import fill_polygons  # noqa: E402
+from radsnake.imageio import read_image, read_mask  # noqa: E402
 
 SHAPE = (20, 64, 64)  # z, y, x
 SPACING = (0.75, 0.75, 1.0)  # x, y, z in mm
@@ -341,7 +342,7 @@ def test_fill_polygons_even_odd_and_clipping():
 
 
 def test_contour_mapping_matches_simpleitk():
-    from radsnake.imageio import _to_continuous_index
+    from radsnake.dicom_masks import _to_continuous_index
 
     image = sitk.Image(8, 9, 10, sitk.sitkUInt8)
     image.SetSpacing((0.7, 1.3, 2.5))

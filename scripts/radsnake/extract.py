@@ -9,7 +9,7 @@ import pandas as pd
 import SimpleITK as sitk
 
 from radsnake.errors import InputError
-from radsnake.imageio import check_exists, read_file
+from radsnake.imagefiles import check_exists, read_file
 from radsnake.tables import write_csv
 
 log = logging.getLogger(__name__)
