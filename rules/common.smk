@@ -210,9 +210,12 @@ def qc_tolerance():
 # Memoised: a dry run of 10,000 cases asks for each case's spec from several rules.
 @cache
 def case_spec_of(case):
-    return case_spec(
+    spec = case_spec(
         COHORT.loc[case], config["modalities"], config["pyradiomics"]["mask_label"], config["dicom"]["series_description"]
     )
+    if config["qc"].get("mask_threshold") is not None:  # only when set: other studies keep their specs
+        spec["mask_threshold"] = float(config["qc"]["mask_threshold"])
+    return spec
 
 
 @cache

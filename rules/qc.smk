@@ -5,6 +5,7 @@ rule qc_case:
     input:
         images=get_images,
         mask=get_mask,
+        params=config["pyradiomics"]["params"],
     output:
         qc="results/qc/cases/{case}.csv",
     params:
@@ -24,7 +25,7 @@ rule qc_case:
         "../envs/extract.yaml"
     shell:
         "{params.python} {params.script} --case {wildcards.case} --spec {params.spec:q} "
-        "--on-fail {params.on_fail} --tolerance {params.tolerance:q} {params.resample} "
+        "--on-fail {params.on_fail} --tolerance {params.tolerance:q} {params.resample} --params {input.params:q} "
         "--qc {output.qc:q} --log {log:q} --threads {threads} {params.warm_worker}"
 
 

@@ -9,6 +9,7 @@ rule qc_repeat:
     input:
         images=get_images,
         mask=get_repeat_mask,
+        params=config["pyradiomics"]["params"],
     output:
         qc="results/robustness/qc/{case}.csv",
     params:
@@ -28,7 +29,7 @@ rule qc_repeat:
         "../envs/extract.yaml"
     shell:
         "{params.python} {params.script} --case {wildcards.case} --spec {params.spec:q} "
-        "--on-fail {params.on_fail} --tolerance {params.tolerance:q} {params.resample} "
+        "--on-fail {params.on_fail} --tolerance {params.tolerance:q} {params.resample} --params {input.params:q} "
         "--qc {output.qc:q} --log {log:q} --threads {threads} {params.warm_worker}"
 
 

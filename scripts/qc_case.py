@@ -16,6 +16,7 @@ parser.add_argument("--overlay", help="draw the overlay of a case whose QC row i
 parser.add_argument("--window", default="auto")
 parser.add_argument("--on-fail", default="stop")
 parser.add_argument("--tolerance", default="{}")
+parser.add_argument("--params", default=None, help="PyRadiomics params file: QC applies its limits")
 parser.add_argument("--resample", action="store_true")
 parser.add_argument("--threads", type=int, default=1)
 parser.add_argument("--no-warm-worker", dest="warm", action="store_false")
@@ -25,5 +26,10 @@ case = {"case_id": args.case, "spec": json.loads(args.spec), "qc_csv": args.qc, 
 if args.overlay:
     target, kwargs = "radsnake.inputs:draw_overlay", {**case, "overlay_png": args.overlay, "window": args.window}
 else:
-    target, kwargs = "radsnake.inputs:run_qc", {**case, "on_fail": args.on_fail, "tolerance": json.loads(args.tolerance)}
+    target, kwargs = "radsnake.inputs:run_qc", {
+        **case,
+        "on_fail": args.on_fail,
+        "tolerance": json.loads(args.tolerance),
+        "params_path": args.params,
+    }
 sys.exit(run(target, kwargs, log_path=args.log, threads=args.threads, warm=args.warm, case=args.case))

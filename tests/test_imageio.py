@@ -100,7 +100,7 @@ def test_reads_image_files_with_geometry_and_hash(tmp_path, name):
     assert np.array_equal(as_array(image), array)
     assert np.allclose(image.GetSpacing(), SPACING) and np.allclose(image.GetOrigin(), ORIGIN)
     files = [path, str(tmp_path / "img.raw")] if name.endswith(".mhd") else [path]
-    assert info == {"file": name, "series_uid": "", "sha256": sha256_of(files)}
+    assert info == {"file": name, "series": "", "sha256": sha256_of(files)}
 
 
 def test_mhd_hash_covers_its_data_file(tmp_path):
@@ -136,7 +136,8 @@ def test_dicom_series_round_trip(study, ct):
     assert np.allclose(image.GetOrigin(), ORIGIN)
     assert np.allclose(image.GetDirection(), np.eye(3).ravel())
     files = sorted(str(p) for p in study["single"].iterdir())
-    assert info == {"file": "single", "series_uid": study["s"], "sha256": sha256_of(files)}
+    assert info == {"file": "single", "series": "2", "sha256": sha256_of(files)}
+    assert image.GetMetaData("0020|000e") == study["s"]
     assert set(image.GetMetaDataKeys()) == {"0020|000e", "0020|0052"}
 
 
@@ -160,7 +161,7 @@ def test_multiframe_dicom_file(study, ct, tmp_path):
         # Frames run top-down in this file: same voxels in space, possibly another index order.
         on_grid = sitk.Resample(image, ct[0], sitk.Transform(), sitk.sitkNearestNeighbor, -5000)
         assert np.array_equal(as_array(on_grid), hu(1))
-        assert info["series_uid"] == "1.2.826.0.1.3680043.8.498.1"
+        assert image.GetMetaData("0020|000e") == "1.2.826.0.1.3680043.8.498.1"
         assert set(image.GetMetaDataKeys()) == {"0020|000e", "0020|0052"}
 
 
@@ -176,7 +177,7 @@ def test_metadata_of_converted_files_is_dropped_but_uids_kept(study, ct, tmp_pat
     assert b"PID-4711" in path.read_bytes()
     read, info = read_image("P001", str(path))
     assert set(read.GetMetaDataKeys()) == {"0020|000e", "0020|0052"}
-    assert info["series_uid"] == study["s"]
+    assert read.GetMetaData("0020|000e") == study["s"] and info["series"] == ""
     with pytest.raises(InputError, match=r"was drawn on series"):
         read_mask("P001", str(study["root"] / "rs_b.dcm"), read, roi="GTV_primary")
 
@@ -197,9 +198,9 @@ def test_two_series_in_one_folder_need_a_selector(study):
 def test_series_chosen_by_uid_or_description(study):
     folder = str(study["both"])
     by_uid, info = read_image("P002", folder, series_uid=study["b"])
-    assert info["series_uid"] == study["b"] and np.array_equal(as_array(by_uid), hu(2))
+    assert by_uid.GetMetaData("0020|000e") == study["b"] and np.array_equal(as_array(by_uid), hu(2))
     by_regex, info = read_image("P002", folder, series_description=r"B30f$")
-    assert info["series_uid"] == study["a"] and np.array_equal(as_array(by_regex), hu(1))
+    assert by_regex.GetMetaData("0020|000e") == study["a"] and np.array_equal(as_array(by_regex), hu(1))
     hashes = {read_image("P002", folder, series_uid=u)[1]["sha256"] for u in (study["a"], study["b"])}
     assert len(hashes) == 2
 
@@ -271,7 +272,7 @@ def test_damaged_file_of_another_series_is_skipped(study, tmp_path):
     victim = folder / f"{prefix}_IM0003.dcm"
     victim.write_bytes(victim.read_bytes()[:-100])
     image, info = read_image("P004", str(folder), series_uid=study["a"])
-    assert info["series_uid"] == study["a"] and np.array_equal(as_array(image), hu(1))
+    assert image.GetMetaData("0020|000e") == study["a"] and np.array_equal(as_array(image), hu(1))
     with pytest.raises(InputError, match=rf"{re.escape(str(victim))} is a damaged DICOM file"):
         read_image("P004", str(folder), series_uid=study["b"])
 
@@ -288,7 +289,8 @@ def test_rtstruct_round_trip(study, ct):
     assert mask.GetDirection() == image.GetDirection()
     assert set(np.unique(values)) == {0, 2}
     assert dice(values == 2, ball()) >= 0.95
-    assert info == {"file": "rs.dcm", "sha256": sha256_of([study["root"] / "rs.dcm"]), "roi": "GTV_primary"}
+    expected = {"file": "rs.dcm", "sha256": sha256_of([study["root"] / "rs.dcm"]), "roi": "GTV_primary"}
+    assert info == {**expected, "threshold": None}
 
 
 def test_rtstruct_roi_by_regex_and_holes(study, ct):
@@ -420,7 +422,7 @@ def test_seg_round_trip(study, ct, segment, label):
     source = ball() if label == "tumour" else ball((10, 30, 12), 5.0)
     assert np.array_equal(as_array(mask), source.astype(np.uint8) * 3)
     assert mask.GetSpacing() == image.GetSpacing() and mask.GetOrigin() == image.GetOrigin()
-    assert info == {"file": "seg.dcm", "sha256": sha256_of([study["root"] / "seg.dcm"]), "roi": label}
+    assert info == {"file": "seg.dcm", "sha256": sha256_of([study["root"] / "seg.dcm"]), "roi": label, "threshold": None}
 
 
 def test_seg_is_placed_by_position_on_other_grids(study, ct):
@@ -461,8 +463,8 @@ def test_sheet_cells_as_pandas_gives_them(study, ct):
     for label in (0, 1.5, "one", True):
         with pytest.raises(InputError, match=rf"case P001: mask label .* must be a whole number >= 1"):
             read_mask("P001", path, ct[0], label=label, segment=1)
-    _, info = read_image("P001", str(study["both"]), series_uid=float("nan"), series_description="B70f")
-    assert info["series_uid"] == study["b"]
+    image, _ = read_image("P001", str(study["both"]), series_uid=float("nan"), series_description="B70f")
+    assert image.GetMetaData("0020|000e") == study["b"]
 
 
 # ------------------------------------------------------------------ other masks, privacy
@@ -474,7 +476,7 @@ def test_label_image_mask_is_returned_as_read(tmp_path, ct):
     sitk.WriteImage(written, path)
     mask, info = read_mask("P001", path, ct[0], label=4)
     assert np.array_equal(as_array(mask), as_array(written))
-    assert info == {"file": "mask.nrrd", "sha256": sha256_of([path]), "roi": ""}
+    assert info == {"file": "mask.nrrd", "sha256": sha256_of([path]), "roi": "", "threshold": None}
 
 
 def test_image_dicom_given_as_mask_is_refused(study, ct):

@@ -64,16 +64,20 @@ def _pick(
 def _check_reference(case_id: str, path: str, kind: str, image: sitk.Image, series: set, frame: set) -> None:
     image_series, image_frame = metadata_text(image, SERIES_UID_KEY), metadata_text(image, FRAME_OF_REFERENCE_KEY)
     if image_series and series and image_series not in series:
+        fix = f"Give the {kind} of this image, or choose the series it was drawn on with series_uid."
         raise InputError(
             f"case {case_id}: {kind} {path} was drawn on series {', '.join(sorted(series))}, but the "
-            f"image is series {image_series}. Give the {kind} of this image, or choose the series it "
-            "was drawn on with series_uid."
+            f"image is series {image_series}. {fix}",
+            shareable=f"case {case_id}: {kind} {path} was drawn on another series than the image (the "
+            f"console and logs/ name their SeriesInstanceUIDs). {fix}",
         )
     if image_frame and frame and image_frame not in frame:
+        fix = f"Give the {kind} drawn on this image."
         raise InputError(
             f"case {case_id}: {kind} {path} uses frame of reference {', '.join(sorted(frame))}, but the "
-            f"image uses {image_frame}: they are not in the same space. Give the {kind} drawn on this "
-            "image."
+            f"image uses {image_frame}: they are not in the same space. {fix}",
+            shareable=f"case {case_id}: {kind} {path} uses another frame of reference than the image: "
+            f"they are not in the same space. {fix}",
         )
 
 

@@ -28,11 +28,14 @@ log = logging.getLogger(__name__)
 # DICOM objects that may share a folder with an image series but are not images of it.
 NON_IMAGE_MODALITIES = {"SEG", "RTSTRUCT", "RTPLAN", "RTDOSE", "RTRECORD", "SR", "PR", "KO", "REG", "RWV", "DOC"}
 
+
 @dataclass
 class _Instance:
     path: str
     series_uid: str
     description: str
+    number: str
+    sop_uid: str
     frame_uid: str
     rows: int
     columns: int
@@ -83,6 +86,8 @@ def _scan_folder(
                     path=path,
                     series_uid=uid,
                     description=str(ds.get("SeriesDescription", "")),
+                    number=str(ds.get("SeriesNumber", "") or "").strip(),
+                    sop_uid=str(ds.get("SOPInstanceUID", "")),
                     frame_uid=str(ds.get("FrameOfReferenceUID", "")),
                     rows=int(ds.Rows),
                     columns=int(ds.get("Columns", 0)),
@@ -95,9 +100,24 @@ def _scan_folder(
     return series, others, damaged
 
 
+def series_label(instances: list[_Instance]) -> str:
+    """'series 3 (120 files)': how messages that may be written under results/ name a
+    series (no UID, no description: descriptions often carry the patient's ID)."""
+    number = instances[0].number
+    return f"series {number if number else '(no number)'} ({len(instances)} files)"
+
+
 def _series_list(series: dict[str, list[_Instance]], uids=None) -> str:
+    """UIDs and descriptions: for the console and logs/ only."""
     uids = sorted(uids if uids is not None else series, key=lambda u: (series[u][0].description, u))
-    return "; ".join(f"{u} ('{series[u][0].description}', {len(series[u])} files)" for u in uids)
+    return "; ".join(
+        f"{series_label(series[u])}: {u} ('{series[u][0].description}')" for u in uids
+    )
+
+
+def _series_labels(series: dict[str, list[_Instance]], uids=None) -> str:
+    uids = sorted(uids if uids is not None else series, key=lambda u: (series[u][0].number.zfill(12), u))
+    return "; ".join(series_label(series[u]) for u in uids)
 
 
 def _choose_series(
@@ -112,13 +132,17 @@ def _choose_series(
         f"Put the SeriesInstanceUID of the {role} series in the series_uid column of the cohort "
         "sheet, or a regular expression matching its description in series_description"
     )
+    # What results/ may hold: series by number and file count (the console and logs/ say more).
+    shareable_fix = f"{fix} (the console and logs/ list their UIDs and descriptions)"
     if uid:
         uid = str(uid).strip()
         if uid in series:
             return uid
         raise InputError(
             f"case {case_id}: {role} folder {folder} has no series with SeriesInstanceUID {uid}; "
-            f"series found: {_series_list(series)}. {fix}."
+            f"series found: {_series_list(series)}. {fix}.",
+            shareable=f"case {case_id}: {role} folder {folder} has no series with the SeriesInstanceUID "
+            f"given in series_uid; series found: {_series_labels(series)}. {shareable_fix}.",
         )
     if description:
         try:
@@ -132,21 +156,26 @@ def _choose_series(
         if len(matches) == 1:
             return matches[0]
         found = "no series" if not matches else f"{len(matches)} series ({_series_list(series, matches)})"
+        shared = "no series" if not matches else f"{len(matches)} series ({_series_labels(series, matches)})"
         raise InputError(
             f"case {case_id}: series_description '{description}' matches {found} in {role} folder "
-            f"{folder}; series found: {_series_list(series)}. {fix}, so that exactly one matches."
+            f"{folder}; series found: {_series_list(series)}. {fix}, so that exactly one matches.",
+            shareable=f"case {case_id}: series_description matches {shared} in {role} folder {folder}; "
+            f"series found: {_series_labels(series)}. {shareable_fix}, so that exactly one matches.",
         )
     if len(series) == 1:
         return next(iter(series))
     raise InputError(
         f"case {case_id}: {role} folder {folder} holds {len(series)} DICOM series: "
-        f"{_series_list(series)}. {fix}."
+        f"{_series_list(series)}. {fix}.",
+        shareable=f"case {case_id}: {role} folder {folder} holds {len(series)} DICOM series: "
+        f"{_series_labels(series)}. {shareable_fix}.",
     )
 
 
 def _sort_slices(case_id: str, folder: str, role: str, instances: list[_Instance]) -> list[_Instance]:
     """Slices in increasing position along the slice normal, checked to form a regular volume."""
-    where = f"case {case_id}: the {role} series {instances[0].series_uid} in folder {folder}"
+    where = f"case {case_id}: the {role} {series_label(instances)} in folder {folder}"
     if any(i.position is None or i.orientation is None for i in instances):
         raise InputError(
             f"{where} lacks ImagePositionPatient/ImageOrientationPatient, so its slices cannot "
@@ -179,10 +208,18 @@ def _sort_slices(case_id: str, folder: str, role: str, instances: list[_Instance
         return instances
     gaps = np.diff(distance)
     if gaps.min() < 1e-3:
+        at = int(np.argmin(gaps))
+        first, second = instances[at], instances[at + 1]
+        names = f"{os.path.basename(first.path)} and {os.path.basename(second.path)}"
+        if first.sop_uid and first.sop_uid == second.sop_uid:
+            raise InputError(
+                f"{where} holds the same slice twice: files {names} are copies of one image "
+                f"(slice {at + 1} of {len(instances)}). Remove the duplicate files from the folder."
+            )
         raise InputError(
-            f"{where} has several images at the same slice position (several phases, echoes or "
-            "acquisitions in one series). Export them as separate series, or remove the extra "
-            "images from the folder."
+            f"{where} has several images at the same slice position (files {names}, slice "
+            f"{at + 1} of {len(instances)}: several phases, echoes or acquisitions in one series). "
+            "Export them as separate series, or remove the extra images from the folder."
         )
     typical = float(np.median(gaps))
     # Scanners round positions (to 0.01 mm or so); a missing slice doubles a gap.
@@ -235,7 +272,7 @@ def read_series_folder(
         except RuntimeError as err:
             last = str(err).strip().splitlines()[-1] if str(err).strip() else "unknown error"
             raise InputError(
-                f"case {case_id}: the {role} series {uid} in folder {folder} cannot be read "
+                f"case {case_id}: the {role} {series_label(instances)} in folder {folder} cannot be read "
                 f"({last}). A file of the series is probably damaged: export the series again."
             ) from err
     image = narrow_int32(image)
@@ -243,7 +280,7 @@ def read_series_folder(
     spacing = tuple(round(s, 4) for s in image.GetSpacing())
     log.info("case %s: %s series %s, %d files, size %s, spacing %s", case_id, role, uid, len(paths_for_hash),
              image.GetSize(), spacing)
-    info = {"file": base_name(folder), "series_uid": uid, "sha256": sha256_of_files(paths_for_hash)}
+    info = {"file": base_name(folder), "series": instances[0].number, "sha256": sha256_of_files(paths_for_hash)}
     return image, info
 
 

@@ -31,7 +31,12 @@ SCAN_TAGS = [
     "ImageOrientationPatient",
     "PixelSpacing",
     "InstanceNumber",
+    "SeriesNumber",
+    "SOPInstanceUID",
+    "SamplesPerPixel",
+    "BitsAllocated",
 ]
+PIXEL_DATA = (0x7FE0, 0x0010)
 
 
 def base_name(path: str) -> str:
@@ -104,8 +109,9 @@ _LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN
 _UNDEFINED = 0xFFFFFFFF
 
 
-def check_complete_dicom(path: str) -> None:
-    """Raise DamagedDicom unless the file's data elements exactly fill it.
+def check_complete_dicom(path: str) -> int | None:
+    """Raise DamagedDicom unless the file's data elements exactly fill it; return the
+    length of its native (not encapsulated) pixel data, or None.
 
     pydicom silently stops at the end of a truncated file (an interrupted copy), which
     would drop contours or frames without a word; walking the element headers (values
@@ -113,6 +119,7 @@ def check_complete_dicom(path: str) -> None:
     to the readers.
     """
     size = os.path.getsize(path)
+    found: dict[str, int] = {}
     with open(path, "rb") as fp:
 
         def read(pos: int, n: int) -> bytes:
@@ -148,6 +155,8 @@ def check_complete_dicom(path: str) -> None:
                 group, number, vr, length, start = element(pos, implicit, endian)
                 if (group, number) == (0xFFFE, 0xE00D) and in_item:
                     return start
+                if (group, number) == PIXEL_DATA and not in_item and length != _UNDEFINED:
+                    found["pixel_bytes"] = length
                 if length == _UNDEFINED:
                     pos = items(start, implicit or vr == b"UN", endian)
                 else:
@@ -157,7 +166,7 @@ def check_complete_dicom(path: str) -> None:
             return pos
 
         if read(128, 4) != b"DICM":
-            return
+            return None
         pos, syntax = 132, ""
         while True:
             group, number, _, length, start = element(pos, False, "<")
@@ -167,21 +176,33 @@ def check_complete_dicom(path: str) -> None:
                 syntax = read(start, length).rstrip(b"\0 ").decode("ascii", "replace")
             pos = start + length
         if syntax == "1.2.840.10008.1.2.1.99" or pos >= size:  # deflated, or nothing after the meta
-            return
+            return None
         # Like pydicom, trust the first element's bytes over the declared syntax.
         vr = read(pos + 4, 2) if pos + 6 <= size else b""
         implicit = not (len(vr) == 2 and vr.isalpha() and vr.isupper())
         elements(pos, implicit, ">" if syntax == "1.2.840.10008.1.2.2" else "<")
+    return found.get("pixel_bytes")
 
 
 def read_dicom_header(case_id: str, path: str, role: str, full: bool = False):
+    """The file's header (the scan tags, or ``full``), after checking the file is whole
+    and, for an image, that its pixel data has the size its header declares."""
     import pydicom
 
     try:
-        check_complete_dicom(path)
+        pixel_bytes = check_complete_dicom(path)
         if full:
             return pydicom.dcmread(path, force=not has_dicom_magic(path))
-        return pydicom.dcmread(path, stop_before_pixels=True, specific_tags=SCAN_TAGS, force=True)
+        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=SCAN_TAGS, force=True)
+        expected = declared_pixel_bytes(ds)
+        # Pixel data is padded to an even length.
+        if pixel_bytes is not None and expected is not None and pixel_bytes not in (expected, expected + expected % 2):
+            raise DamagedDicom(
+                f"its pixel data holds {pixel_bytes} bytes, but its header declares {ds.Rows} x {ds.Columns} "
+                f"pixels x {int(ds.get('NumberOfFrames', 1) or 1)} frame(s) at {ds.BitsAllocated} bits, "
+                f"{expected} bytes"
+            )
+        return ds
     except Exception as err:  # pydicom raises many types on damaged files
         reason = str(err).strip()[:200]
         if not isinstance(err, DamagedDicom):
@@ -190,6 +211,18 @@ def read_dicom_header(case_id: str, path: str, role: str, full: bool = False):
             f"case {case_id}: {role} file {path} is a damaged DICOM file ({reason}). Export it "
             "again from the PACS or planning system, or remove it from the folder."
         ) from err
+
+
+def declared_pixel_bytes(ds) -> int | None:
+    """Rows x Columns x frames x samples x BitsAllocated / 8, as the header declares; None
+    when a tag is missing."""
+    try:
+        pixels = int(ds.Rows) * int(ds.Columns) * int(ds.get("NumberOfFrames", 1) or 1)
+        pixels *= int(ds.get("SamplesPerPixel", 1) or 1)
+        bits = int(ds.BitsAllocated)
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return (pixels * bits + 7) // 8
 
 
 def clean_metadata(image: sitk.Image, keep: dict[str, str] | None = None) -> sitk.Image:

@@ -7,12 +7,13 @@ Two entry points, both returning ``(SimpleITK image, info dict)``:
   image's grid) or a DICOM-SEG (placed onto the image's grid).
 
 Privacy: nothing identifying leaves a DICOM file. The info dicts hold only file or
-folder base names, SHA-256 content hashes, the SeriesInstanceUID and the chosen ROI
-name or segment label. Images come back with their metadata dictionary emptied, except
-the SeriesInstanceUID (``0020|000e``) and FrameOfReferenceUID (``0020|0052``) of DICOM
+folder base names, SHA-256 content hashes, the SeriesNumber and the chosen ROI name or
+segment label. Images come back with their metadata dictionary emptied, except the
+SeriesInstanceUID (``0020|000e``) and FrameOfReferenceUID (``0020|0052``) of DICOM
 inputs, which :func:`read_mask` uses to check that a mask was drawn on this image.
-Error messages may also show series descriptions, ROI names and segment labels, so
-that the user can pick one. See docs/dicom.md.
+Error messages may also show series descriptions and UIDs so that the user can pick
+a series; their ``shareable`` form, the one written under results/, names a series by
+its number and file count only. See docs/dicom.md.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from radsnake.imagefiles import (
     clean_metadata,
     content_files,
     has_dicom_magic,
-    metadata_text,
     read_dicom_header,
     read_file,
     reference_uids,
@@ -45,6 +45,9 @@ from radsnake.imagefiles import (
 log = logging.getLogger(__name__)
 
 RTSTRUCT_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.481.3"
+# A label map holds at most this many distinct labels; more is an image given as the mask.
+MAX_MASK_LABELS = 255
+MASK_VALUES_LISTED = 8
 SEG_SOP_CLASSES = {"1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.66.7"}  # binary/fractional, label map
 
 
@@ -70,7 +73,7 @@ def read_image(
     and intercept applied.
 
     Returns ``(image, info)`` with ``info = {"file": base name of the file or folder,
-    "series_uid": SeriesInstanceUID or "", "sha256": hash of the file's bytes (an MHD's
+    "series": SeriesNumber or "", "sha256": hash of the file's bytes (an MHD's
     data file included) or of the series files' bytes in sorted path order}``. The
     image's metadata holds only ``0020|000e`` and ``0020|0052`` (DICOM inputs).
 
@@ -81,12 +84,12 @@ def read_image(
     check_exists(case_id, path, role)
     if os.path.isdir(path):
         return read_series_folder(case_id, path, role, sheet_text(series_uid), sheet_text(series_description))
+    number = ""
     if has_dicom_magic(path):
-        image = _read_dicom_file(case_id, path, role)
+        image, number = _read_dicom_file(case_id, path, role)
     else:
         image = clean_metadata(read_file(case_id, path, role), reference_uids(_read_file_metadata(path)))
-    uid = metadata_text(image, SERIES_UID_KEY)
-    return image, {"file": base_name(path), "series_uid": uid, "sha256": sha256_of_files(content_files(path))}
+    return image, {"file": base_name(path), "series": number, "sha256": sha256_of_files(content_files(path))}
 
 
 def _read_file_metadata(path: str) -> sitk.Image:
@@ -104,8 +107,9 @@ def _read_file_metadata(path: str) -> sitk.Image:
     return holder
 
 
-def _read_dicom_file(case_id: str, path: str, role: str) -> sitk.Image:
-    """A single DICOM file given as image: fine when multi-frame, else point to the folder."""
+def _read_dicom_file(case_id: str, path: str, role: str) -> tuple[sitk.Image, str]:
+    """A single DICOM file given as image, and its SeriesNumber: fine when multi-frame,
+    else point to the folder."""
     ds = read_dicom_header(case_id, path, role)
     modality = str(ds.get("Modality", "")).upper()
     if modality in NON_IMAGE_MODALITIES or ds.get("SOPClassUID") == RTSTRUCT_SOP_CLASS:
@@ -124,7 +128,7 @@ def _read_dicom_file(case_id: str, path: str, role: str) -> sitk.Image:
         SERIES_UID_KEY: str(ds.get("SeriesInstanceUID", "")),
         FRAME_OF_REFERENCE_KEY: str(ds.get("FrameOfReferenceUID", "")),
     }
-    return clean_metadata(image, uids)
+    return clean_metadata(image, uids), str(ds.get("SeriesNumber", "") or "").strip()
 
 
 # ---------------------------------------------------------------------------- masks
@@ -137,13 +141,16 @@ def read_mask(
     label: int = 1,
     roi: str | None = None,
     segment: int | str | None = None,
+    threshold: float | None = None,
 ) -> tuple[sitk.Image, dict]:
     """Read a case's mask for ``image`` (as returned by :func:`read_image`).
 
     ``path`` is one of:
 
     - a label image file (NIfTI, NRRD, MHA/MHD): returned as read, no resampling (the
-      geometry is checked elsewhere); ``roi`` and ``segment`` are ignored;
+      geometry is checked elsewhere); ``roi`` and ``segment`` are ignored. It must be a
+      label map (:func:`as_label_map`): a fractional mask is refused, or binarised at
+      ``threshold`` when one is given (config ``qc.mask_threshold``);
     - a DICOM RTSTRUCT: the ROI named ``roi`` (exact name, or ``"regex:<expression>"``
       for ``re.search`` on the ROI names; may be omitted when there is one ROI) is
       rasterised onto the image's grid. Closed planar contours lying on the same slice
@@ -160,7 +167,8 @@ def read_mask(
     elsewhere. When the image came from DICOM, the referenced SeriesInstanceUID and
     FrameOfReferenceUID must match the image's.
 
-    Returns ``(mask, info)`` with ``info = {"file": base name, "sha256": hash of the
+    Returns ``(mask, info)`` with ``info = {"file": base name, "threshold": the threshold
+    applied or None, "sha256": hash of the
     file's bytes, "roi": the chosen ROI name or segment label, or ""}``.
 
     Raises InputError naming the case, the file and the fix when the file is missing,
@@ -181,7 +189,7 @@ def read_mask(
             f"case {case_id}: mask {path} is a folder. Give the RTSTRUCT or DICOM-SEG file in it, "
             "or a label image (NIfTI, NRRD or MHA)."
         )
-    info = {"file": base_name(path), "sha256": sha256_of_files(content_files(path)), "roi": ""}
+    info = {"file": base_name(path), "sha256": sha256_of_files(content_files(path)), "roi": "", "threshold": None}
     kind = _mask_kind(case_id, path)
     if kind in ("RTSTRUCT", "SEG") and image.GetDimension() != 3:
         raise InputError(
@@ -204,7 +212,54 @@ def read_mask(
         mask, info["roi"] = read_seg(case_id, path, image, label, segment)
     else:
         mask = clean_metadata(read_file(case_id, path, "mask"))
+        mask, info["threshold"] = as_label_map(case_id, path, mask, label, threshold)
     return mask, info
+
+
+def _listing(values: np.ndarray) -> str:
+    shown = [f"{v:g}" for v in values[:MASK_VALUES_LISTED].tolist()]
+    return ", ".join(shown) + (f", … ({values.size} distinct values)" if values.size > MASK_VALUES_LISTED else "")
+
+
+def as_label_map(
+    case_id: str, path: str, mask: sitk.Image, label: int, threshold: float | None
+) -> tuple[sitk.Image, float | None]:
+    """The mask as a label map, and the threshold applied (None when none was).
+
+    A label map holds whole numbers >= 0. A mask with other values (a fractional mask
+    from linear resampling or a soft segmentation) is refused unless ``threshold`` is
+    given: then voxels with a value >= threshold get ``label``, the others 0. A mask
+    with negative values or more than MAX_MASK_LABELS distinct non-zero values is
+    refused as an image given as the mask. Vector masks are left to QC.
+    """
+    if mask.GetNumberOfComponentsPerPixel() != 1:
+        return mask, None
+    values = sitk.GetArrayViewFromImage(mask)
+    if values.dtype.kind == "f":
+        whole = np.isfinite(values) & (values == np.round(values))
+        if not whole.all():
+            found = np.unique(values[~whole])
+            if threshold is None:
+                raise InputError(
+                    f"case {case_id}: mask file {path} is not a label map: it holds non-integer values "
+                    f"({_listing(found)}), e.g. a mask resampled with linear interpolation. Give the label "
+                    "map, or set qc.mask_threshold (e.g. 0.5) in the config to binarise fractional masks "
+                    "on purpose."
+                )
+            dtype = np.uint8 if label <= 255 else np.uint32
+            binary = sitk.GetImageFromArray((values >= threshold).astype(dtype) * dtype(label))
+            binary.CopyInformation(mask)
+            log.info("case %s: fractional mask %s binarised at %g", case_id, path, threshold)
+            return binary, float(threshold)
+    nonzero = np.unique(values[values != 0])
+    if nonzero.size and (nonzero[0] < 0 or nonzero.size > MAX_MASK_LABELS):
+        raise InputError(
+            f"case {case_id}: mask file {path} does not look like a label map: it holds "
+            f"{nonzero.size} distinct non-zero values from {nonzero[0]:g} to {nonzero[-1]:g} (a label map "
+            f"holds whole numbers from 1, at most {MAX_MASK_LABELS} of them). Is it an image given as the "
+            "mask? Put the segmentation's file in the mask column."
+        )
+    return mask, None
 
 
 def _mask_kind(case_id: str, path: str) -> str:

@@ -46,7 +46,9 @@ def load_case(case_id: str, spec: dict, resample: bool = False):
             image = sitk.Resample(image, reference, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32)
         images[entry["name"]] = image
         infos[entry["column"]] = info
-    mask, mask_info = read_mask(case_id, spec["mask"], reference, spec["label"], spec.get("roi"), spec.get("segment"))
+    mask, mask_info = read_mask(
+        case_id, spec["mask"], reference, spec["label"], spec.get("roi"), spec.get("segment"), spec.get("mask_threshold")
+    )
     return images, mask, infos, mask_info
 
 
@@ -64,16 +66,21 @@ def _without_case(message: str, case_id: str) -> str:
     return message[len(prefix) :] if message.startswith(prefix) else message
 
 
-def qc_row(case_id: str, spec: dict, tolerance: dict | None = None, resample: bool = False):
+def qc_row(
+    case_id: str, spec: dict, tolerance: dict | None = None, resample: bool = False, params_path: str | None = None
+):
     """(QC row, loaded case or None). A file that cannot be read is a failing row whose
-    reason is the reader's message (it names the file and the fix)."""
+    reason is the reader's message (it names the file and the fix). With ``params_path``
+    the case also passes PyRadiomics' own checks with those params (:func:`pyradiomics_checks`)."""
     from radsnake.qc import qc_case
 
     files = {entry["name"]: entry["path"] for entry in spec["images"]}
     try:
         loaded = load_case(case_id, spec, resample)
     except InputError as err:
-        reason = " ".join(_without_case(str(err), case_id).split())
+        log.warning("%s", err)  # the full message (UIDs, descriptions): logs/ only
+        # The row goes under results/: the message without DICOM free text or UIDs.
+        reason = " ".join(_without_case(err.shareable, case_id).split())
         row = {
             "case_id": case_id,
             "modalities": ";".join(files),
@@ -84,8 +91,34 @@ def qc_row(case_id: str, spec: dict, tolerance: dict | None = None, resample: bo
             **{f"{name}_file": path for name, path in files.items()},
         }
         return row, None
-    images, mask = loaded[0], loaded[1]
-    return qc_case(case_id, images, mask, spec["label"], files, spec["mask"], tolerance), loaded
+    images, mask, mask_info = loaded[0], loaded[1], loaded[3]
+    row = qc_case(case_id, images, mask, spec["label"], files, spec["mask"], tolerance)
+    row["mask_threshold"] = mask_info.get("threshold")
+    if params_path and row["qc_pass"]:
+        reasons = pyradiomics_checks(case_id, images, mask, int(spec["label"]), params_path, row)
+        if reasons:
+            row["qc_pass"] = False
+            row["qc_reasons"] = ";".join(r.replace(";", ",") for r in reasons)
+    return row, loaded
+
+
+def pyradiomics_checks(case_id: str, images: dict, mask: sitk.Image, label: int, params_path: str, row: dict) -> list:
+    """PyRadiomics' own limits, before extraction: per image, the pixel type it is cast to
+    for binning (recorded in ``<m>_cast_for_extraction``) and why PyRadiomics would refuse
+    the ROI (reasons returned), run as :func:`extract_inputs` runs them."""
+    from radsnake.extract import binnable, make_extractor, pyradiomics_refusal
+
+    extractor = make_extractor(params_path)
+    reasons = []
+    for name, image in images.items():
+        image, cast = binnable(image, extractor)
+        row[f"{name}_cast_for_extraction"] = cast
+        if cast:
+            log.info("case %s: image %s cast to %s for PyRadiomics' binning", case_id, name, cast)
+        refusal = pyradiomics_refusal(image, _snap(mask, image), label, extractor, params_path)
+        if refusal:
+            reasons.append(f"image {name}: {refusal}")
+    return reasons
 
 
 def stop_message(case_id: str, spec: dict, row: dict) -> str:
@@ -105,6 +138,7 @@ def run_qc(
     on_fail: str = "stop",
     tolerance: dict | None = None,
     resample: bool = False,
+    params_path: str | None = None,
 ) -> dict:
     """The per-case QC job: one QC row (results/qc/cases/{case}.csv).
 
@@ -115,7 +149,7 @@ def run_qc(
 
     if on_fail not in ("stop", "exclude"):
         raise InputError(f"qc.on_fail must be stop or exclude, not {on_fail!r}. Correct the config.")
-    row, loaded = qc_row(case_id, spec, tolerance, resample)
+    row, loaded = qc_row(case_id, spec, tolerance, resample, params_path)
     if not row["qc_pass"]:
         log.warning("case %s: QC failed: %s", case_id, row["qc_reasons"])
         if on_fail == "stop":
@@ -140,7 +174,7 @@ def draw_overlay(
         overlay_montage(next(iter(images.values())), mask, spec["label"], overlay_png, case_id, window=window)
     except InputError as err:
         log.info("case %s: no overlay (%s)", case_id, err)
-        failure_card(case_id, reasons or str(err), overlay_png)
+        failure_card(case_id, reasons or err.shareable, overlay_png)
 
 
 def failure_card(case_id: str, reasons: str, output_png: str) -> None:
@@ -178,12 +212,13 @@ def _snap(mask: sitk.Image, image: sitk.Image) -> sitk.Image:
 
 
 def provenance(spec: dict, infos: dict, mask_info: dict) -> dict:
-    """source_<column>_file/_series_uid/_sha256 per image column, source_mask_file/_sha256/_roi."""
+    """source_<column>_file/_series/_sha256 per image column, source_mask_file/_sha256/_roi.
+    A DICOM series is named by its SeriesNumber, not its UID (no identity under results/)."""
     out = {}
     for entry in spec["images"]:
         info = infos[entry["column"]]
         key = f"{PROVENANCE_PREFIX}{entry['column']}"
-        out.update({f"{key}_file": info["file"], f"{key}_series_uid": info["series_uid"], f"{key}_sha256": info["sha256"]})
+        out.update({f"{key}_file": info["file"], f"{key}_series": info["series"], f"{key}_sha256": info["sha256"]})
     out.update(
         {
             f"{PROVENANCE_PREFIX}mask_file": mask_info["file"],
@@ -214,7 +249,7 @@ def extract_inputs(
     """
     import radiomics
 
-    from radsnake.extract import make_extractor, split_result
+    from radsnake.extract import binnable, make_extractor, split_result
     from radsnake.provenance import case_stamp
 
     radiomics.setVerbosity(logging.ERROR)
@@ -239,6 +274,7 @@ def extract_inputs(
     features, diagnostics = {}, {}
     for name, image in images.items():
         prefix = f"{name}_" if spec.get("prefix") else ""
+        image, _ = binnable(image, extractor)  # as QC recorded it
         try:
             result = extractor.execute(image, _snap(mask, image), label=int(spec["label"]))
         except ValueError as err:

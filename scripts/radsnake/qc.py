@@ -53,6 +53,7 @@ CASE_COLUMNS = [
     "mask_nonempty",
     "mask_labels_present",
     "mask_label_present",
+    "mask_threshold",
     "roi_voxels",
     "roi_volume_ml",
     "roi_components",
@@ -80,6 +81,7 @@ MODALITY_COLUMNS = [
     "max",
     "roi_mean",
     "roi_std",
+    "cast_for_extraction",
 ]
 
 _INTEGER_COLUMNS = {
@@ -90,7 +92,7 @@ _INTEGER_MODALITY_COLUMNS = {"dimension", "size_x", "size_y", "size_z", "nonfini
 _BOOL_COLUMNS = {"qc_pass", "mask_nonempty", "mask_label_present"}
 _BOOL_MODALITY_COLUMNS = {"size_matches_mask", "geometry_ok"}
 _TEXT_COLUMNS = {"case_id", "qc_reasons", "modalities", "mask_file", "mask_pixel_type", "mask_labels_present"}
-_TEXT_MODALITY_COLUMNS = {"file", "pixel_type"}
+_TEXT_MODALITY_COLUMNS = {"file", "pixel_type", "cast_for_extraction"}
 _AXES = ("x", "y", "z")
 _MODALITY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
 _MAX_LABELS_LISTED = 20
