@@ -52,6 +52,7 @@ def write_ct_series(
     birth_date: str = "19600101",
     series_uid: str | None = None,
     accession_number: str = "ACC-0815",
+    series_number: int = 2,
 ) -> str:
     """Write a CT series, one file per slice, into ``folder``; return its SeriesInstanceUID.
 
@@ -99,7 +100,7 @@ def write_ct_series(
         ds.StudyInstanceUID = study_uid
         ds.SeriesInstanceUID = series_uid
         ds.StudyID = "1"
-        ds.SeriesNumber = 2
+        ds.SeriesNumber = series_number
         ds.AcquisitionNumber = 1
         ds.InstanceNumber = instance
         ds.ImagePositionPatient = [ox, oy, oz + k * sz]

@@ -4,6 +4,9 @@ modality, drafts, and bad inputs of each kind."""
 
 from __future__ import annotations
 
+import re
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +54,9 @@ def write(image: sitk.Image, path: Path) -> str:
     return str(path)
 
 
-def dicom_case(folder: Path, ct: sitk.Image, description: str = "CT B30f", patient_id: str = PATIENT_ID) -> str:
+def dicom_case(
+    folder: Path, ct: sitk.Image, description: str = "CT B30f", patient_id: str = PATIENT_ID, series_number: int = 2
+) -> str:
     """The CT as a DICOM series (PHI tags set) in folder; returns its SeriesInstanceUID."""
     return write_ct_series(
         folder,
@@ -63,6 +68,7 @@ def dicom_case(folder: Path, ct: sitk.Image, description: str = "CT B30f", patie
         patient_id=patient_id,
         birth_date=BIRTH_DATE,
         accession_number=ACCESSION,
+        series_number=series_number,
     )
 
 
@@ -78,3 +84,46 @@ def seg(path: Path, series_folder: Path, segments: dict) -> str:
 
 def mask_array(mask: sitk.Image) -> np.ndarray:
     return sitk.GetArrayFromImage(mask) > 0
+
+
+def identity_found(results: Path, strings: list[str]) -> list[tuple[str, str]]:
+    """(file, string) for every identifying string found in a file under ``results``: in
+    its bytes, in a PNG's text chunks (zTXt/iTXt inflated) and in a PDF's inflated
+    streams (page text, metadata). An HTML report's embedded files (base64, where any
+    short string turns up by chance) are skipped: they are checked as the files they
+    were made from."""
+    found = []
+    for path in sorted(results.rglob("*")):
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        texts = [data]
+        if path.suffix == ".html":
+            texts = [re.sub(rb"data:[^\"']*", b"", data)]
+        elif path.suffix == ".png":
+            texts += _png_text(data)
+        elif path.suffix == ".pdf":
+            for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
+                try:
+                    texts.append(zlib.decompress(stream))
+                except zlib.error:
+                    pass
+        found += [(str(path), s) for s in strings if any(s.encode() in text for text in texts)]
+    return found
+
+
+def _png_text(data: bytes) -> list[bytes]:
+    texts, at = [], 8
+    while at + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[at : at + 8])
+        body = data[at + 8 : at + 8 + length]
+        if kind == b"tEXt":
+            texts.append(body)
+        elif kind == b"zTXt":
+            texts.append(zlib.decompress(body.split(b"\0", 1)[1][1:]))
+        elif kind == b"iTXt":
+            keyword, rest = body.split(b"\0", 1)
+            compressed, text = rest[0], rest[2:].split(b"\0", 2)[2]
+            texts.append(zlib.decompress(text) if compressed else text)
+        at += 12 + length
+    return texts
