@@ -103,3 +103,52 @@ def test_unknown_params_key(case, tmp_path):
     params.write_text("setting:\n  binWidht: 25\n")
     with pytest.raises(InputError, match="params file .*params.yaml is invalid"):
         run(case[0], case[1], case[2], params=str(params))
+
+
+@pytest.mark.parametrize(
+    "dtype, cast",
+    [(np.int8, "16-bit signed integer"), (np.uint8, "16-bit signed integer"), (np.int16, ""), (np.float32, "")],
+)
+def test_images_pyradiomics_cannot_bin_are_cast_losslessly(case, dtype, cast):
+    """PyRadiomics computes bin edges in the image's own type: 8-bit images overflow."""
+    from radsnake.extract import binnable, make_extractor
+
+    _, image_path, mask_path = case
+    image, mask = sitk.ReadImage(image_path), sitk.ReadImage(mask_path)
+    values = np.clip(sitk.GetArrayFromImage(image), 0 if dtype == np.uint8 else -128, 127)
+    small = sitk.GetImageFromArray(values.astype(dtype))
+    small.CopyInformation(image)
+    extractor = make_extractor(PARAMS)
+    ready, cast_to = binnable(small, extractor)
+    assert cast_to == cast
+    assert np.array_equal(sitk.GetArrayFromImage(ready), values)  # lossless
+    wide = sitk.GetImageFromArray(values.astype(np.int16))
+    wide.CopyInformation(image)
+    expected = extractor.execute(wide, mask)
+    assert extractor.execute(ready, mask)["original_glcm_Contrast"] == expected["original_glcm_Contrast"] > 0
+    # An int16 image within two bin widths of its type's maximum is cast too.
+    near_limit = sitk.GetImageFromArray(np.full((4, 4, 4), 32760, np.int16))
+    assert binnable(near_limit, extractor)[1] == "32-bit signed integer"
+
+
+def test_pyradiomics_limits_are_read_from_the_params_file(case, tmp_path):
+    from radsnake.extract import make_extractor, pyradiomics_refusal
+
+    _, image_path, mask_path = case
+    image, mask = sitk.ReadImage(image_path), sitk.ReadImage(mask_path)
+    voxels = int((sitk.GetArrayFromImage(mask) == 1).sum())
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(open(PARAMS).read().replace("binWidth: 25", f"binWidth: 25\n  minimumROISize: {voxels}"))
+    assert pyradiomics_refusal(image, mask, 1, make_extractor(PARAMS), PARAMS) == ""
+    assert pyradiomics_refusal(image, mask, 1, make_extractor(str(strict)), str(strict)) == (
+        f"PyRadiomics would refuse the ROI with params file {strict} (minimumROIDimensions 2, minimumROISize "
+        f"{voxels}): Size of the ROI is too small (minimum size: {voxels}, ROI size: {voxels}; redraw the ROI, or "
+        "lower minimumROISize in the params file"
+    )
+    line = sitk.Image(mask.GetSize(), sitk.sitkUInt8)
+    line.CopyInformation(mask)
+    for x in range(20, 25):
+        line[x, 30, 10] = 1
+    assert "mask has too few dimensions (number of dimensions 1, minimum required 2); raise the ROI's extent" in (
+        pyradiomics_refusal(image, line, 1, make_extractor(PARAMS), PARAMS)
+    )

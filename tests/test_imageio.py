@@ -523,3 +523,89 @@ def test_truncated_gzip_image_is_refused_not_read_as_zeros(tmp_path):
         read_image("P1", cut)
     with pytest.raises(InputError, match="case P1: mask file .* is incomplete or damaged"):
         read_mask("P1", cut, read)
+
+
+# ------------------------------------------------------------------ issue 13/19: whole images, label maps
+
+
+def test_shareable_messages_name_series_by_number_and_file_count(study):
+    """What goes under results/ has no UID and no description (descriptions carry IDs)."""
+    with pytest.raises(InputError) as err:
+        read_image("P002", str(study["both"]))
+    shareable = err.value.shareable
+    assert shareable == (
+        f"case P002: image folder {study['both']} holds 2 DICOM series: series 2 (20 files); series 2 (20 files). "
+        "Put the SeriesInstanceUID of the image series in the series_uid column of the cohort sheet, or a regular "
+        "expression matching its description in series_description (the console and logs/ list their UIDs and "
+        "descriptions)."
+    )
+    with pytest.raises(InputError) as err:
+        read_image("P002", str(study["both"]), series_uid="1.2.3.4")
+    assert "1.2.3.4" in str(err.value) and "1.2.3.4" not in err.value.shareable
+    image_a = read_image("P006", str(study["both"]), series_uid=study["a"])[0]
+    with pytest.raises(InputError) as err:
+        read_mask("P006", str(study["root"] / "rs_b.dcm"), image_a, roi="GTV_primary")
+    assert study["b"] in str(err.value)
+    assert "was drawn on another series than the image" in err.value.shareable
+    for text in (study["a"], study["b"], "thorax"):
+        assert text not in err.value.shareable
+
+
+def test_pixel_data_of_another_size_than_declared_is_damaged(study, tmp_path):
+    folder = tmp_path / "short"
+    shutil.copytree(study["single"], folder)
+    victim = next(p for p in folder.iterdir() if p.name.endswith("_IM0007.dcm"))
+    ds = pydicom.dcmread(victim)
+    ds.PixelData = ds.PixelData[:-640]  # 10 rows fewer
+    ds.save_as(victim)
+    expected = (
+        rf"case P004: image series file {re.escape(str(victim))} is a damaged DICOM file \(its pixel data holds "
+        r"7552 bytes, but its header declares 64 x 64 pixels x 1 frame\(s\) at 16 bits, 8192 bytes\)\. Export it"
+    )
+    with pytest.raises(InputError, match=expected):
+        read_image("P004", str(folder))
+
+
+def test_duplicated_slices_are_named(study, tmp_path):
+    folder = tmp_path / "dup"
+    shutil.copytree(study["single"], folder)
+    original = next(p for p in folder.iterdir() if p.name.endswith("_IM0004.dcm"))
+    shutil.copy(original, folder / "zz_copy.dcm")
+    with pytest.raises(InputError, match=rf"case P005: the image series 2 \(21 files\) in folder {re.escape(str(folder))} "
+                       rf"holds the same slice twice: files ({original.name} and zz_copy.dcm|zz_copy.dcm and "
+                       rf"{original.name}) are copies of one image"):
+        read_image("P005", str(folder))
+    # Another image at the same position (a second phase) is named as such.
+    ds = pydicom.dcmread(folder / "zz_copy.dcm")
+    ds.SOPInstanceUID = ds.SOPInstanceUID[:-1] + ("2" if ds.SOPInstanceUID.endswith("1") else "1")
+    ds.save_as(folder / "zz_copy.dcm")
+    with pytest.raises(InputError, match=r"has several images at the same slice position \(files .*zz_copy.dcm"):
+        read_image("P005", str(folder))
+
+
+def test_masks_must_be_label_maps(tmp_path, ct):
+    """Issue 19: a fractional mask is refused (only voxels equal to the label would count),
+    or binarised at a threshold on purpose; an image given as the mask is refused."""
+    image = ct[0]
+    soft = sitk.GetImageFromArray(np.round(sitk.GetArrayFromImage(sitk.SmoothingRecursiveGaussian(
+        sitk.GetImageFromArray(ball().astype(np.float32)), 1.0)) * 4) / 4)
+    soft.CopyInformation(image)
+    path = str(tmp_path / "soft.nii.gz")
+    sitk.WriteImage(sitk.Cast(soft, sitk.sitkFloat32), path)
+    with pytest.raises(InputError, match=rf"case P1: mask file {re.escape(path)} is not a label map: it holds "
+                       r"non-integer values \(0.25, 0.5, 0.75\), .*set qc.mask_threshold \(e.g. 0.5\)"):
+        read_mask("P1", path, image)
+    mask, info = read_mask("P1", path, image, label=3, threshold=0.5)
+    values = sitk.GetArrayFromImage(soft)
+    assert info["threshold"] == 0.5
+    assert np.array_equal(as_array(mask), np.where(values >= 0.5, 3, 0))
+    # Whole numbers in a float file are a label map: returned unchanged, no threshold applied.
+    whole = str(tmp_path / "whole.nii.gz")
+    sitk.WriteImage(sitk.Cast(sitk.GetImageFromArray(ball().astype(np.float32) * 2), sitk.sitkFloat32), whole)
+    mask, info = read_mask("P1", whole, image, label=2, threshold=0.5)
+    assert info["threshold"] is None and set(np.unique(as_array(mask))) == {0.0, 2.0}
+    as_mask = str(tmp_path / "image.nii.gz")
+    sitk.WriteImage(sitk.GetImageFromArray(hu(1)), as_mask)
+    with pytest.raises(InputError, match=r"case P1: mask file .*image.nii.gz does not look like a label map: it "
+                       r"holds \d+ distinct non-zero values from -1000 to 1499 .*Is it an image given as the mask"):
+        read_mask("P1", as_mask, image)

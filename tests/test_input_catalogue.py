@@ -166,6 +166,12 @@ def catalogue(tmp_path_factory):
             dicom_case(data / "dicom1" / "ct", ct, DESCRIPTION)
         rows.append({"case_id": case_id, "label": number % 2, "image": image,
                      "mask": write(mask, data / f"{case_id}_mask.nii.gz")})
+    # A 27-voxel ROI: fine with the default params, too small for the exclude run's params.
+    ct, mask = demo_pair(data / "src", "small", 1)
+    cube = np.zeros(sitk.GetArrayFromImage(mask).shape, np.uint8)
+    cube[15:18, 30:33, 30:33] = 1
+    rows.append({"case_id": "small", "label": 1, "image": write(ct, data / "small_ct.nii.gz"),
+                 "mask": write(_image_like(cube, mask), data / "small_mask.nii.gz")})
     cases = bad_cases(data)
     for number, (case_id, (row, _)) in enumerate(cases.items()):
         rows.append({"case_id": case_id, "label": number % 2, **row})
@@ -212,7 +218,7 @@ def test_every_bad_case_stops_with_its_message(catalogue):
 
 def test_good_cases_finish_despite_bad_ones(catalogue):
     root, _, _ = catalogue
-    for case_id in GOOD:
+    for case_id in GOOD + ["small"]:
         row = pd.read_csv(root / "results" / "features" / f"{case_id}.csv", keep_default_na=False)
         assert len(row) == 1 and row.shape[1] > 100
     assert not (root / "results" / "features.csv").exists()
@@ -242,6 +248,10 @@ def excluded_run(catalogue):
     config["qc"]["on_fail"] = "exclude"
     # Fractional masks binarised on purpose: the "fraction" case then passes.
     config["qc"]["mask_threshold"] = 0.5
+    # PyRadiomics' limits come from the params file in use: "small" is now too small.
+    strict = root / "config" / "strict.yaml"
+    strict.write_text(open(config["pyradiomics"]["params"]).read() + "  minimumROISize: 30\n")
+    config["pyradiomics"]["params"] = str(strict)
     write_config(root, config)
     snakemake(root, *TARGETS)
     return root, cases
@@ -249,7 +259,7 @@ def excluded_run(catalogue):
 
 def test_exclude_lists_every_bad_case_with_its_reason(excluded_run):
     root, cases = excluded_run
-    bad = sorted(set(cases) - {"fraction"})
+    bad = sorted(set(cases) - {"fraction"} | {"small"})
     excluded = pd.read_csv(root / "results" / "qc" / "excluded.csv", keep_default_na=False).set_index("case_id")
     assert sorted(excluded.index) == bad
     assert set(excluded["stage"]) == {"input QC"}
@@ -267,6 +277,9 @@ def test_exclude_lists_every_bad_case_with_its_reason(excluded_run):
         "short": r"image series file \S*\.dcm is a damaged DICOM file \(its pixel data holds 4096 bytes",
         "onevoxel": r"^image image: PyRadiomics would refuse the ROI .*mask only contains 1 segmented voxel",
         "imagemask": r"mask file \S*base_ct.nii.gz does not look like a label map",
+        "small": r"^image image: PyRadiomics would refuse the ROI with params file \S*strict.yaml "
+                 r"\(minimumROIDimensions 2, minimumROISize 30\): Size of the ROI is too small \(minimum size: 30, "
+                 r"ROI size: 27, redraw the ROI, or lower minimumROISize in the params file$",
     }
     for case_id, pattern in short_reasons.items():
         assert re.search(pattern, excluded.loc[case_id, "reasons"]), (case_id, excluded.loc[case_id, "reasons"])
