@@ -166,7 +166,7 @@ def draw_overlay(
     """The review PNG of a case that has a QC row: the ROI outline on the image slices,
     or, when no overlay can be drawn (e.g. unreadable mask), a card with the QC reasons.
     Its own job, so that the features do not wait for the figures."""
-    from radsnake.qc import overlay_montage
+    from radsnake.overlay import overlay_montage
 
     reasons = read_qc_row(qc_csv)["qc_reasons"]
     try:
@@ -181,14 +181,14 @@ def failure_card(case_id: str, reasons: str, output_png: str) -> None:
     """A PNG that says why a case has no overlay to review: its QC reasons."""
     from matplotlib.figure import Figure
 
-    from radsnake.qc import _save_png
+    from radsnake.overlay import save_png
 
     lines = [f"case {case_id}: input QC failed, no overlay can be drawn", ""]
     for reason in reasons.split(";"):
         lines += textwrap.wrap(reason.strip(), 90) + [""]
     fig = Figure(figsize=(7.2, 0.3 + 0.17 * len(lines)))
     fig.text(0.02, 0.98, "\n".join(lines), va="top", ha="left", color="white", fontsize=7, family="DejaVu Sans")
-    _save_png(fig, output_png)
+    save_png(fig, output_png)
 
 
 def read_qc_row(qc_csv: str) -> dict:
@@ -314,7 +314,7 @@ def write_draft(case_id: str, image_entry: dict, seed: str, bbox: str, method: s
                 output_png: str, window: str = "auto") -> dict:
     """The draft job: a draft mask for review from the sheet's draft_seed / draft_bbox text."""
     from radsnake.imageio import read_image
-    from radsnake.qc import overlay_montage
+    from radsnake.overlay import overlay_montage
     from radsnake.segment import _write_image, draft_mask
 
     entry = image_entry

@@ -387,13 +387,13 @@ def write_draft(
 ) -> dict:
     """Read the image, draft its mask (:func:`draft_mask`), write the mask (NIfTI, or any
     format SimpleITK knows from ``output_mask``'s extension) and its overlay montage
-    (:func:`radsnake.qc.overlay_montage`, ``window`` as there) for review.
+    (:func:`radsnake.overlay.overlay_montage`, ``window`` as there) for review.
 
     Errors name the case and the image file. Returns the overlay's description plus
     ``voxels`` and ``volume_ml`` of the draft.
     """
     from radsnake.extract import read_image
-    from radsnake.qc import overlay_montage
+    from radsnake.overlay import overlay_montage
 
     image = read_image(case_id, image_path, "image")
     try:

@@ -57,6 +57,7 @@ PRELOAD = (
     "radsnake.inputs",
     "radsnake.imageio",
     "radsnake.qc",
+    "radsnake.overlay",
     "pydicom",
     # feature robustness jobs: the mask perturbations
     "radsnake.robustness",
