@@ -181,20 +181,35 @@ def test_a_killed_child_is_reported_for_its_case_and_a_killed_worker_is_replaced
     assert b"radsnake.worker" in Path(f"/proc/{new_worker}/cmdline").read_bytes()
 
 
-def test_a_library_error_in_the_worker_names_the_case_the_file_and_the_cause(case, tmp_path):
-    """An int8 image makes PyRadiomics' GLCM raise IndexError: the job says so, in one line."""
+def write_huge(image_path, mask_path, output: str) -> None:
+    """The image as floats, its ROI's intensities multiplied by 1e12: QC passes it, and
+    PyRadiomics' binning (bin width 25) needs an array of terabytes, so numpy's
+    MemoryError comes at once, without using memory."""
+    import numpy as np
     import SimpleITK as sitk
 
+    image = sitk.ReadImage(str(image_path))
+    values = sitk.GetArrayFromImage(image).astype(np.float32)
+    values[sitk.GetArrayFromImage(sitk.ReadImage(str(mask_path))) > 0] *= 1e12
+    huge = sitk.GetImageFromArray(values)
+    huge.CopyInformation(image)
+    sitk.WriteImage(huge, output)
+
+
+def test_a_library_error_in_the_worker_names_the_case_the_file_and_the_cause(case, tmp_path):
+    """A float image of intensities far beyond the params' bin width (here 1e12 x HU)
+    makes PyRadiomics' binning ask for terabytes: the job says so, in one line. (An
+    int8 image was the example until QC cast such images for PyRadiomics' binning.)"""
     folder, image, mask = case
-    int8 = str(tmp_path / "int8.nii.gz")
-    sitk.WriteImage(sitk.Cast(sitk.Clamp(sitk.ReadImage(image), lowerBound=-128, upperBound=127), sitk.sitkInt8), int8)
-    for name, extra in (("int8_warm", ()), ("int8_cold", ("--no-warm-worker",))):
-        result = extract(folder, int8, mask, name, *extra)
+    huge = str(tmp_path / "huge.nii.gz")
+    write_huge(image, mask, huge)
+    for name, extra in (("huge_warm", ()), ("huge_cold", ("--no-warm-worker",))):
+        result = extract(folder, huge, mask, name, *extra)
         assert result.returncode == 1
         lines = [line for line in result.stderr.splitlines() if line.startswith("radsnake:")]
         assert len(lines) == 1, result.stderr
-        assert f"case c1: feature extraction failed on image {int8} with mask {mask}" in lines[0]
-        assert "IndexError: Calculation of GLCM Failed" in lines[0]
+        assert f"case c1: feature extraction failed on image {huge} with mask {mask}" in lines[0]
+        assert "MemoryError: Unable to allocate" in lines[0]
         assert "Traceback" not in result.stderr and "warm worker died" not in result.stderr
         assert "Traceback" in (folder / f"{name}.log").read_text()
         assert not (folder / f"{name}.csv").exists()
@@ -262,31 +277,29 @@ def test_the_worker_key_differs_between_checkouts(tmp_path):
 
 
 def test_a_case_failing_in_the_worker_is_named_and_the_other_cases_finish(tmp_path):
-    """Through the workflow: one case's image is int8, which passes QC but makes
-    PyRadiomics' GLCM fail inside the warm worker. With --keep-going every other case is
-    extracted, and the console names the case, the file and the library's message."""
-    import SimpleITK as sitk
-
+    """Through the workflow: one case's image has intensities far beyond the bin width,
+    which passes QC but makes PyRadiomics' binning fail inside the warm worker. With
+    --keep-going every other case is extracted, and the console names the case, the file
+    and the library's message."""
     sheet = make_study(tmp_path, n_cases=6, config=FAST_CONFIG)
     bad = sheet["case_id"].iloc[2]
     image = (tmp_path / "config" / sheet["image"].iloc[2]).resolve()
     mask = (tmp_path / "config" / sheet["mask"].iloc[2]).resolve()
-    clamped = sitk.Clamp(sitk.ReadImage(str(image)), lowerBound=-128, upperBound=127)
-    sitk.WriteImage(sitk.Cast(clamped, sitk.sitkInt8), str(image))
+    write_huge(image, mask, str(image))
     result = snakemake(tmp_path, "--keep-going", "results/features.csv", check=False)
     console = result.stdout + result.stderr
     assert result.returncode != 0, console[-6000:]
     message = [line for line in console.splitlines() if line.startswith(f"radsnake: case {bad}:")]
     assert len(message) == 1, console[-6000:]
     assert f"feature extraction failed on image {image} with mask {mask}:" in message[0], message[0]
-    assert "IndexError: Calculation of GLCM Failed" in message[0]
+    assert "MemoryError: Unable to allocate" in message[0]
     # Snakemake shows the failed job's log (show-failed-logs in profiles/default), which keeps
     # the traceback and ends with the same line; the console has no other traceback.
     log = (tmp_path / "logs" / "extract_features" / f"{bad}.log").read_text()
     assert log.splitlines()[-1].endswith(message[0].removeprefix("radsnake: ")), log[-2000:]
     outside_log = console.replace(log, "")
     assert "Traceback" not in outside_log and "warm worker died" not in console, outside_log[-6000:]
-    assert (tmp_path / "results" / "qc" / "cases" / f"{bad}.csv").exists(), "the int8 image should pass QC"
+    assert (tmp_path / "results" / "qc" / "cases" / f"{bad}.csv").exists(), "the image should pass QC"
     assert not (tmp_path / "results" / "features" / f"{bad}.csv").exists()
     for case in sheet["case_id"]:
         if case != bad:
