@@ -212,6 +212,15 @@ def test_unreadable_file_is_reported_not_raised(demo, tmp_path):
     found = reasons(row)
     assert found[0] == f"image PET file {tmp_path / 'missing.nii.gz'} does not exist"
     assert found[1].startswith(f"mask file {broken} cannot be read as an image")
+    # A .nii.gz cut short is not read as zeros (ITK alone would).
+    cut = tmp_path / "cut.nii.gz"
+    data = open(image_path, "rb").read()
+    cut.write_bytes(data[: len(data) // 2])
+    row = qc_files("p9", {"CT": str(cut)}, mask_path, 1)
+    assert reasons(row) == [
+        f"image CT file {cut} is incomplete or damaged (Compressed file ended before the end-of-stream marker was "
+        "reached), read as it is, its missing voxels would be 0"
+    ]
 
 
 def test_qc_table_column_order_types_and_rows(demo, tmp_path, pair):

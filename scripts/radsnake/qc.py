@@ -18,6 +18,7 @@ import pandas as pd
 import SimpleITK as sitk
 
 from radsnake.errors import InputError
+from radsnake.imagefiles import read_file
 from radsnake.tables import write_csv
 
 #: Geometry tolerances of :func:`qc_case`; the limits that are None are not checked.
@@ -309,13 +310,14 @@ def _join(reasons: list[str]) -> str:
 
 
 def _read(path: str) -> tuple[sitk.Image | None, str]:
+    """The image, or what is wrong with the file (a truncated .gz included)."""
     if not os.path.exists(path):
         return None, "does not exist"
     try:
-        return sitk.ReadImage(path), ""
-    except RuntimeError as err:
-        text = str(err).strip()
-        return None, "cannot be read as an image (" + (text.splitlines()[-1] if text else "unknown error") + ")"
+        return read_file("", path, "file"), ""
+    except InputError as err:
+        problem = str(err).split(f"file {path} ", 1)[-1]
+        return None, problem.rsplit(". ", 1)[0]  # without the reader's advice, its last sentence
 
 
 def qc_files(
