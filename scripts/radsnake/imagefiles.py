@@ -11,6 +11,7 @@ import hashlib
 import os
 import struct
 
+import numpy as np
 import SimpleITK as sitk
 
 from radsnake.compressed import check_complete_gzip
@@ -211,6 +212,16 @@ def read_dicom_header(case_id: str, path: str, role: str, full: bool = False):
             f"case {case_id}: {role} file {path} is a damaged DICOM file ({reason}). Export it "
             "again from the PACS or planning system, or remove it from the folder."
         ) from err
+
+
+def same_grid(a: sitk.Image, b: sitk.Image) -> bool:
+    """Same size, and spacing, origin and direction equal to 1e-6 (float rounding)."""
+    return (
+        a.GetSize() == b.GetSize()
+        and np.allclose(a.GetSpacing(), b.GetSpacing(), rtol=0, atol=1e-6)
+        and np.allclose(a.GetOrigin(), b.GetOrigin(), rtol=0, atol=1e-6)
+        and np.allclose(a.GetDirection(), b.GetDirection(), rtol=0, atol=1e-6)
+    )
 
 
 def declared_pixel_bytes(ds) -> int | None:

@@ -21,6 +21,7 @@ import SimpleITK as sitk
 
 from radsnake.cohort import EXCLUSION_COLUMNS, PROVENANCE_PREFIX
 from radsnake.errors import InputError
+from radsnake.imagefiles import same_grid
 from radsnake.tables import write_csv
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ def load_case(case_id: str, spec: dict, resample: bool = False):
         )
         if reference is None:
             reference = image
-        elif resample and image.GetDimension() == 3 == reference.GetDimension() and not _same_grid(image, reference):
+        elif resample and image.GetDimension() == 3 == reference.GetDimension() and not same_grid(image, reference):
             # Other modalities onto the grid the mask was drawn on; linear keeps values in range.
             log.info("case %s: %s resampled onto the grid of %s", case_id, entry["column"], spec["images"][0]["column"])
             image = sitk.Resample(image, reference, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32)
@@ -50,15 +51,6 @@ def load_case(case_id: str, spec: dict, resample: bool = False):
         case_id, spec["mask"], reference, spec["label"], spec.get("roi"), spec.get("segment"), spec.get("mask_threshold")
     )
     return images, mask, infos, mask_info
-
-
-def _same_grid(a: sitk.Image, b: sitk.Image) -> bool:
-    return (
-        a.GetSize() == b.GetSize()
-        and np.allclose(a.GetSpacing(), b.GetSpacing(), rtol=0, atol=1e-6)
-        and np.allclose(a.GetOrigin(), b.GetOrigin(), rtol=0, atol=1e-6)
-        and np.allclose(a.GetDirection(), b.GetDirection(), rtol=0, atol=1e-6)
-    )
 
 
 def _without_case(message: str, case_id: str) -> str:
@@ -204,7 +196,7 @@ def _snap(mask: sitk.Image, image: sitk.Image) -> sitk.Image:
     geometry is then what nearest-neighbour resampling would give, and PyRadiomics'
     much stricter geometryTolerance no longer rejects the pair.
     """
-    if _same_grid(mask, image):
+    if same_grid(mask, image):
         return mask
     snapped = sitk.Image(mask)
     snapped.CopyInformation(image)

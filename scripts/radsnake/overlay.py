@@ -15,6 +15,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 from radsnake.errors import InputError
+from radsnake.imagefiles import same_grid
 from radsnake.figures import STYLE
 from radsnake.tables import partial_path
 
@@ -34,15 +35,6 @@ def choose_window(image: sitk.Image) -> str:
     if np.issubdtype(pixels.dtype, np.integer) and pixels.size and int(pixels.min()) <= -500:
         return "ct"
     return "mr"
-
-
-def _same_grid(image: sitk.Image, mask: sitk.Image) -> bool:
-    return (
-        image.GetSize() == mask.GetSize()
-        and np.allclose(image.GetSpacing(), mask.GetSpacing(), rtol=0, atol=1e-6)
-        and np.allclose(image.GetOrigin(), mask.GetOrigin(), rtol=0, atol=1e-6)
-        and np.allclose(image.GetDirection(), mask.GetDirection(), rtol=0, atol=1e-6)
-    )
 
 
 def _roi_edges(roi: np.ndarray, sx: float, sy: float) -> np.ndarray:
@@ -106,7 +98,7 @@ def overlay_montage(
                 f"case {case_id}: the overlay needs a 3D greyscale {role}, got a "
                 f"{img.GetDimension()}D {img.GetPixelIDTypeAsString()} one. Check the case's QC row."
             )
-    resampled = not _same_grid(image, mask)
+    resampled = not same_grid(image, mask)
     if resampled:
         mask = sitk.Resample(mask, image, sitk.Transform(), sitk.sitkNearestNeighbor, 0, mask.GetPixelID())
     roi_image = sitk.Cast(sitk.BinaryThreshold(mask, label, label, 1, 0), sitk.sitkUInt8)
