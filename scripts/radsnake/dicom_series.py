@@ -225,9 +225,10 @@ def _sort_slices(case_id: str, folder: str, role: str, instances: list[_Instance
     # Scanners round positions (to 0.01 mm or so); a missing slice doubles a gap.
     if np.abs(gaps - typical).max() > 0.05 * typical + 0.01:
         worst = int(np.argmax(np.abs(gaps - typical)))
+        files = f"{os.path.basename(instances[worst].path)} and {os.path.basename(instances[worst + 1].path)}"
         raise InputError(
-            f"{where} has unevenly spaced slices (gap of {gaps[worst]:.4g} mm after slice "
-            f"{worst + 1} of {len(instances)}, typical {typical:.4g} mm): a slice is probably "
+            f"{where} has unevenly spaced slices (gap of {gaps[worst]:.4g} mm between files {files}, after "
+            f"slice {worst + 1} of {len(instances)}, typical {typical:.4g} mm): a slice is probably "
             "missing. Export the complete series again."
         )
     lateral = (positions - positions[0]) - np.outer(distance - distance[0], normal)
