@@ -33,6 +33,7 @@ if APPLY_COHORT is not None:
             input:
                 images=get_apply_images,
                 mask=get_apply_mask,
+                params=config["pyradiomics"]["params"],
             output:
                 qc=f"{APPLY_DIR}/qc/cases/{{case}}.csv",
             params:

@@ -207,15 +207,20 @@ def qc_tolerance():
     return json.dumps(config["qc"]["tolerance"], sort_keys=True)
 
 
-# Memoised: a dry run of 10,000 cases asks for each case's spec from several rules.
-@cache
-def case_spec_of(case):
+def spec_of_row(record):
+    """A sheet row's spec (radsnake.cohort.case_spec) with the study-wide reading settings."""
     spec = case_spec(
-        COHORT.loc[case], config["modalities"], config["pyradiomics"]["mask_label"], config["dicom"]["series_description"]
+        record, config["modalities"], config["pyradiomics"]["mask_label"], config["dicom"]["series_description"]
     )
     if config["qc"].get("mask_threshold") is not None:  # only when set: other studies keep their specs
         spec["mask_threshold"] = float(config["qc"]["mask_threshold"])
     return spec
+
+
+# Memoised: a dry run of 10,000 cases asks for each case's spec from several rules.
+@cache
+def case_spec_of(case):
+    return spec_of_row(COHORT.loc[case])
 
 
 @cache
@@ -475,12 +480,7 @@ APPLY_EXTRACT_CASES = (
 
 @cache
 def apply_case_spec_of(case):
-    return case_spec(
-        APPLY_COHORT.loc[case],
-        config["modalities"],
-        config["pyradiomics"]["mask_label"],
-        config["dicom"]["series_description"],
-    )
+    return spec_of_row(APPLY_COHORT.loc[case])
 
 
 def get_apply_case_spec(wildcards):
