@@ -140,9 +140,9 @@ def load_cohort(
     notes = []
     if need_images and not problems:
         problems += _file_problems(sheet, os.path.dirname(sheet_path), generated_files, image_cols)
-        if not generated_files and not problems:
-            refused, notes = shared_image_rows(sheet, os.path.dirname(sheet_path), image_cols)
-            problems += refused
+    if need_images and not generated_files:
+        refused, notes = shared_image_rows(sheet, os.path.dirname(sheet_path), image_cols)
+        problems += refused
     if problems:
         shown = problems[:50]
         more = f"\n  ... and {len(problems) - len(shown)} more" if len(problems) > 50 else ""

@@ -1,9 +1,12 @@
 """Rows of a sheet that point to the same image: the same patient entered twice.
 
 Checked at parse time for every case, so it must stay cheap for 10,000 cases: one
-``os.stat`` per file; files are read only when another file has exactly the same size,
-first 64 KiB at each end, then the whole file (SHA-256) for those still alike. A DICOM
-folder is compared by identity only (the same folder, through any path or link).
+``os.stat`` per file; a file is read only when another one has exactly the same size
+(compressed images almost never do), first 16 blocks of 4 KiB spread over the file
+(uncompressed images of one geometry share their size and their air-filled ends, never
+their middle), then the whole file (SHA-256) for the few still alike. Empty files are
+not compared (QC reports them). A DICOM folder is compared by identity only (the same
+folder, through any path or link).
 """
 
 from __future__ import annotations
@@ -12,15 +15,17 @@ import hashlib
 import os
 from collections import defaultdict
 
-SAMPLE_BYTES = 64 * 1024
+SAMPLE_BLOCKS = 16
+SAMPLE_BYTES = 4096
 
 
-def _ends_digest(path: str, size: int) -> bytes:
+def _sample_digest(path: str, size: int) -> bytes:
+    """SHA-256 of SAMPLE_BLOCKS blocks spread evenly over the file, both ends included."""
     digest = hashlib.sha256()
+    last = max(size - SAMPLE_BYTES, 0)
     with open(path, "rb") as handle:
-        digest.update(handle.read(SAMPLE_BYTES))
-        if size > 2 * SAMPLE_BYTES:
-            handle.seek(size - SAMPLE_BYTES)
+        for block in range(SAMPLE_BLOCKS):
+            handle.seek(last * block // (SAMPLE_BLOCKS - 1))
             digest.update(handle.read(SAMPLE_BYTES))
     return digest.digest()
 
@@ -53,7 +58,7 @@ def same_content_groups(paths: dict[str, str]) -> list[list[str]]:
         except OSError:
             continue
         identity[key] = (status.st_dev, status.st_ino)
-        if os.path.isfile(path):
+        if os.path.isfile(path) and status.st_size > 0:
             size_of[key] = status.st_size
     # One file per identity; equal sizes are the only candidates to read.
     first_of = {}
@@ -63,7 +68,7 @@ def same_content_groups(paths: dict[str, str]) -> list[list[str]]:
     for key in first_of.values():
         by_size[size_of[key]].append(key)
     candidates = [same for same in by_size.values() if len(same) > 1]
-    candidates = _refine(candidates, lambda key: _ends_digest(paths[key], size_of[key]))
+    candidates = _refine(candidates, lambda key: _sample_digest(paths[key], size_of[key]))
     # Identities holding the same bytes share one name: the first key's identity.
     alias = {}
     for same in _refine(candidates, lambda key: _full_digest(paths[key])):

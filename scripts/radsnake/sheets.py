@@ -100,6 +100,12 @@ def read_table(path: str, what: str, text: bool = True) -> pd.DataFrame:
         )
     # Unnamed columns (a trailing separator on every row) get a placeholder, dropped below.
     names = [name or f"\x00unnamed{i}" for i, name in enumerate(names)]
+    longest = max((len(row), number) for number, row in enumerate(csv.reader(io.StringIO(content, newline=""), delimiter=sep), 1))
+    if longest[0] > len(names):
+        raise InputError(
+            f"{what}: line {longest[1]} has {longest[0]} cells but the header has {len(names)} "
+            f"({SEPARATORS[sep]}-separated). Remove the extra cells, or quote a value that holds a {SEPARATORS[sep]}."
+        )
     options = dict(sep=sep, header=0, names=names, index_col=False, skip_blank_lines=True)
     try:
         if text:
@@ -132,7 +138,7 @@ def read_table(path: str, what: str, text: bool = True) -> pd.DataFrame:
 def with_decimal_commas(table: pd.DataFrame) -> pd.DataFrame:
     """Text columns whose every value is a number written with a decimal comma, as numbers."""
     for column in table.columns:
-        if column == "case_id" or table[column].dtype != object:
+        if column == "case_id" or pd.api.types.is_numeric_dtype(table[column]):
             continue
         values = table[column].dropna().astype(str)
         if len(values) and values.map(lambda v: bool(_DECIMAL_COMMA.match(v))).all():
