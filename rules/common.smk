@@ -100,10 +100,16 @@ def check_clinical_values():
     modelled = COHORT.loc[CASES if BRING_YOUR_OWN_FEATURES else EXTRACT_CASES]
     harmonisation = config["harmonisation"]
     try:
+        sets = planned_sets(modelled, config["split"], config["seed"], CASE_COHORTS)
+    except InputError:
+        # A split that cannot be made stops the split job with its own message; the
+        # clinical job checks its values again on the split it gets.
+        return
+    try:
         check_clinical(
             modelled,
             config["clinical"],
-            planned_sets(modelled, config["split"], config["seed"], CASE_COHORTS),
+            sets,
             config["clinical_missing"],
             protected=harmonisation["covariates"] if harmonisation["method"] != "none" else (),
             source=os.path.abspath(config["cohort"]),

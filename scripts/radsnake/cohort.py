@@ -259,9 +259,9 @@ def shared_image_rows(sheet, sheet_dir: str, image_cols) -> tuple[list[str], lis
     refused, notes = [], []
     rows = {index: record for index, record in enumerate(sheet.to_dict("records"))}
     for column in image_cols:
-        paths = {i: resolve_path(r[column], sheet_dir) for i, r in rows.items() if r[column]}
+        paths = {i: os.path.abspath(resolve_path(r[column], sheet_dir)) for i, r in rows.items() if r[column]}
         for group in same_content_groups(paths):
-            masks = {i: resolve_path(rows[i]["mask"], sheet_dir) for i in group if rows[i]["mask"]}
+            masks = {i: os.path.abspath(resolve_path(rows[i]["mask"], sheet_dir)) for i in group if rows[i]["mask"]}
             same_mask = {i for g in same_content_groups(masks) for i in g}
             listed = ", ".join(f"{_sheet_row(i)} (case_id '{rows[i]['case_id']}')" for i in group)
             where = f"rows {listed}: their {column} files hold the same bytes ({paths[group[0]]})"
