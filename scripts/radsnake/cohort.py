@@ -233,10 +233,10 @@ def _duplicate_problems(sheet) -> list[str]:
     """The same id twice, or ids that differ only in upper/lower case (P001, p001): on a
     case-insensitive file system those two cases would share their result files."""
     ids = sheet["case_id"]
+    folded = ids.str.casefold()
+    colliding = folded[folded.duplicated(keep=False) & ids.ne("")]  # usually none: O(n) to find
     problems = []
-    for _, rows in ids.groupby(ids.str.casefold(), sort=True).groups.items():
-        if len(rows) < 2 or not ids[rows[0]]:
-            continue
+    for _, rows in colliding.groupby(colliding, sort=True).groups.items():
         listed = ", ".join(f"{_sheet_row(i)} ('{ids[i]}')" for i in rows)
         if ids[rows].nunique() == 1:
             problems.append(f"case_id '{ids[rows[0]]}' appears in rows {', '.join(str(_sheet_row(i)) for i in rows)}; case ids must be unique.")
@@ -257,13 +257,14 @@ def shared_image_rows(sheet, sheet_dir: str, image_cols) -> tuple[list[str], lis
     without its image corrected: a warning naming the rows (the note list).
     """
     refused, notes = [], []
-    rows = {index: record for index, record in enumerate(sheet.to_dict("records"))}
+    folder = os.path.abspath(sheet_dir)
+    ids, mask_cells = sheet["case_id"].tolist(), sheet["mask"].tolist()
     for column in image_cols:
-        paths = {i: os.path.abspath(resolve_path(r[column], sheet_dir)) for i, r in rows.items() if r[column]}
+        paths = {i: resolve_path(cell, folder) for i, cell in enumerate(sheet[column].tolist()) if cell}
         for group in same_content_groups(paths):
-            masks = {i: os.path.abspath(resolve_path(rows[i]["mask"], sheet_dir)) for i in group if rows[i]["mask"]}
+            masks = {i: resolve_path(mask_cells[i], folder) for i in group if mask_cells[i]}
             same_mask = {i for g in same_content_groups(masks) for i in g}
-            listed = ", ".join(f"{_sheet_row(i)} (case_id '{rows[i]['case_id']}')" for i in group)
+            listed = ", ".join(f"{_sheet_row(i)} (case_id '{ids[i]}')" for i in group)
             where = f"rows {listed}: their {column} files hold the same bytes ({paths[group[0]]})"
             if same_mask == set(group):
                 refused.append(
@@ -272,7 +273,7 @@ def shared_image_rows(sheet, sheet_dir: str, image_cols) -> tuple[list[str], lis
                     "test at once. Keep one row, or correct the paths of the others."
                 )
             elif same_mask:
-                twins = ", ".join(f"{_sheet_row(i)} ('{rows[i]['case_id']}')" for i in sorted(same_mask))
+                twins = ", ".join(f"{_sheet_row(i)} ('{ids[i]}')" for i in sorted(same_mask))
                 refused.append(
                     f"{where}, and rows {twins} their masks too: one patient entered twice would be in "
                     "training and test at once. Keep one row, or correct the image path of the other."

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections import defaultdict
 
 SAMPLE_BLOCKS = 16
@@ -58,7 +59,7 @@ def same_content_groups(paths: dict[str, str]) -> list[list[str]]:
         except OSError:
             continue
         identity[key] = (status.st_dev, status.st_ino)
-        if os.path.isfile(path) and status.st_size > 0:
+        if stat.S_ISREG(status.st_mode) and status.st_size > 0:
             size_of[key] = status.st_size
     # One file per identity; equal sizes are the only candidates to read.
     first_of = {}
