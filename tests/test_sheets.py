@@ -185,7 +185,7 @@ def test_rows_with_the_same_image_bytes(tmp_path):
 def test_only_files_of_equal_size_are_read(tmp_path, monkeypatch):
     read = []
     monkeypatch.setattr(identity, "_sample_digest", lambda path, size: read.append(path) or open(path, "rb").read())
-    monkeypatch.setattr(identity, "_full_digest", lambda path: read.append(path) or open(path, "rb").read())
+    monkeypatch.setattr(identity, "whole_file_digest", lambda path: read.append(path) or open(path, "rb").read())
     paths = {}
     for number in range(50):
         (tmp_path / f"f{number}").write_bytes(bytes(number + 1))  # all sizes differ
@@ -203,7 +203,7 @@ def test_equal_sizes_are_told_apart_by_samples_not_whole_files(tmp_path, monkeyp
     """Uncompressed images of one geometry: same size, same air at both ends, different
     middles. They are told apart by the sampled blocks; no file is read whole."""
     whole = []
-    monkeypatch.setattr(identity, "_full_digest", lambda path: whole.append(path) or b"")
+    monkeypatch.setattr(identity, "whole_file_digest", lambda path: whole.append(path) or b"")
     rng = np.random.default_rng(0)
     air = bytes(200_000)
     paths = {}

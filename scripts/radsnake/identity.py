@@ -31,12 +31,11 @@ def _sample_digest(path: str, size: int) -> bytes:
     return digest.digest()
 
 
-def _full_digest(path: str) -> bytes:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.digest()
+def whole_file_digest(path: str) -> str:
+    # Imported here: radsnake.provenance imports the cohort module, which imports this one.
+    from radsnake.provenance import file_sha256
+
+    return file_sha256(path)
 
 
 def _refine(groups, key) -> list[list]:
@@ -72,7 +71,7 @@ def same_content_groups(paths: dict[str, str]) -> list[list[str]]:
     candidates = _refine(candidates, lambda key: _sample_digest(paths[key], size_of[key]))
     # Identities holding the same bytes share one name: the first key's identity.
     alias = {}
-    for same in _refine(candidates, lambda key: _full_digest(paths[key])):
+    for same in _refine(candidates, lambda key: whole_file_digest(paths[key])):
         for key in same[1:]:
             alias[identity[key]] = identity[same[0]]
     groups = defaultdict(list)
