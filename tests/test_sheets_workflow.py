@@ -178,3 +178,14 @@ def test_excel_sheet_is_refused_before_any_job(tmp_path):
         in _console(result)
     )
     assert not (tmp_path / "results").exists()
+
+
+def test_rows_sharing_an_image_with_other_masks_are_flagged(tmp_path):
+    """Two lesions of one patient (or a row copied without its image corrected): the run
+    goes on, with a warning naming the rows."""
+    _image_study(tmp_path, [("L1", "a", "m"), ("L2", "a", "n")])
+    result = snakemake(tmp_path, "-n", "results/qc/qc.csv")
+    assert (
+        f"radsnake: warning: cohort sheet {tmp_path / 'cohort.csv'}: rows 2 (case_id 'L1'), 3 (case_id 'L2'): "
+        f"their image files hold the same bytes ({tmp_path / 'img0.nii.gz'}) with different masks"
+    ) in _console(result)
