@@ -84,6 +84,13 @@ def test_ragged_row_is_refused(tmp_path):
         read_table(str(path), "Cohort sheet x")
 
 
+def test_empty_file_is_named(tmp_path):
+    path = tmp_path / "cohort.csv"
+    path.write_bytes(b"\xef\xbb\xbf\r\n")
+    with pytest.raises(InputError, match="Cohort sheet x is empty: it needs a header row"):
+        read_table(str(path), "Cohort sheet x")
+
+
 def test_trailing_separator_columns_are_dropped(tmp_path):
     path = tmp_path / "cohort.csv"
     path.write_text("case_id;label;;\n001;1;;\n")

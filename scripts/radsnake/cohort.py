@@ -239,7 +239,8 @@ def _duplicate_problems(sheet) -> list[str]:
     for _, rows in colliding.groupby(colliding, sort=True).groups.items():
         listed = ", ".join(f"{_sheet_row(i)} ('{ids[i]}')" for i in rows)
         if ids[rows].nunique() == 1:
-            problems.append(f"case_id '{ids[rows[0]]}' appears in rows {', '.join(str(_sheet_row(i)) for i in rows)}; case ids must be unique.")
+            numbers = ", ".join(str(_sheet_row(i)) for i in rows)
+            problems.append(f"case_id '{ids[rows[0]]}' appears in rows {numbers}; case ids must be unique.")
         else:
             problems.append(
                 f"case ids of rows {listed} differ only in upper/lower case: they would be one "
@@ -268,9 +269,8 @@ def shared_image_rows(sheet, sheet_dir: str, image_cols) -> tuple[list[str], lis
             where = f"rows {listed}: their {column} files hold the same bytes ({paths[group[0]]})"
             if same_mask == set(group):
                 refused.append(
-                    f"rows {listed}: their {column} files hold the same bytes ({paths[group[0]]}), and so do "
-                    f"their masks ({masks[group[0]]}): one patient entered twice would be in training and "
-                    "test at once. Keep one row, or correct the paths of the others."
+                    f"{where}, and so do their masks ({masks[group[0]]}): one patient entered twice would be "
+                    "in training and test at once. Keep one row, or correct the paths of the others."
                 )
             elif same_mask:
                 twins = ", ".join(f"{_sheet_row(i)} ('{ids[i]}')" for i in sorted(same_mask))
@@ -359,6 +359,10 @@ def read_feature_table(path: str, cohort: pd.DataFrame, setting: str = "features
     return features
 
 
+def _first_ten(names: list[str]) -> str:
+    return ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+
+
 def check_finite(features: pd.DataFrame, what: str) -> None:
     """Missing (empty, NA) or infinite values, named by column and case, at import: once,
     and in the user's own file rather than in a table radsnake derived from it."""
@@ -367,8 +371,8 @@ def check_finite(features: pd.DataFrame, what: str) -> None:
         return
     columns = features.columns[bad.any(axis=0)].tolist()
     cases = features.index[bad.any(axis=1)].tolist()
-    shown_columns = ", ".join(f"'{c}'" for c in columns[:10]) + (f" and {len(columns) - 10} more" if len(columns) > 10 else "")
-    shown_cases = ", ".join(cases[:10]) + (f" and {len(cases) - 10} more" if len(cases) > 10 else "")
+    shown_columns = _first_ten([f"'{c}'" for c in columns])
+    shown_cases = _first_ten(cases)
     raise InputError(
         f"{what} has {int(bad.sum())} missing or infinite value(s), in column(s) {shown_columns} "
         f"of case(s) {shown_cases}. Fill them in, or remove those columns or cases."

@@ -82,12 +82,17 @@ def read_table(path: str, what: str, text: bool = True) -> pd.DataFrame:
         raw = handle.read()
     kind = _spreadsheet_kind(raw[:512])
     if kind:
-        program = "Excel: Save As > 'CSV UTF-8 (Comma delimited)'" if kind == "Excel" else "LibreOffice: Save As > 'Text CSV', character set UTF-8"
+        program = {
+            "Excel": "Excel: Save As > 'CSV UTF-8 (Comma delimited)'",
+            "OpenDocument": "LibreOffice: Save As > 'Text CSV', character set UTF-8",
+        }[kind]
         raise InputError(
             f"{what}: this is an {kind} file: save it as CSV (UTF-8) ({program}) and name the .csv file in the config."
         )
     content = _decode(raw, what)
     del raw
+    if not content.strip():
+        raise InputError(f"{what} is empty: it needs a header row naming the columns, then one row per case.")
     header_line = content.split("\n", 1)[0].split("\r", 1)[0]
     sep = _separator(header_line, what)
     header = next(csv.reader([header_line], delimiter=sep), [])
@@ -100,7 +105,8 @@ def read_table(path: str, what: str, text: bool = True) -> pd.DataFrame:
         )
     # Unnamed columns (a trailing separator on every row) get a placeholder, dropped below.
     names = [name or f"\x00unnamed{i}" for i, name in enumerate(names)]
-    longest = max((len(row), number) for number, row in enumerate(csv.reader(io.StringIO(content, newline=""), delimiter=sep), 1))
+    rows = csv.reader(io.StringIO(content, newline=""), delimiter=sep)
+    longest = max(((len(row), number) for number, row in enumerate(rows, 1)), default=(0, 0))
     if longest[0] > len(names):
         raise InputError(
             f"{what}: line {longest[1]} has {longest[0]} cells but the header has {len(names)} "
