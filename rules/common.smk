@@ -87,6 +87,7 @@ CASES = list(COHORT.index)
 # Cases whose mask a human has not accepted yet: listed in results/qc/excluded.csv, not extracted.
 PENDING = {case: reason for case, reason in COHORT["pending"].items() if reason}
 EXTRACT_CASES = [] if BRING_YOUR_OWN_FEATURES else [case for case in CASES if case not in PENDING]
+DRAFT_CASES = [] if BRING_YOUR_OWN_FEATURES else [case for case in CASES if has_draft(COHORT.loc[case])]
 
 
 def check_clinical_values():
@@ -106,7 +107,7 @@ def check_clinical_values():
         # clinical job checks its values again on the split it gets.
         return
     try:
-        check_clinical(
+        imputed = check_clinical(
             modelled,
             config["clinical"],
             sets,
@@ -116,6 +117,11 @@ def check_clinical_values():
         )
     except InputError as err:
         stop(f"radsnake: {err}")
+    if imputed:
+        logger.info(
+            f"radsnake: clinical_missing: impute: {len(imputed)} clinical value(s) will be imputed from the "
+            "training cases (listed in results/clinical/imputation.csv)"
+        )
 
 
 check_clinical_values()
@@ -124,7 +130,6 @@ check_clinical_values()
 def clinical_imputation_output():
     """results/clinical/imputation.csv, made when clinical_missing is impute."""
     return {"imputation": "results/clinical/imputation.csv"} if config["clinical_missing"] == "impute" else {}
-DRAFT_CASES = [] if BRING_YOUR_OWN_FEATURES else [case for case in CASES if has_draft(COHORT.loc[case])]
 
 # Feature robustness (rules/robustness.smk): which planned training cases get extra
 # extraction jobs, and with which raters, fixed at parse time so dry runs plan them.

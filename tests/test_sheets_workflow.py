@@ -91,7 +91,8 @@ def test_missing_clinical_value_stops_at_sheet_validation(byo_runs):
 
 
 def test_impute_finishes_and_records_the_imputed_values(byo_runs):
-    root, _, _, _ = byo_runs
+    root, _, _, imputed = byo_runs
+    assert "radsnake: clinical_missing: impute: 2 clinical value(s) will be imputed" in _console(imputed)
     record = pd.read_csv(root / "results" / "clinical" / "imputation.csv", dtype=str, keep_default_na=False)
     training = pd.read_csv(root / "results" / "split.csv", dtype=str).query("set == 'train'")["case_id"]
     features = pd.read_csv(root / "results" / "features.csv", dtype={"case_id": str}).set_index("case_id")

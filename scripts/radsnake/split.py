@@ -19,8 +19,8 @@ import os
 import pandas as pd
 
 from radsnake.errors import InputError
-from radsnake.sheets import read_table
 from radsnake.external import POOLED, cohort_set, external_cohorts
+from radsnake.sheets import read_table
 from radsnake.tables import write_csv
 
 log = logging.getLogger(__name__)
