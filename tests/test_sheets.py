@@ -113,6 +113,8 @@ def test_feature_table_ids_are_text_and_decimal_commas_read(tmp_path):
     features = read_feature_table(str(table), cohort)
     assert list(features.index) == ["001", "002", "003"]
     assert features["f1"].tolist() == [1.25, -300.0, 0.5] and features["f2"].tolist() == [2, 3, 1]
+    table.write_text("case_id\tf1\n001\t2\n002\t0,5\n003\t-1\n")  # whole numbers among decimal commas
+    assert read_feature_table(str(table), cohort)["f1"].tolist() == [2.0, 0.5, -1.0]
 
 
 def test_feature_table_duplicate_columns_named(tmp_path):

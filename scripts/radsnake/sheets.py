@@ -31,6 +31,7 @@ from radsnake.errors import InputError
 
 SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab"}
 _DECIMAL_COMMA = re.compile(r"^\s*[+-]?\d*,\d+([eE][+-]?\d+)?\s*$")
+_COMMA_OR_INTEGER = re.compile(r"^\s*[+-]?(\d+|\d*,\d+)([eE][+-]?\d+)?\s*$")
 
 
 def _spreadsheet_kind(head: bytes) -> str:
@@ -147,7 +148,8 @@ def with_decimal_commas(table: pd.DataFrame) -> pd.DataFrame:
         if column == "case_id" or pd.api.types.is_numeric_dtype(table[column]):
             continue
         values = table[column].dropna().astype(str)
-        if len(values) and values.map(lambda v: bool(_DECIMAL_COMMA.match(v))).all():
+        written = values.map(lambda v: bool(_COMMA_OR_INTEGER.match(v)))
+        if len(values) and written.all() and values.str.contains(",", regex=False).any():
             table[column] = values.str.replace(",", ".", regex=False).astype(float).reindex(table.index)
     return table
 
