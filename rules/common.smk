@@ -80,12 +80,56 @@ try:
     )
 except InputError as err:
     stop(f"radsnake: {err}")
+for _note in COHORT.attrs.get("notes", []):
+    logger.warning(f"radsnake: warning: cohort sheet {os.path.abspath(config['cohort'])}: {_note}")
 
 CASES = list(COHORT.index)
 # Cases whose mask a human has not accepted yet: listed in results/qc/excluded.csv, not extracted.
 PENDING = {case: reason for case, reason in COHORT["pending"].items() if reason}
 EXTRACT_CASES = [] if BRING_YOUR_OWN_FEATURES else [case for case in CASES if case not in PENDING]
 DRAFT_CASES = [] if BRING_YOUR_OWN_FEATURES else [case for case in CASES if has_draft(COHORT.loc[case])]
+
+
+def check_clinical_values():
+    """Empty clinical cells and categories unseen in training, per planned set, before any
+    job (radsnake.clinical_data; the sets come from radsnake.robustness.planned_sets)."""
+    if not config["clinical"]:
+        return
+    from radsnake.clinical_data import check_clinical
+    from radsnake.robustness import planned_sets
+
+    modelled = COHORT.loc[CASES if BRING_YOUR_OWN_FEATURES else EXTRACT_CASES]
+    harmonisation = config["harmonisation"]
+    try:
+        sets = planned_sets(modelled, config["split"], config["seed"], CASE_COHORTS)
+    except InputError:
+        # A split that cannot be made stops the split job with its own message; the
+        # clinical job checks its values again on the split it gets.
+        return
+    try:
+        imputed = check_clinical(
+            modelled,
+            config["clinical"],
+            sets,
+            config["clinical_missing"],
+            protected=harmonisation["covariates"] if harmonisation["method"] != "none" else (),
+            source=os.path.abspath(config["cohort"]),
+        )
+    except InputError as err:
+        stop(f"radsnake: {err}")
+    if imputed:
+        logger.info(
+            f"radsnake: clinical_missing: impute: {len(imputed)} clinical value(s) will be imputed from the "
+            "training cases (listed in results/clinical/imputation.csv)"
+        )
+
+
+check_clinical_values()
+
+
+def clinical_imputation_output():
+    """results/clinical/imputation.csv, made when clinical_missing is impute."""
+    return {"imputation": "results/clinical/imputation.csv"} if config["clinical_missing"] == "impute" else {}
 
 # Feature robustness (rules/robustness.smk): which planned training cases get extra
 # extraction jobs, and with which raters, fixed at parse time so dry runs plan them.

@@ -106,8 +106,12 @@ rule compare_clinical_models:
             labels={"figure": "nomogram"},
         ),
         nomogram_pdf="results/figures/nomogram.pdf",
+        # Every imputed clinical cell, with clinical_missing: impute (radsnake.clinical_data).
+        **clinical_imputation_output(),
     params:
         clinical=config["clinical"],
+        missing_policy=config["clinical_missing"],
+        sheet=os.path.abspath(config["cohort"]),
         threshold=config["evaluation"]["threshold"],
         target=config["evaluation"]["target"],
         ci_level=config["evaluation"]["ci_level"],

@@ -13,4 +13,6 @@ with job(snakemake.log[0], snakemake.threads):
         ci_level=snakemake.params.ci_level,
         outputs=dict(snakemake.output.items()),
         sets=list(snakemake.params.sets),
+        missing_policy=snakemake.params.missing_policy,
+        sheet=snakemake.params.sheet,
     )

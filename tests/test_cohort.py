@@ -1,3 +1,4 @@
+import itertools
 import os
 
 import pandas as pd
@@ -10,22 +11,30 @@ SCHEMA = os.path.join(os.path.dirname(__file__), "..", "config", "schemas", "coh
 
 
 def write_sheet(tmp_path, rows, columns=("case_id", "image", "mask", "label")):
-    for name in ("img.nii.gz", "msk.nii.gz"):
-        (tmp_path / name).write_bytes(b"x")
+    """The sheet, and a file of its own bytes for every image and mask it names."""
+    frame = pd.DataFrame(rows, columns=list(columns))
+    for column in ("image", "mask"):
+        for name in frame.get(column, []):
+            if name.endswith(".nii.gz") and "nothere" not in name and "later" not in name:
+                (tmp_path / name).write_bytes(name.encode())
     path = tmp_path / "cohort.csv"
-    pd.DataFrame(rows, columns=list(columns)).to_csv(path, index=False)
+    frame.to_csv(path, index=False)
     return str(path)
 
 
+_ROWS = itertools.count()
+
+
 def good_row(case_id="p1", label="1"):
-    return [case_id, "img.nii.gz", "msk.nii.gz", label]
+    number = next(_ROWS)
+    return [case_id, f"img{number}.nii.gz", f"msk{number}.nii.gz", label]
 
 
 def test_valid_sheet_resolves_paths_relative_to_sheet(tmp_path):
     path = write_sheet(tmp_path, [good_row("p2", "0"), good_row("p1", "1")])
     cohort = load_cohort(path, SCHEMA, {}, need_images=True)
     assert list(cohort.index) == ["p1", "p2"]
-    assert cohort.loc["p1", "image"] == os.path.join(str(tmp_path), "img.nii.gz")
+    assert cohort.loc["p1", "image"] == os.path.join(str(tmp_path), pd.read_csv(path).set_index("case_id").loc["p1", "image"])
     assert cohort["label"].tolist() == [1, 0]
     assert (cohort["center"] == "").all()
 
@@ -77,7 +86,7 @@ def test_mask_column_not_needed_for_own_features(tmp_path):
 
 
 def test_missing_file_named_with_row(tmp_path):
-    path = write_sheet(tmp_path, [["p1", "nothere.nii.gz", "msk.nii.gz", "1"]])
+    path = write_sheet(tmp_path, [["p1", "nothere.nii.gz", "msk9.nii.gz", "1"]])
     with pytest.raises(InputError) as err:
         load_cohort(path, SCHEMA, {}, need_images=True)
     assert "row 2 (case_id 'p1'): image file" in str(err.value)

@@ -37,8 +37,12 @@ def test_params_problems_name_file_key_and_fix(tmp_path, text, expected):
 
 
 def sheet(tmp_path, rows, columns):
-    for name in ("ct.nii.gz", "pet.nii.gz", "m.nii.gz"):
-        (tmp_path / name).write_bytes(b"x")
+    """The sheet, and every file it names holding bytes of its own (rows sharing an
+    image's bytes are one patient entered twice: radsnake.cohort.shared_image_rows)."""
+    named = {c for row in rows for c in row if str(c).endswith(".nii.gz") and not str(c).startswith("gone")}
+    names = {"ct.nii.gz", "pet.nii.gz", "m.nii.gz"} | named
+    for name in names:
+        (tmp_path / name).write_bytes(name.encode())
     path = tmp_path / "cohort.csv"
     pd.DataFrame(rows, columns=columns).to_csv(path, index=False)
     return str(path)
@@ -70,9 +74,9 @@ def test_drafts_wait_for_acceptance(tmp_path):
     columns = ["case_id", "image", "mask", "label", "draft_seed", "mask_status"]
     rows = [
         ["plain", "ct.nii.gz", "m.nii.gz", 1, "", ""],
-        ["seeded", "ct.nii.gz", "", 0, "1,2,3", ""],
-        ["accepted", "ct.nii.gz", "m.nii.gz", 1, "1,2,3", "accepted"],
-        ["held", "ct.nii.gz", "m.nii.gz", 0, "", "draft"],
+        ["seeded", "ct2.nii.gz", "", 0, "1,2,3", ""],
+        ["accepted", "ct3.nii.gz", "m3.nii.gz", 1, "1,2,3", "accepted"],
+        ["held", "ct4.nii.gz", "m4.nii.gz", 0, "", "draft"],
     ]
     cohort = load_cohort(sheet(tmp_path, rows, columns), SCHEMA, {}, need_images=True)
     pending = cohort["pending"].to_dict()

@@ -166,7 +166,8 @@ def collect_features(
     from per-case extraction rows (all made with params_path), or from the user's own table."""
     cohort = load_cohort(sheet_path, schema_path, {}, need_images=False, labels_required=False)
     if table_path:
-        write_table(read_feature_table(table_path, cohort).astype(np.float64), cohort, {}, output_csv)
+        features = read_feature_table(table_path, cohort, "apply.features_table")
+        write_table(features.astype(np.float64), cohort, {}, output_csv)
         return
     folder = os.path.dirname(feature_files[0]) + "/" if feature_files else ""
     case_files = checked(read_case_files(feature_files or []), params_path, what=folder)

@@ -10,10 +10,13 @@ from __future__ import annotations
 import os
 
 import jsonschema
+import numpy as np
 import pandas as pd
 import yaml
 
 from radsnake.errors import InputError
+from radsnake.identity import same_content_groups
+from radsnake.sheets import is_number, read_table, to_numbers
 
 REQUIRED_IMAGE_COLUMNS = ("image", "mask")
 # Optional second segmentation of a case, for the ICC of feature robustness.
@@ -108,12 +111,10 @@ def load_cohort(
             f"Cohort sheet {shown_path} does not exist. Set 'cohort' in the config to the "
             "path of your CSV sheet (one row per case)."
         )
-    try:
-        # Everything as text first: ids like 007 and labels like 1.0 must be seen as written.
-        sheet = pd.read_csv(sheet_path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
-        raise InputError(f"Cohort sheet {shown_path} is not a readable CSV file: {err}") from err
-    sheet.columns = [str(c).strip() for c in sheet.columns]
+    # Everything as stripped text (radsnake.sheets): ids like 007 and labels like 1.0 are
+    # seen as written, and 'P001 ' is P001.
+    sheet = read_table(sheet_path, f"Cohort sheet {shown_path}")
+    separator = sheet.attrs["separator"]
 
     image_cols = image_columns(modalities)
     if not labels_required and "label" in sheet.columns and not sheet["label"].str.strip().any():
@@ -134,10 +135,14 @@ def load_cohort(
             "(the columns are explained in docs/inputs.md, and in cohort.md of a new study)."
         )
 
-    problems = _row_problems(sheet, sheet_path, schema_path, clinical, labelled)
+    problems = _row_problems(sheet, schema_path, clinical, labelled, separator)
     problems += _duplicate_problems(sheet)
+    notes = []
     if need_images and not problems:
         problems += _file_problems(sheet, os.path.dirname(sheet_path), generated_files, image_cols)
+    if need_images and not generated_files:
+        refused, notes = shared_image_rows(sheet, os.path.dirname(sheet_path), image_cols)
+        problems += refused
     if problems:
         shown = problems[:50]
         more = f"\n  ... and {len(problems) - len(shown)} more" if len(problems) > 50 else ""
@@ -154,20 +159,23 @@ def load_cohort(
         cohort["center"] = ""
     for column, kind in clinical.items():
         if kind == "numeric":
-            cohort[column] = pd.to_numeric(cohort[column].replace("", None), errors="raise")
+            cohort[column] = to_numbers(cohort[column], separator)
     cohort["pending"] = [pending_reason(r) if need_images else "" for r in sheet.to_dict("records")]
     if need_images:
         sheet_dir = os.path.dirname(sheet_path)
         for column in (*image_cols, "mask", *_repeat_column(cohort)):
-            cohort[column] = [resolve_path(p, sheet_dir) if p.strip() else "" for p in cohort[column]]
-    return cohort.set_index("case_id", drop=False).sort_index()
+            cohort[column] = [resolve_path(p, sheet_dir) if p else "" for p in cohort[column]]
+    cohort = cohort.set_index("case_id", drop=False).sort_index()
+    # Warnings for the console (rules/common.smk prints them): rows sharing an image.
+    cohort.attrs["notes"] = notes
+    return cohort
 
 
 def _repeat_column(sheet) -> tuple[str, ...]:
     return (REPEAT_MASK_COLUMN,) if REPEAT_MASK_COLUMN in sheet.columns else ()
 
 
-def _row_problems(sheet, sheet_path, schema_path, clinical, labelled: bool = True) -> list[str]:
+def _row_problems(sheet, schema_path, clinical, labelled: bool = True, separator: str = "comma") -> list[str]:
     with open(schema_path) as handle:
         schema = yaml.safe_load(handle)
     if not labelled:
@@ -184,9 +192,7 @@ def _row_problems(sheet, sheet_path, schema_path, clinical, labelled: bool = Tru
         for column, kind in clinical.items():
             value = record[column].strip()
             if kind == "numeric" and value != "":
-                try:
-                    float(value)
-                except ValueError:
+                if not is_number(value, separator):
                     problems.append(
                         f"{where}: clinical column '{column}' is declared numeric but holds "
                         f"'{value}'. Fix the value or declare the column categorical."
@@ -224,13 +230,60 @@ def _explain(error: jsonschema.ValidationError) -> str:
 
 
 def _duplicate_problems(sheet) -> list[str]:
-    ids = sheet["case_id"].str.strip()
+    """The same id twice, or ids that differ only in upper/lower case (P001, p001): on a
+    case-insensitive file system those two cases would share their result files."""
+    ids = sheet["case_id"]
+    folded = ids.str.casefold()
+    colliding = folded[folded.duplicated(keep=False) & ids.ne("")]  # usually none: O(n) to find
     problems = []
-    for case_id, rows in ids.groupby(ids).groups.items():
-        if len(rows) > 1 and case_id:
-            listed = ", ".join(str(_sheet_row(i)) for i in rows)
-            problems.append(f"case_id '{case_id}' appears in rows {listed}; case ids must be unique.")
+    for _, rows in colliding.groupby(colliding, sort=True).groups.items():
+        listed = ", ".join(f"{_sheet_row(i)} ('{ids[i]}')" for i in rows)
+        if ids[rows].nunique() == 1:
+            numbers = ", ".join(str(_sheet_row(i)) for i in rows)
+            problems.append(f"case_id '{ids[rows[0]]}' appears in rows {numbers}; case ids must be unique.")
+        else:
+            problems.append(
+                f"case ids of rows {listed} differ only in upper/lower case: they would be one "
+                "patient's files on a case-insensitive disk. Merge the rows if they are one patient, "
+                "or give them ids that differ otherwise."
+            )
     return problems
+
+
+def shared_image_rows(sheet, sheet_dir: str, image_cols) -> tuple[list[str], list[str]]:
+    """Rows whose image holds the same bytes as another row's (radsnake.identity).
+
+    Same image and same mask: one patient entered twice, who would be in training and test
+    at once: refused. Same image, other masks: two lesions of one patient, or a row copied
+    without its image corrected: a warning naming the rows (the note list).
+    """
+    refused, notes = [], []
+    folder = os.path.abspath(sheet_dir)
+    ids, mask_cells = sheet["case_id"].tolist(), sheet["mask"].tolist()
+    for column in image_cols:
+        paths = {i: resolve_path(cell, folder) for i, cell in enumerate(sheet[column].tolist()) if cell}
+        for group in same_content_groups(paths):
+            masks = {i: resolve_path(mask_cells[i], folder) for i in group if mask_cells[i]}
+            same_mask = {i for g in same_content_groups(masks) for i in g}
+            listed = ", ".join(f"{_sheet_row(i)} (case_id '{ids[i]}')" for i in group)
+            where = f"rows {listed}: their {column} files hold the same bytes ({paths[group[0]]})"
+            if same_mask == set(group):
+                refused.append(
+                    f"{where}, and so do their masks ({masks[group[0]]}): one patient entered twice would be "
+                    "in training and test at once. Keep one row, or correct the paths of the others."
+                )
+            elif same_mask:
+                twins = ", ".join(f"{_sheet_row(i)} ('{ids[i]}')" for i in sorted(same_mask))
+                refused.append(
+                    f"{where}, and rows {twins} their masks too: one patient entered twice would be in "
+                    "training and test at once. Keep one row, or correct the image path of the other."
+                )
+            else:
+                notes.append(
+                    f"{where} with different masks: if these are lesions of one patient they may land in "
+                    "different sets; if a row was copied, correct its image path."
+                )
+    return refused, notes
 
 
 def _file_problems(sheet, sheet_dir, generated_files, image_cols=("image",)) -> list[str]:
@@ -265,27 +318,33 @@ def _file_problems(sheet, sheet_dir, generated_files, image_cols=("image",)) -> 
     return problems
 
 
-def read_feature_table(path: str, cohort: pd.DataFrame) -> pd.DataFrame:
-    """A bring-your-own feature table, checked against the sheet."""
+def read_feature_table(path: str, cohort: pd.DataFrame, setting: str = "features_table") -> pd.DataFrame:
+    """A bring-your-own feature table (read by radsnake.sheets' rules), checked against the
+    sheet: ids as text, one row per case, numeric and finite feature columns. Every
+    message names the user's file."""
+    shown = os.path.abspath(path)
+    what = f"Feature table {shown} (config {setting})"
     if not os.path.exists(path):
-        raise InputError(f"Feature table {path} (config 'features_table') does not exist.")
-    table = pd.read_csv(path)
+        raise InputError(f"{what} does not exist. Correct the path (relative to the config's folder).")
+    table = read_table(path, what, text=False)
     if "case_id" not in table.columns:
-        raise InputError(f"Feature table {path} needs a 'case_id' column naming each case.")
-    table["case_id"] = table["case_id"].astype(str)
+        raise InputError(f"{what} needs a 'case_id' column naming each case; it has {', '.join(table.columns[:10])}.")
     duplicated = table["case_id"][table["case_id"].duplicated()].unique().tolist()
     if duplicated:
-        raise InputError(f"Feature table {path} lists case(s) {duplicated[:10]} more than once.")
+        raise InputError(f"{what} lists case(s) {duplicated[:10]} more than once. Keep one row per case.")
     missing = sorted(set(cohort.index) - set(table["case_id"]))
     if missing:
+        folded = {case.casefold(): case for case in table["case_id"]}
+        near = [f"'{folded[c.casefold()]}' for '{c}'" for c in missing if c.casefold() in folded]
+        hint = f" (it has {', '.join(near[:5])}: ids must match the sheet exactly)" if near else ""
         raise InputError(
-            f"Feature table {path} has no row for case(s) {missing[:10]} of the cohort sheet. "
+            f"{what} has no row for case(s) {missing[:10]} of the cohort sheet{hint}. "
             "Add their features or remove them from the sheet."
         )
     provenance = [c for c in table.columns if c.startswith(PROVENANCE_PREFIX)]
     if provenance:
         raise InputError(
-            f"Feature table {path}: column(s) {provenance[:10]} start with '{PROVENANCE_PREFIX}', which "
+            f"{what}: column(s) {provenance[:10]} start with '{PROVENANCE_PREFIX}', which "
             "radsnake reserves for provenance columns that modelling ignores. Rename them."
         )
     reserved = [c for c in ("label", "center", *cohort.columns) if c in table.columns and c != "case_id"]
@@ -293,11 +352,31 @@ def read_feature_table(path: str, cohort: pd.DataFrame) -> pd.DataFrame:
     non_numeric = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
     if non_numeric:
         raise InputError(
-            f"Feature table {path}: column(s) {non_numeric[:10]} are not numeric. Feature "
+            f"{what}: column(s) {non_numeric[:10]} are not numeric. Feature "
             "columns must hold numbers; move other columns to the cohort sheet."
         )
+    check_finite(features, what)
     return features
 
+
+def _first_ten(names: list[str]) -> str:
+    return ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+
+
+def check_finite(features: pd.DataFrame, what: str) -> None:
+    """Missing (empty, NA) or infinite values, named by column and case, at import: once,
+    and in the user's own file rather than in a table radsnake derived from it."""
+    bad = ~np.isfinite(features.to_numpy(dtype=np.float64))
+    if not bad.any():
+        return
+    columns = features.columns[bad.any(axis=0)].tolist()
+    cases = features.index[bad.any(axis=1)].tolist()
+    shown_columns = _first_ten([f"'{c}'" for c in columns])
+    shown_cases = _first_ten(cases)
+    raise InputError(
+        f"{what} has {int(bad.sum())} missing or infinite value(s), in column(s) {shown_columns} "
+        f"of case(s) {shown_cases}. Fill them in, or remove those columns or cases."
+    )
 
 
 def _cell(record, column: str) -> str:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from radsnake import calibration, clinical, feature_stats, stats
+from radsnake.clinical_data import usable_clinical
 from radsnake.errors import InputError
 from radsnake.evaluation import model_metrics, pairwise_delong, read_predictions
 from radsnake.external import ordered_sets, with_sets
@@ -141,10 +142,11 @@ def summarise_models(
 
 
 def comparison_frame(features_csv, split_csv, radscore_csv, clinical_columns: dict[str, str]) -> pd.DataFrame:
-    table = pd.read_csv(features_csv, dtype={"case_id": str, "center": str}, usecols=["case_id", "label", *clinical_columns])
-    for column, kind in clinical_columns.items():
-        if kind == "categorical":
-            table[column] = table[column].astype(str)
+    # Categories as text (01 stays 01); an empty cell stays missing, not the level "nan".
+    text = {column: str for column, kind in clinical_columns.items() if kind == "categorical"}
+    table = pd.read_csv(
+        features_csv, dtype={"case_id": str, "center": str, **text}, usecols=["case_id", "label", *clinical_columns]
+    )
     split = pd.read_csv(split_csv, dtype=str)
     radscore = pd.read_csv(radscore_csv, dtype={"case_id": str})[["case_id", "radscore"]]
     return table.merge(split, on="case_id").merge(radscore, on="case_id")
@@ -160,12 +162,19 @@ def clinical_comparison(
     ci_level: float,
     outputs: dict[str, str],
     sets: list[str] | None = None,
+    missing_policy: str = "refuse",
+    sheet: str = "",
 ) -> None:
-    """outputs: univariate, multivariate, predictions, metrics, delong, nomogram_png, nomogram_pdf.
+    """outputs: univariate, multivariate, predictions, metrics, delong, nomogram_png, nomogram_pdf,
+    and imputation when missing_policy is impute (radsnake.clinical_data); sheet: the
+    cohort sheet, named in messages.
 
     sets: the sets to evaluate, the pooled external set included (radsnake.external);
     None evaluates the sets of split.csv. predictions.csv keeps one row per case."""
     frame = comparison_frame(features_csv, split_csv, radscore_csv, clinical_columns)
+    frame, imputed = usable_clinical(frame, clinical_columns, missing_policy, sheet)
+    if imputed is not None:
+        write_csv(imputed, outputs["imputation"])
     train = frame[frame["set"] == "train"]
     # A LASSO that kept no feature leaves a constant rad-score: only the clinical model exists.
     with_radscore = train["radscore"].nunique() > 1

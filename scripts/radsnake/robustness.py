@@ -221,18 +221,27 @@ def case_order(seed: int, case_id: str) -> float:
 def planned_training_cases(
     cohort: pd.DataFrame, split: dict, seed: int, case_cohorts: dict[str, str] | None = None
 ) -> list[str]:
-    """The cases the split will put in the training set, known from the sheet alone.
+    """The cases the split will put in the training set, known from the sheet alone
+    (planned_sets). The ICC job still reads results/split.csv and uses training cases only."""
+    sets = planned_sets(cohort, split, seed, case_cohorts)
+    return sets.index[sets == "train"].tolist()
+
+
+def planned_sets(cohort: pd.DataFrame, split: dict, seed: int, case_cohorts: dict[str, str] | None = None) -> pd.Series:
+    """Each case's set (train, test, external...) as the split job will assign it, known
+    from the sheet alone, by case id (in results/split.csv order).
 
     Each case's set depends only on the seed, its id, its centre and the locked file
-    (radsnake.split), so it is known before any job runs and the robustness jobs can be
-    planned. The ICC job still reads results/split.csv and uses training cases only.
+    (radsnake.split), so it is known before any job runs: the robustness jobs are planned
+    with it, and the clinical values are checked per set at sheet validation
+    (radsnake.clinical_data). A change of the split method changes this one function.
     """
     import os
 
     from radsnake.split import assign_sets, read_locked
 
     if cohort.empty:
-        return []
+        return pd.Series(dtype=str)
     locked = split.get("locked", "")
     frame = pd.DataFrame(
         {
@@ -250,7 +259,7 @@ def planned_training_cases(
         read_locked(locked) if locked and os.path.exists(locked) else None,
         case_cohorts=case_cohorts,
     )
-    return sets.loc[sets["set"] == "train", "case_id"].tolist()
+    return sets.set_index("case_id")["set"]
 
 
 def plan(

@@ -20,6 +20,7 @@ import pandas as pd
 
 from radsnake.errors import InputError
 from radsnake.external import POOLED, cohort_set, external_cohorts
+from radsnake.sheets import read_table
 from radsnake.tables import write_csv
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,8 @@ def read_locked(path: str) -> pd.DataFrame | None:
         return None
     if not os.path.exists(path):
         raise InputError(f"split: locked split file {path} (config split.locked) does not exist.")
-    locked = pd.read_csv(path, dtype=str)
+    # The sheets' reading rules: ids as text (001 stays 001), BOM, CRLF, ; or tab.
+    locked = read_table(path, f"split: locked split file {os.path.abspath(path)} (config split.locked)")
     if {"case_id", "set"} - set(locked.columns):
         raise InputError(f"split: {path} must have columns case_id,set, e.g. a copy of results/split.csv.")
     # Which set names are valid depends on the study's external cohorts: assign_sets checks.
