@@ -195,7 +195,8 @@ def test_a_killed_worker_names_its_jobs_and_a_rerun_loses_nothing(reference, tmp
     assert killed, "the worker never ran an extraction"
     stopped = [line for line in radsnake_lines(console) if "was stopped before it finished" in line]
     assert stopped, console[-4000:]
-    assert all(f"the warm worker running it (in {workdir}/.snakemake/radsnake-worker) was killed" in line for line in stopped)
+    named = f"the warm worker running it (in {workdir}/.snakemake/radsnake-worker) was killed"
+    assert all(named in line for line in stopped), stopped
     failures = (workdir / "logs" / "failures.txt").read_text()
     assert "failed job" in failures and "was killed" in failures, failures
     assert_resumes_to_reference(workdir, ref)

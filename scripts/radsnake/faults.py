@@ -53,22 +53,23 @@ def disk_fault_message(err: BaseException, job: str = "") -> str | None:
 
 
 def folders_to_write(study_dir: str) -> list[str]:
-    """The study folder, and every folder two levels down under results/ and logs/, that
-    exists: where the jobs will write."""
+    """Where the jobs will write, as far as it exists: the study folder, .snakemake/
+    (Snakemake's state; not its subfolders, such as another user's warm-worker folder,
+    which radsnake.worker tolerates), logs/ and its folders, results/ and the folders
+    two levels down."""
     folders = [study_dir]
-    for top in ("results", "logs", ".snakemake"):
-        base = os.path.join(study_dir, top)
-        if not os.path.isdir(base):
-            continue
-        folders.append(base)
-        with os.scandir(base) as entries:
-            subfolders = [entry.path for entry in entries if entry.is_dir(follow_symlinks=False)]
-        folders += sorted(subfolders)
-        if top == "results":
-            for folder in sorted(subfolders):
-                with os.scandir(folder) as entries:
-                    folders += sorted(entry.path for entry in entries if entry.is_dir(follow_symlinks=False))
+    for top, depth in ((".snakemake", 0), ("logs", 1), ("results", 2)):
+        level = [os.path.join(study_dir, top)]
+        for _ in range(depth + 1):
+            level = [folder for folder in level if os.path.isdir(folder)]
+            folders += level
+            level = [entry for folder in level for entry in subfolders(folder)]
     return folders
+
+
+def subfolders(folder: str) -> list[str]:
+    with os.scandir(folder) as entries:
+        return sorted(entry.path for entry in entries if entry.is_dir(follow_symlinks=False))
 
 
 def study_folder_fault(study_dir: str) -> str | None:

@@ -43,7 +43,8 @@ def signature(path: str) -> str:
         for name in sorted(files):
             full = os.path.join(root, name)
             info = os.stat(full)
-            entries.append(f"{os.path.relpath(full, path)} {info.st_size} {info.st_mtime_ns} {info.st_ctime_ns} {info.st_ino}")
+            times = f"{info.st_mtime_ns} {info.st_ctime_ns}"
+            entries.append(f"{os.path.relpath(full, path)} {info.st_size} {times} {info.st_ino}")
     return "folder " + hashlib.sha256("\n".join(entries).encode()).hexdigest()
 
 
@@ -96,10 +97,13 @@ class Fingerprints:
         return len(stale)
 
     def of(self, paths: Iterable[str]) -> str:
-        """One hash of the contents of `paths` (in order), all given to update() before."""
+        """One hash of the contents of `paths` (in order); a file not given to update()
+        before (a job asked for by name) is hashed now."""
+        paths = [os.path.abspath(path) for path in paths]
+        self.update(path for path in paths if path not in self.current)
         digest = hashlib.sha256()
         for path in paths:
-            digest.update(self.current[os.path.abspath(path)][1].encode() + b"\n")
+            digest.update(self.current[path][1].encode() + b"\n")
         return digest.hexdigest()
 
     def save(self) -> None:

@@ -221,7 +221,7 @@ def start_worker(path: str) -> None:
         # Imported libraries size their thread pools at import; jobs resize them.
         env.update({name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")})
         folder, name = os.path.split(os.path.abspath(path))
-        subprocess.Popen(
+        worker = subprocess.Popen(
             [sys.executable, "-m", "radsnake.worker", folder, name],
             cwd=folder,
             env=env,
@@ -233,7 +233,8 @@ def start_worker(path: str) -> None:
         )
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
-            if os.path.exists(path):
+            # A worker that could not start (no space for its socket, say) is not waited for.
+            if os.path.exists(path) or worker.poll() is not None:
                 return
             time.sleep(0.02)
 
@@ -299,7 +300,8 @@ def report(reply: bytes, job: str, log_path: str) -> int:
             if value == signal.SIGKILL
             else " Rerun it in its own process to see where: RADSNAKE_WORKER=0."
         )
-        return say_how_it_ended(f"{job} was killed by {name} before it finished (log: {log_path}).{hint}", log_path, 128 + value)
+        message = f"{job} was killed by {name} before it finished (log: {log_path}).{hint}"
+        return say_how_it_ended(message, log_path, 128 + value)
     return say_how_it_ended(
         f"{job} ended with exit status {value} without reporting why (log: {log_path}).", log_path, value or 1
     )
