@@ -30,6 +30,7 @@ include: "rules/apply.smk"
 include: "rules/negative_control.smk"
 include: "rules/comparison.smk"
 include: "rules/provenance.smk"
+include: "rules/run_end.smk"
 
 
 rule all:

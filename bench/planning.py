@@ -5,7 +5,12 @@ a dry run reads no image, but the cohort loader checks that they exist) is dry-r
 with the real workflow (default target: every output of the study) and with
 bench/trivial.smk (one job per case + one aggregate job). Each is run --repeats
 times; the median counts. Targets: the largest size under 10 s and within 1.5x of
-the trivial Snakefile. With --profile (or when a target is missed) the real
+the trivial Snakefile. The cost of reruns by content (radsnake.fingerprints: a stat
+of every input file, and a reading of those not hashed before) is timed on its own, on
+the same files: cold (no store: every file read) and warm (store present: stats
+only), as a ratio to the trivial Snakefile's dry run. The placeholder files are empty,
+so the cold figure is the per-file cost; reading real images adds their size at the
+disk's speed (the SHA-256 speed of this machine is printed). With --profile (or when a target is missed) the real
 workflow's largest dry run is profiled with cProfile and its top entries printed.
 
     python bench/planning.py --cases 1000 10000
@@ -86,6 +91,44 @@ def time_dry_runs(study: Path, which: str, repeats: int) -> dict:
     return {"walls_s": walls, "median_s": statistics.median(walls), "jobs": jobs}
 
 
+def time_fingerprints(study: Path, repeats: int) -> dict:
+    """The content-rerun mechanism's own planning cost, as rules/common.smk spends it."""
+    from radsnake.fingerprints import Fingerprints
+
+    sheet = pd.read_csv(study / "config" / "cohort.csv")
+    folder = study / "config"
+    cases = [[str(folder / image), str(folder / mask)] for image, mask in zip(sheet["image"], sheet["mask"])]
+    store = study / "bench-fingerprints.json"
+
+    def plan() -> float:
+        start = time.perf_counter()
+        fingerprints = Fingerprints(str(store))
+        fingerprints.update(path for files in cases for path in files)
+        fingerprints.save()
+        for files in cases:
+            fingerprints.of(files)
+        return time.perf_counter() - start
+
+    cold, warm = [], []
+    for _ in range(repeats):
+        store.unlink(missing_ok=True)
+        cold.append(plan())
+        warm.append(plan())
+    return {"cold_s": statistics.median(cold), "warm_s": statistics.median(warm), "files": 2 * len(cases)}
+
+
+def sha256_speed(size_mb: int = 256) -> float:
+    """MB/s of hashlib's SHA-256 on this machine (memory, not disk)."""
+    import hashlib
+
+    block = b"\x5a" * (1 << 20)
+    digest = hashlib.sha256()
+    start = time.perf_counter()
+    for _ in range(size_mb):
+        digest.update(block)
+    return size_mb / (time.perf_counter() - start)
+
+
 def profile_dry_run(study: Path, top: int = 30) -> str:
     """cProfile of one real dry run, in a child process; returns the top cumulative/own-time entries."""
     out = study / "dry-run.prof"
@@ -115,6 +158,7 @@ def main() -> None:
     workdir = args.workdir.resolve()
 
     benchlib.print_machine()
+    say(f"SHA-256 on this machine: {sha256_speed():.0f} MB/s (reruns by content read each new input file once)")
     results = []
     for n in sorted(args.cases):
         say(f"\n== planning (snakemake -n), {n} cases")
@@ -129,7 +173,14 @@ def main() -> None:
         say(f"  trivial:  {trivial['jobs']} jobs, dry runs {', '.join(f'{w:.2f}' for w in trivial['walls_s'])} s "
             f"(median {trivial['median_s']:.2f} s)")
         say(f"  RATIO workflow / trivial: {ratio:.2f}x (target <= {TARGET_RATIO}x)")
-        results.append({"cases": n, "workflow": real, "trivial": trivial, "ratio": ratio})
+        content = time_fingerprints(study, args.repeats)
+        content["cold_ratio"] = content["cold_s"] / trivial["median_s"]
+        content["warm_ratio"] = content["warm_s"] / trivial["median_s"]
+        say(f"  reruns by content, {content['files']} input files: first planning (every file read) "
+            f"{content['cold_s']:.2f} s = {content['cold_ratio']:.2f}x the trivial dry run; later plannings "
+            f"(stats only) {content['warm_s']:.2f} s = {content['warm_ratio']:.2f}x")
+        results.append({"cases": n, "workflow": real, "trivial": trivial, "ratio": ratio,
+                        "content_reruns": content})
 
     largest = results[-1]
     met_time = largest["workflow"]["median_s"] < TARGET_SECONDS

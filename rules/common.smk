@@ -51,9 +51,18 @@ if not os.path.isdir(_study_folder):
     stop(f"radsnake: {CONFIG_FILE}: study_dir {_study_folder} is not a folder")
 workdir: _study_folder
 STUDY_DIR = os.getcwd()  # -d/--directory, when given, wins over study_dir
+# A read-only or full study folder: one line now, not Snakemake's traceback mid-run.
+from radsnake.faults import study_folder_fault  # noqa: E402
 from radsnake.snakemake_fixes import move_run_log  # noqa: E402
 
-move_run_log(workflow.logger_manager, STUDY_DIR)
+_folder_fault = study_folder_fault(STUDY_DIR)
+try:
+    move_run_log(workflow.logger_manager, STUDY_DIR)
+except OSError:
+    if not _folder_fault:
+        raise
+if _folder_fault and not workflow.dryrun:
+    stop(f"radsnake: {_folder_fault}")
 study.resolve_paths(config, _given_paths, os.path.dirname(CONFIG_FILE), STUDY_DIR, workflow.basedir)
 
 COHORT_SCHEMA = os.path.join(workflow.basedir, "config", "schemas", "cohort.schema.yaml")
@@ -283,7 +292,11 @@ def get_draft_image(wildcards):
 
 
 def get_images(wildcards):
-    return [entry["path"] for entry in case_spec_of(wildcards.case)["images"]]
+    return by_content(case_image_paths(wildcards.case))
+
+
+def case_image_paths(case):
+    return [entry["path"] for entry in case_spec_of(case)["images"]]
 
 
 def get_reference_image(wildcards):
@@ -291,7 +304,65 @@ def get_reference_image(wildcards):
 
 
 def get_mask(wildcards):
-    return case_spec_of(wildcards.case)["mask"]
+    return by_content([case_spec_of(wildcards.case)["mask"]])
+
+
+# --- Reruns by content (radsnake.fingerprints, docs/design.md#reruns-by-content): the
+# per-case rules take the files the study reads as ancient() inputs (their modification
+# times trigger nothing) and the SHA-256 of their contents as a param (Snakemake's params
+# trigger reruns a job whose param changed). Files a rule writes (the demo's images, draft
+# masks under results/) keep Snakemake's usual modification-time reruns.
+@cache
+def tracked_by_content(path):
+    results = os.path.join(STUDY_DIR, "results") + os.sep
+    return os.path.exists(path) and not os.path.abspath(path).startswith(results)
+
+
+def by_content(paths):
+    return [ancient(path) if tracked_by_content(path) else path for path in paths]
+
+
+def content_of(paths):
+    return FINGERPRINTS.of([path for path in paths if tracked_by_content(path)])
+
+
+PARAMS_FILE = config["pyradiomics"]["params"]
+
+
+def case_input_files(case):
+    files = [*case_image_paths(case), case_spec_of(case)["mask"]]
+    if case in ROBUSTNESS_CASES and COHORT.loc[case].get("mask_repeat", ""):
+        files.append(COHORT.loc[case]["mask_repeat"])
+    return files
+
+
+def get_case_content(wildcards):
+    return content_of([*case_image_paths(wildcards.case), case_spec_of(wildcards.case)["mask"]])
+
+
+def get_extract_content(wildcards):
+    return content_of([*case_image_paths(wildcards.case), case_spec_of(wildcards.case)["mask"], PARAMS_FILE])
+
+
+def get_repeat_content(wildcards):
+    return content_of([*case_image_paths(wildcards.case), COHORT.loc[wildcards.case]["mask_repeat"]])
+
+
+def get_robustness_content(wildcards):
+    case = wildcards.case
+    mask = COHORT.loc[case]["mask_repeat"] if wildcards.perturbation == "repeat" else case_spec_of(case)["mask"]
+    return content_of([*case_image_paths(case), mask, PARAMS_FILE])
+
+
+from radsnake.fingerprints import Fingerprints  # noqa: E402
+
+FINGERPRINTS = Fingerprints()
+FINGERPRINTS.update(
+    path
+    for path in [PARAMS_FILE if EXTRACT_CASES else None, *(f for case in EXTRACT_CASES for f in case_input_files(case))]
+    if path and tracked_by_content(path)
+)
+FINGERPRINTS.save()
 
 
 def get_draft_seed(wildcards):
@@ -398,7 +469,7 @@ def perturbation_flag(wildcards):
 
 
 def get_repeat_mask(wildcards):
-    return COHORT.loc[wildcards.case]["mask_repeat"]
+    return by_content([COHORT.loc[wildcards.case]["mask_repeat"]])
 
 
 def get_robustness_originals(wildcards):

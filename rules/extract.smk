@@ -1,4 +1,5 @@
 # Per-case PyRadiomics extraction. The params file is an input: editing it reruns extraction.
+# The images, mask and params rerun it by content (rules/common.smk, docs/design.md).
 # The case's QC row is an input too: a case that failed QC (qc.on_fail: exclude) gets an
 # exclusion record instead of features.
 rule extract_features:
@@ -6,11 +7,13 @@ rule extract_features:
         qc="results/qc/cases/{case}.csv",
         images=get_images,
         mask=get_mask,
-        params=config["pyradiomics"]["params"],
+        params=by_content([PARAMS_FILE]),
     output:
         features="results/features/{case}.csv",
         diagnostics="results/diagnostics/{case}.csv",
     params:
+        # What the input files hold: a replaced file reruns the case whatever its time.
+        content=get_extract_content,
         spec=get_case_spec,
         resample=resample_flag(),
         python=PYTHON,

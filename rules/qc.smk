@@ -1,6 +1,7 @@
 # Input QC: one job per case (geometry, ROI, voxel values) and one overlay for review, then one
 # table of all cases and the list of cases left out. Per-case jobs, not a checkpoint, so
-# dry runs keep planning every case's extraction.
+# dry runs keep planning every case's extraction. Images and masks rerun them by content
+# (the content param; rules/common.smk).
 rule qc_case:
     input:
         images=get_images,
@@ -9,6 +10,7 @@ rule qc_case:
     output:
         qc="results/qc/cases/{case}.csv",
     params:
+        content=get_case_content,
         spec=get_case_spec,
         on_fail=config["qc"]["on_fail"],
         tolerance=qc_tolerance(),
@@ -44,6 +46,7 @@ rule qc_overlay:
             labels={"case": "{case}"},
         ),
     params:
+        content=get_case_content,
         spec=get_case_spec,
         window=config["qc"]["overlay_window"],
         resample=resample_flag(),

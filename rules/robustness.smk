@@ -13,6 +13,7 @@ rule qc_repeat:
     output:
         qc="results/robustness/qc/{case}.csv",
     params:
+        content=get_repeat_content,
         spec=get_repeat_spec,
         on_fail=config["qc"]["on_fail"],
         tolerance=qc_tolerance(),
@@ -39,11 +40,12 @@ rule extract_robustness:
         qc=get_robustness_qc,
         images=get_images,
         mask=get_robustness_mask,
-        params=config["pyradiomics"]["params"],
+        params=by_content([PARAMS_FILE]),
     output:
         features="results/robustness/features/{case}/{perturbation}.csv",
         diagnostics="results/robustness/diagnostics/{case}/{perturbation}.csv",
     params:
+        content=get_robustness_content,
         spec=get_robustness_spec,
         perturbation=perturbation_flag,
         resample=resample_flag(),

@@ -8,7 +8,10 @@ import os
 import sys
 
 from radsnake.errors import InputError
+from radsnake.faults import disk_fault_message
 
+# Every job log's records; radsnake.run_end reads the last ERROR record back.
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 THREAD_VARIABLES = (
     "OMP_NUM_THREADS",
     "OPENBLAS_NUM_THREADS",
@@ -56,18 +59,19 @@ def console_to_log(log_path: str):
 
 
 @contextlib.contextmanager
-def job(log_path: str, threads: int = 1):
+def job(log_path: str, threads: int = 1, what: str = ""):
     """Run a job's body with logging to log_path and thread limits.
 
     Everything the body or its libraries print goes to the log too (console_to_log), so
     the console shows Snakemake's progress only. An InputError ends the job with its
-    message alone (no traceback) on stderr and in the log; any other error keeps its
-    traceback in the log.
+    message alone (no traceback) on stderr and in the log, and so does a full disk or an
+    unwritable folder (radsnake.faults; `what`, e.g. "case P3: feature extraction",
+    opens that line); any other error keeps its traceback in the log.
     """
     open(log_path, "w").close()
     # Appends, like the redirected descriptors: the two never overwrite each other.
     handler = logging.FileHandler(log_path, mode="a")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
@@ -80,8 +84,24 @@ def job(log_path: str, threads: int = 1):
         logging.error("%s", err)
         print(f"radsnake: {err}", file=sys.stderr)
         raise SystemExit(1) from None
-    except Exception:
-        logging.exception("job failed")
-        raise
+    except Exception as err:
+        fault = disk_fault_message(err, what)
+        if fault is None:
+            logging.exception("job failed")
+            raise
+        logging.error("%s", fault)
+        print(f"radsnake: {fault}", file=sys.stderr)
+        raise SystemExit(1) from None
     finally:
         handler.flush()
+
+
+def append_error(log_path: str, message: str) -> None:
+    """Add an ERROR record to a job's log from outside the job (it was killed before it
+    could); a log that cannot be written is left as it is."""
+    record = logging.LogRecord("radsnake", logging.ERROR, __file__, 0, "%s", (message,), None)
+    try:
+        with open(log_path, "a") as handle:
+            handle.write(logging.Formatter(LOG_FORMAT).format(record) + "\n")
+    except OSError:
+        pass

@@ -35,7 +35,19 @@ def write_csv_chunks(chunks: Iterable[pd.DataFrame], path: str) -> None:
             for number, frame in enumerate(chunks):
                 frame.to_csv(out, index=False, header=number == 0, lineterminator="\n")
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    except OSError as err:
+        # A write that fails after open (a full disk) names no file: name the table's.
+        if err.filename is None:
+            err.filename = tmp
+        remove_partial(tmp)
         raise
+    except BaseException:
+        remove_partial(tmp)
+        raise
+
+
+def remove_partial(tmp: str) -> None:
+    try:
+        os.remove(tmp)
+    except OSError:  # never written (read-only folder), or already gone
+        pass

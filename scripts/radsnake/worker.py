@@ -164,7 +164,7 @@ def run_here(target: str, kwargs: dict, log_path: str, threads: int, case: str =
 
     module, function = target.split(":")
     try:
-        with job(log_path, threads):
+        with job(log_path, threads, describe(target, case)):
             getattr(importlib.import_module(module), function)(**kwargs)
     except SystemExit as stop:
         return stop.code if isinstance(stop.code, int) else 1
@@ -222,7 +222,7 @@ def start_worker(path: str) -> None:
         # Imported libraries size their thread pools at import; jobs resize them.
         env.update({name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")})
         folder, name = os.path.split(os.path.abspath(path))
-        subprocess.Popen(
+        worker = subprocess.Popen(
             [sys.executable, "-m", "radsnake.worker", folder, name],
             cwd=folder,
             env=env,
@@ -234,7 +234,8 @@ def start_worker(path: str) -> None:
         )
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
-            if os.path.exists(path):
+            # A worker that could not start (no space for its socket, say) is not waited for.
+            if os.path.exists(path) or worker.poll() is not None:
                 return
             time.sleep(0.02)
 
@@ -265,23 +266,30 @@ def submit(target: str, kwargs: dict, log_path: str, threads: int, case: str) ->
         with client:
             sys.stdout.flush()
             sys.stderr.flush()
-            socket.send_fds(client, [HEADER.pack(len(request))], [1, 2])
-            client.sendall(request)
+            try:
+                socket.send_fds(client, [HEADER.pack(len(request))], [1, 2])
+                client.sendall(request)
+            except OSError:  # the worker went (exiting, or killed) before it read the job
+                continue
             if receive_exactly(client, 1) != ACCEPTED:
-                # The worker was exiting when we connected: start another.
+                # The worker was exiting (or was killed) before it took the job: start another.
                 continue
             return report(receive_exactly(client, REPLY.size), describe(target, case) + files_of(kwargs), log_path)
     return None
 
 
 def report(reply: bytes, job: str, log_path: str) -> int:
-    """The job's exit status; a job that did not end by itself gets a line saying how it ended."""
-    job = f"radsnake: {job}"
+    """The job's exit status; a job that did not end by itself gets a line saying how it
+    ended, on the console and at the end of its log (where the run's end finds it)."""
     if len(reply) < REPLY.size:
         # The worker and the job's child both went: something killed them from outside.
-        print(f"{job} was stopped before it finished: the warm worker running it was killed. "
-              f"Rerun; the job's log is {log_path}.", file=sys.stderr)
-        return 1
+        return say_how_it_ended(
+            f"{job} was stopped before it finished: the warm worker running it (in "
+            f"{os.path.abspath(WORKER_DIR)}) was killed. Rerun the same command: finished jobs are kept; "
+            f"the job's log is {log_path}.",
+            log_path,
+            1,
+        )
     kind, value = REPLY.unpack(reply)
     if kind == EXITED:
         return value
@@ -293,16 +301,29 @@ def report(reply: bytes, job: str, log_path: str) -> int:
             if value == signal.SIGKILL
             else " Rerun it in its own process to see where: RADSNAKE_WORKER=0."
         )
-        print(f"{job} was killed by {name} before it finished (log: {log_path}).{hint}", file=sys.stderr)
-        return 128 + value
-    print(f"{job} ended with exit status {value} without reporting why (log: {log_path}).", file=sys.stderr)
-    return value or 1
+        message = f"{job} was killed by {name} before it finished (log: {log_path}).{hint}"
+        return say_how_it_ended(message, log_path, 128 + value)
+    return say_how_it_ended(
+        f"{job} ended with exit status {value} without reporting why (log: {log_path}).", log_path, value or 1
+    )
+
+
+def say_how_it_ended(message: str, log_path: str, status: int) -> int:
+    from radsnake.runtime import append_error
+
+    append_error(log_path, message)
+    print(f"radsnake: {message}", file=sys.stderr)
+    return status
 
 
 def receive_exactly(connection: socket.socket, size: int) -> bytes:
+    """Up to `size` bytes; fewer when the other end went (closed, or killed: a reset)."""
     data = b""
     while len(data) < size:
-        chunk = connection.recv(size - len(data))
+        try:
+            chunk = connection.recv(size - len(data))
+        except ConnectionResetError:
+            break
         if not chunk:
             break
         data += chunk
