@@ -72,7 +72,7 @@ try:
         # PyRadiomics would check its params only inside every extraction job.
         from radsnake.params import check_params
 
-        check_params(config["pyradiomics"]["params"])
+        check_params(config["pyradiomics"]["params"], config["pyradiomics"]["mask_label"])
     # External cohorts name per-set outputs, so they are fixed here, at parse time.
     CASE_COHORTS = {case: value.strip() for case, value in COHORT.get("cohort", {}).items() if value.strip()}
     EXTERNAL_COHORTS = external.external_cohorts(
@@ -256,6 +256,22 @@ def get_case_qc(wildcards):
 
 def get_case_features(wildcards):
     return expand("results/features/{case}.csv", case=EXTRACT_CASES)
+
+
+def fit_check_settings():
+    """What rules/checks.smk counts the training set against: every CV the config runs."""
+    return {
+        "selection_steps": config["selection"]["steps"],
+        "models": MODELS,
+        "cv_folds": config["models"]["cv_folds"],
+        "comparison": config["comparison"]["selections"],
+        "validation": config["validation"],
+        "sets": EVALUATION_SETS,
+        "penalty": config["clinical_model"]["penalty"],
+    }
+
+
+TRAINING_CHECKS = ancient("results/checks/training_set.csv")
 
 
 def non_feature_columns():

@@ -4,6 +4,7 @@ rule fit_model:
         features="results/features.csv",
         split="results/split.csv",
         icc=get_icc_table,
+        checks=TRAINING_CHECKS,
     output:
         predictions="results/models/{model}/predictions.csv",
         model="results/models/{model}/model.joblib",

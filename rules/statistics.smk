@@ -48,6 +48,7 @@ rule feature_statistics:
     input:
         features="results/features.csv",
         split="results/split.csv",
+        checks=TRAINING_CHECKS,
     output:
         table=report(
             "results/evaluation/feature_statistics.csv",
@@ -108,6 +109,7 @@ rule compare_clinical_models:
         nomogram_pdf="results/figures/nomogram.pdf",
     params:
         clinical=config["clinical"],
+        penalty=config["clinical_model"]["penalty"],
         threshold=config["evaluation"]["threshold"],
         target=config["evaluation"]["target"],
         ci_level=config["evaluation"]["ci_level"],

@@ -13,4 +13,5 @@ with job(snakemake.log[0], snakemake.threads):
         ci_level=snakemake.params.ci_level,
         outputs=dict(snakemake.output.items()),
         sets=list(snakemake.params.sets),
+        penalty=snakemake.params.penalty,
     )

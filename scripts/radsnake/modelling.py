@@ -90,6 +90,22 @@ def load_design(features_csv: str, split_csv: str, clinical: list[str], icc_csv:
     return Design(features, table["label"].to_numpy(dtype=int), split.loc[features.index].to_numpy(), removed)
 
 
+def control_positives(labels: np.ndarray) -> tuple[int, int]:
+    """How many control positives to draw among the true 0s and the true 1s: each class's
+    share of the positives (n_class * prevalence), rounded so that they sum to exactly the
+    training set's positives (largest remainder). Rounding each share on its own lost a
+    positive (5 + 5 cases: round(2.5) + round(2.5) = 4), and with it the control's smaller
+    label could fall below the CV folds the training set was checked for."""
+    counts = np.array([np.sum(labels == 0), np.sum(labels == 1)])
+    positives = int(counts[1])
+    quotas = counts * positives / max(int(counts.sum()), 1)
+    sizes = np.floor(quotas).astype(int)
+    # Ties in the remainder go to the true 1s, whatever the order of the classes above.
+    for index in sorted((0, 1), key=lambda i: (-(quotas[i] - sizes[i]), -i))[: positives - int(sizes.sum())]:
+        sizes[index] += 1
+    return int(sizes[0]), int(sizes[1])
+
+
 def training_labels(design: Design, permute: bool, seed: int) -> np.ndarray:
     """Training labels; for the leakage negative control, labels that carry no signal.
 
@@ -102,11 +118,10 @@ def training_labels(design: Design, permute: bool, seed: int) -> np.ndarray:
     if not permute:
         return labels
     rng = np.random.default_rng(seed)
-    prevalence = labels.mean()
     control = np.zeros_like(labels)
-    for value in (0, 1):
+    for value, size in zip((0, 1), control_positives(labels)):
         members = np.flatnonzero(labels == value)
-        control[rng.choice(members, size=int(round(len(members) * prevalence)), replace=False)] = 1
+        control[rng.choice(members, size=size, replace=False)] = 1
     log.warning("negative control: training labels replaced by labels independent of the truth")
     return control
 
