@@ -258,22 +258,6 @@ def get_case_features(wildcards):
     return expand("results/features/{case}.csv", case=EXTRACT_CASES)
 
 
-def fit_check_settings():
-    """What rules/checks.smk counts the training set against: every CV the config runs."""
-    return {
-        "selection_steps": config["selection"]["steps"],
-        "models": MODELS,
-        "cv_folds": config["models"]["cv_folds"],
-        "comparison": config["comparison"]["selections"],
-        "validation": config["validation"],
-        "sets": EVALUATION_SETS,
-        "penalty": config["clinical_model"]["penalty"],
-    }
-
-
-TRAINING_CHECKS = ancient("results/checks/training_set.csv")
-
-
 def non_feature_columns():
     return ["case_id", "label", "center", *config["clinical"]]
 

@@ -5,7 +5,6 @@ rule harmonise_features:
     input:
         features="results/features.csv",
         split="results/split.csv",
-        checks=TRAINING_CHECKS,
     output:
         harmonised="results/harmonisation/harmonised_features.csv",
         parameters="results/harmonisation/parameters.csv",

@@ -4,7 +4,6 @@ rule fit_model:
         features="results/features.csv",
         split="results/split.csv",
         icc=get_icc_table,
-        checks=TRAINING_CHECKS,
     output:
         predictions="results/models/{model}/predictions.csv",
         model="results/models/{model}/model.joblib",
@@ -14,6 +13,8 @@ rule fit_model:
     params:
         clinical=list(config["clinical"]),
         steps=config["selection"]["steps"],
+        # Where the steps come from, for messages (comparison fits name their selection).
+        selection_setting="selection.steps",
         param_grid=get_param_grid,
         cv_folds=config["models"]["cv_folds"],
         imbalance=config["models"]["imbalance"],

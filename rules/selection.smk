@@ -4,7 +4,6 @@ rule select_features:
         features="results/features.csv",
         split="results/split.csv",
         icc=get_icc_table,
-        checks=TRAINING_CHECKS,
     output:
         selected="results/selection/selected_features.csv",
         coefficients=report(

@@ -48,7 +48,6 @@ rule feature_statistics:
     input:
         features="results/features.csv",
         split="results/split.csv",
-        checks=TRAINING_CHECKS,
     output:
         table=report(
             "results/evaluation/feature_statistics.csv",

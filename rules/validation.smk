@@ -5,7 +5,6 @@ rule validate_model:
         features="results/features.csv",
         split="results/split.csv",
         icc=get_icc_table,
-        checks=TRAINING_CHECKS,
     output:
         repeated_cv="results/validation/{model}/repeated_cv.csv",
         repeats="results/validation/{model}/repeated_cv_repeats.csv",

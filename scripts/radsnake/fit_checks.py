@@ -27,6 +27,7 @@ of the clinical models, are warnings that say what is still computed.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +37,8 @@ from radsnake.errors import InputError
 # radsnake.models.build_classifier: the SVM's probabilities come from Platt scaling on
 # CalibratedClassifierCV's default 5 stratified folds.
 PLATT_FOLDS = 5
+# The settings that turn a job off, for a training set too small for it even at 2 folds.
+SWITCHES = {"validate_model": "validation.enabled: false", "comparison_fit_model": "comparison.selections: {}"}
 # Peduzzi et al. (1996): fewer than 10 events per parameter biases logistic coefficients.
 EVENTS_PER_PARAMETER = 10
 
@@ -147,49 +150,88 @@ def label_counts(labels: np.ndarray) -> tuple[int, int]:
     return int(np.sum(labels == 1)), int(np.sum(labels == 0))
 
 
-def size_problems(train_labels: np.ndarray, settings: dict) -> tuple[str, list[str]]:
-    """The stop message (empty when the training set fills every chain) and the warnings."""
+def size_problems(train_labels: np.ndarray, plan: Plan) -> tuple[str, list[str]]:
+    """The stop message (empty when the training set fills every chain) and the cautions."""
     positives, negatives = label_counts(train_labels)
     smallest = min(positives, negatives)
-    plan = plan_chains(settings)
-    failing = {}
+    worst: dict[str, tuple[int, list[Level]]] = {}  # per job, its most demanding chain
+    at_two: dict[str, int] = {}  # per job, what it would need with every fold count at 2
     for job, chain in plan.stops:
         need = cases_needed(chain)
+        if need > worst.get(job, (0, []))[0]:
+            worst[job] = (need, chain)
+        at_two[job] = max(at_two.get(job, 0), cases_needed([with_two_folds(level) for level in chain]))
+    failing = {job: found for job, found in worst.items() if smallest < found[0]}
+    cautions = []
+    curves = [(cases_needed(chain), chain) for _, chain in plan.warns]
+    if curves and "validate_model" not in failing:
+        need, chain = max(curves, key=lambda found: found[0])
         if smallest < need:
-            failing.setdefault(describe(chain), (job, need, chain))
-    warnings = []
-    for job, chain in plan.warns:
-        need = cases_needed(chain)
-        if smallest < need and describe(chain) not in failing:
-            warnings.append(
-                f"learning curves: the share {chain[1].share:g} of a validation.folds training fold holds fewer "
-                f"cases of a label than {describe(chain)} needs ({need} per label in the training set, which has "
-                f"{positives} with label 1 and {negatives} with label 0), so those points tune on folds lacking "
-                "a label and are noisy. Raise the smallest validation.learning_curve_sizes or lower the folds."
+            cautions.append(
+                f"learning curves: a share of {chain[1].share:g} of a training fold leaves too few cases of a label "
+                f"for {describe(chain)} ({need} of each label needed in the training set, which has {positives} "
+                f"with label 1 and {negatives} with label 0): those points tune on folds lacking a label. Raise the "
+                "smallest validation.learning_curve_sizes or lower the folds."
             )
     if not failing:
-        return "", warnings
-    listed = "; ".join(
-        f"{job}: {what} needs {need} of each label" for what, (job, need, _) in sorted(failing.items(), key=lambda i: -i[1][1])
-    )
-    minimal = max(cases_needed([with_two_folds(level) for level in chain]) for _, _, chain in failing.values())
-    hint = (
-        f"Lower these fold counts (the smallest is 2; with 2 folds each this training set would need {minimal} "
-        "of each label)"
-    )
-    if smallest < minimal:
-        hint = (
-            f"Even with 2 folds everywhere these CVs need {minimal} cases of each label, so add cases or lower "
-            "split.test_fraction; otherwise turn the failing parts off (validation.enabled: false, "
-            "comparison.selections: {}, models.enabled without svm) and lower the folds"
+        return "", cautions
+    listed = "; ".join(f"{job} needs {need} ({describe(chain)})" for job, (need, chain) in failing.items())
+    fixable = [job for job in failing if at_two[job] <= smallest]
+    hopeless = [job for job in failing if at_two[job] > smallest]
+    fixes = []
+    if fixable:
+        fixes.append(f"lower the fold counts named for {', '.join(fixable)} (2 is the smallest)")
+    if hopeless:
+        off = [f"{SWITCHES[job]} for {job}" for job in hopeless if job in SWITCHES]
+        fixes.append(
+            "even with 2 folds " + ", ".join(f"{job} needs {at_two[job]}" for job in hopeless)
+            + " of each label: add cases or lower split.test_fraction" + (f", or turn off {', '.join(off)}" if off else "")
         )
     stop = (
         f"the training set is too small for the configured cross-validation: it has {positives} case(s) with "
-        f"label 1 and {negatives} with label 0, and every fold of a stratified CV needs both labels "
-        f"(counted per label, nested CVs inside each other's training folds): {listed}. {hint}. "
-        "No model was fitted."
+        f"label 1 and {negatives} with label 0, and a stratified CV needs each label in every fold (nested CVs run "
+        f"inside each other's training folds). Cases of each label needed: {listed}. To fix: "
+        f"{'; '.join(fixes)}. No model was fitted."
     )
-    return stop, warnings
+    return stop, cautions
+
+
+def check_job_size(train_labels: np.ndarray, job: str, steps: list[dict], selection_setting: str, model: str = "",
+                   cv_folds: int = 0, validation: dict | None = None) -> None:
+    """The same check inside one fitting job, for its own CVs: InputError before it fits.
+
+    check_training_set counts the whole configuration once, before the first fit; it
+    does not rerun when only a fold count changes (docs/design.md), so each job checks
+    its own chains again."""
+    if not model:
+        chains = [lasso_levels(steps, selection_setting)]
+    else:
+        outers = [[]]
+        if validation:
+            outers = [[Level("validation.folds", folds=int(validation.get("folds", 5)))],
+                      [Level("validation.nested_outer_folds", folds=int(validation.get("nested_outer_folds", 5)))]]
+        chains = [c for outer in outers for c in model_chains(steps, selection_setting, [model], outer, cv_folds)]
+    positives, negatives = label_counts(train_labels)
+    if not positives or not negatives:
+        raise InputError(
+            f"{job}: the training labels are {positives} case(s) with label 1 and {negatives} with label 0; "
+            "every model needs both labels. No model was fitted."
+        )
+    stop, _ = size_problems(train_labels, Plan([(job, chain) for chain in chains if chain], []))
+    if stop:
+        raise InputError(f"{job}: {stop}")
+
+
+def settings_from_config(config: dict) -> dict:
+    """What check_training_set counts against, read from the study's config."""
+    return {
+        "selection_steps": config["selection"]["steps"],
+        "models": config["models"]["enabled"],
+        "cv_folds": config["models"]["cv_folds"],
+        "comparison": config["comparison"]["selections"],
+        "validation": config["validation"],
+        "penalty": config["clinical_model"]["penalty"],
+    }
 
 
 def held_out_warnings(sets: dict[str, np.ndarray]) -> list[str]:
@@ -251,7 +293,7 @@ def check_sizes(train_labels: np.ndarray, held_out: dict[str, np.ndarray], setti
             "needs both labels to learn from. Lower split.test_fraction, change split.external_centers or "
             "split.locked, or add cases of the missing label. No model was fitted."
         )
-    stop, warnings = size_problems(train_labels, settings)
+    stop, warnings = size_problems(train_labels, plan_chains(settings))
     if stop:
         raise InputError(stop)
     warnings += held_out_warnings(held_out)
@@ -259,35 +301,40 @@ def check_sizes(train_labels: np.ndarray, held_out: dict[str, np.ndarray], setti
     return warnings + ([events] if events else [])
 
 
-def check_training_set(features_csv: str, split_csv: str, icc_csv: str, clinical: dict[str, str], settings: dict,
-                       allow: list[str], source: str, output_csv: str) -> list[str]:
-    """The check_training_set rule: plausibility of the features, then outcome and size
-    checks; writes one row per check and returns the cautions for the console. Every stop
-    is one InputError whose lines each name a problem, its counts and the fix."""
+def check_training_set(features_csv: str, split_csv: str, config: dict, output_csv: str) -> list[str]:
+    """The checks of the split_cases rule, right after the split: plausibility of the
+    features, then outcome and size checks; writes one row per check and returns the
+    cautions for the console. Every stop is one InputError naming each problem, its
+    counts and the fix.
+
+    ``config`` is the study's whole config (snakemake.config), not rule params, so that
+    editing a fold count does not rerun the split and every fit after it."""
     import pandas as pd
 
     from radsnake.modelling import load_design, read_features_table
     from radsnake.plausibility import plausibility
     from radsnake.tables import write_csv
 
-    design = load_design(features_csv, split_csv, list(clinical), icc_csv=icc_csv)
+    clinical = dict(config["clinical"])
+    settings = settings_from_config(config)
+    allow = list(config["plausibility"]["allow"])
+    source = os.path.abspath(config["features_table"]) if config["features_table"] else "results/features.csv"
+    design = load_design(features_csv, split_csv, list(clinical))
     sets = pd.Series(design.sets, index=design.features.index)
     stops, cautions, rows = plausibility(design.features, design.labels, design.train, sets, allow, source)
     train_labels = design.labels[design.train]
-    held_out = {}
-    for name in settings.get("sets", []):
-        members = design.sets == name
-        if name == "external" and not members.any():  # the pooled set of several external cohorts
-            members = np.char.startswith(design.sets.astype(str), "external_")
-        held_out[name] = design.labels[members]
+    held_out = {name: design.labels[design.sets == name] for name in sorted(set(design.sets)) if name != "train"}
     table = read_features_table(features_csv).set_index("case_id").loc[design.features.index]
     levels = {name: int(table.loc[design.train, name].nunique()) for name, kind in clinical.items() if kind != "numeric"}
     try:
         sizes = check_sizes(train_labels, held_out, dict(settings, clinical=clinical), levels)
     except InputError as err:
         stops.append(str(err))
+    if len(stops) == 1:
+        raise InputError(stops[0])
     if stops:
-        raise InputError("\nradsnake: ".join(stops))
+        listed = "\n  ".join(stops)
+        raise InputError(f"{len(stops)} problem(s) with the training set stop the run before selection:\n  {listed}")
     rows.append({"check": "outcome and size", "status": "caution" if sizes else "ok", "count": len(sizes),
                  "found": " | ".join(sizes)})
     cautions += sizes

@@ -13,6 +13,7 @@ from sklearn.pipeline import Pipeline
 
 from radsnake.cohort import PROVENANCE_PREFIX
 from radsnake.errors import InputError
+from radsnake.fit_checks import check_job_size
 from radsnake.harmonise import harmonisation_input, harmonisation_steps, reserved_columns
 from radsnake.models import feature_importance, save_model, tune_model
 from radsnake.selection import LassoSelector, build_selection
@@ -174,6 +175,7 @@ def select_features(
     design, X, y_train = training_data(
         features_csv, split_csv, clinical, permute, seed, icc_csv=icc_csv, harmonisation=harmonisation
     )
+    check_job_size(y_train, "select_features", steps, "selection.steps")
     pipeline = Pipeline(harmonisation_steps(harmonisation) + build_selection(steps, random_state=seed))
     pipeline.set_output(transform="pandas")
     pipeline.fit(X[design.train], y_train)
@@ -230,10 +232,13 @@ def fit_model(
     harmonisation: dict | None = None,
     imbalance: str = "class_weight",
     icc_csv: str = "",
+    selection_setting: str = "selection.steps",
 ) -> None:
+    """``selection_setting``: where ``steps`` come from in the config, for messages."""
     design, X, y_train = training_data(
         features_csv, split_csv, clinical, permute, seed, icc_csv=icc_csv, harmonisation=harmonisation
     )
+    check_job_size(y_train, f"fit_model {model}", steps, selection_setting, model, cv_folds)
     with tempfile.TemporaryDirectory(prefix="radsnake-cache-") as cache:
         best, cv_results = tune_model(
             X[design.train],

@@ -43,7 +43,9 @@ def check_params(path: str, mask_label: int | None = None) -> dict:
     meaning = params_meaning_problems(data, mask_label)
     if meaning:
         listed = "\n  ".join(meaning)
-        raise InputError(f"PyRadiomics params file {path} has {len(meaning)} problem(s) (no job has run):\n  {listed}")
+        raise InputError(
+            f"PyRadiomics params file {os.path.abspath(path)} has {len(meaning)} problem(s) (no job has run):\n  {listed}"
+        )
     import pykwalify.core
     from pykwalify.errors import PyKwalifyException
     from radiomics import getParameterValidationFiles
