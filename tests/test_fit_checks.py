@@ -140,7 +140,7 @@ def test_leaky_columns_and_duplicate_cases_stop_before_selection(tmp_path):
     assert test_counts[0] == 0 and test_counts[1] > 0
     assert cautions == [
         f"radsnake: caution: 1 feature column(s) of {source} are constant on the training set (scanner_id); the "
-        "variance step drops them. Expected for some PyRadiomics features (e.g. shape on a 2D ROI); otherwise check "
+        "variance step drops them. Expected for some extracted features (e.g. shape on a 2D ROI); otherwise check "
         "how the table was made.",
         f"radsnake: caution: the test set has 0 case(s) with label 1 and {test_counts[1]} with label 0 (only label 0): "
         "AUC, its DeLong CI and tests, calibration and decision curves are undefined on it; specificity and accuracy "

@@ -83,10 +83,10 @@ def identical_rows(X: pd.DataFrame, sets: pd.Series) -> list[list[str]]:
     hashes = pd.util.hash_pandas_object(X, index=False)
     found = []
     for _, members in hashes[hashes.duplicated(keep=False)].groupby(hashes, sort=False):
-        rows = X.loc[members.index]
-        for _, same in rows.groupby(list(rows.columns), sort=False, dropna=False).groups.items():
-            if len(same) > 1:
-                found.append([f"{case} ({sets[case]})" for case in sorted(same)])
+        alike: dict[bytes, list[str]] = {}
+        for case, row in zip(members.index, X.loc[members.index].to_numpy(dtype=float)):
+            alike.setdefault(row.tobytes(), []).append(case)
+        found += [[f"{case} ({sets[case]})" for case in sorted(same)] for same in alike.values() if len(same) > 1]
     return sorted(found)
 
 
@@ -134,7 +134,7 @@ def plausibility(X: pd.DataFrame, y: np.ndarray, train: np.ndarray, sets: pd.Ser
     record("perfect separation", ("stop" if decisive else "caution") if separators else "ok", separators, line)
     record("constant", "caution" if flat else "ok", flat,
            f"{len(flat)} feature column(s) of {source} are constant on the training set ({listed(flat)}); the "
-           "variance step drops them. Expected for some PyRadiomics features (e.g. shape on a 2D ROI); otherwise "
+           "variance step drops them. Expected for some extracted features (e.g. shape on a 2D ROI); otherwise "
            "check how the table was made.")
     twins = [group for group in identical_rows(X[columns], sets) if not all(c.split(" ")[0] in allowed for c in group)]
     record("identical rows", "stop" if twins else "ok", ["=".join(group) for group in twins],
