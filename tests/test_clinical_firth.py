@@ -6,16 +6,16 @@ and fails in CI (conftest.r_unavailable).
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import r_unavailable
+from conftest import run_r
 from radsnake import clinical
+
+pytestmark = pytest.mark.r_reference
 
 R_SCRIPT = Path(__file__).parent / "r" / "firth.R"
 PREDICTORS = {"age": "numeric", "sex": "numeric", "radscore": "numeric"}
@@ -43,20 +43,10 @@ DATASETS = datasets()
 
 @pytest.fixture(scope="module")
 def brglm2(tmp_path_factory) -> pd.DataFrame:
-    rscript = shutil.which("Rscript")
-    if rscript is None:
-        r_unavailable("Rscript not found on PATH", "r-base-core r-cran-brglm2")
     tmp = tmp_path_factory.mktemp("firth")
     long = pd.concat([frame.assign(dataset=name) for name, frame in DATASETS.items()])
     long[["dataset", "y", "age", "sex", "radscore"]].to_csv(tmp / "data.csv", index=False, float_format="%.17g")
-    proc = subprocess.run(
-        [rscript, "--vanilla", str(R_SCRIPT), str(tmp / "data.csv"), str(tmp / "out.csv")],
-        capture_output=True, text=True, timeout=300,
-    )
-    if proc.returncode != 0:
-        if "there is no package called" in proc.stderr:
-            r_unavailable("R package missing: " + proc.stderr.strip()[-200:], "r-base-core r-cran-brglm2")
-        raise RuntimeError("firth.R failed:\n" + proc.stderr)
+    run_r(R_SCRIPT, str(tmp / "data.csv"), str(tmp / "out.csv"), packages="r-base-core r-cran-brglm2")
     return pd.read_csv(tmp / "out.csv", dtype={"coef": str, "se": str})
 
 
