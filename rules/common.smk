@@ -81,7 +81,7 @@ try:
         # PyRadiomics would check its params only inside every extraction job.
         from radsnake.params import check_params
 
-        check_params(config["pyradiomics"]["params"])
+        check_params(config["pyradiomics"]["params"], config["pyradiomics"]["mask_label"])
     # External cohorts name per-set outputs, so they are fixed here, at parse time.
     CASE_COHORTS = {case: value.strip() for case, value in COHORT.get("cohort", {}).items() if value.strip()}
     EXTERNAL_COHORTS = external.external_cohorts(

@@ -10,6 +10,7 @@ use rule fit_model as comparison_fit_model with:
         importance="results/comparison/{selection}/{model}/importance.csv",
     params:
         steps=get_comparison_steps,
+        selection_setting=lambda wildcards: f"comparison.selections.{wildcards.selection}",
     log:
         "logs/comparison_fit_model/{selection}/{model}.log",
     benchmark:

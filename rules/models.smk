@@ -13,6 +13,8 @@ rule fit_model:
     params:
         clinical=list(config["clinical"]),
         steps=config["selection"]["steps"],
+        # Where the steps come from, for messages (comparison fits name their selection).
+        selection_setting="selection.steps",
         param_grid=get_param_grid,
         cv_folds=config["models"]["cv_folds"],
         imbalance=config["models"]["imbalance"],

@@ -1,3 +1,4 @@
+# The split, then the checks every fit needs (docs/design.md, "Checks before fitting").
 rule split_cases:
     localrule: True
     input:
@@ -5,6 +6,9 @@ rule split_cases:
         locked=get_locked_split,
     output:
         split="results/split.csv",
+        # Checks before fitting (radsnake.fit_checks): written only when no check stops the
+        # run, and a failed check removes split.csv too, so that no fit can start.
+        checks="results/checks/training_set.csv",
     params:
         method=config["split"]["method"],
         test_fraction=config["split"]["test_fraction"],

@@ -112,6 +112,7 @@ rule compare_clinical_models:
         clinical=config["clinical"],
         missing_policy=config["clinical_missing"],
         sheet=os.path.abspath(config["cohort"]),
+        penalty=config["clinical_model"]["penalty"],
         threshold=config["evaluation"]["threshold"],
         target=config["evaluation"]["target"],
         ci_level=config["evaluation"]["ci_level"],

@@ -15,4 +15,5 @@ with job(snakemake.log[0], snakemake.threads):
         sets=list(snakemake.params.sets),
         missing_policy=snakemake.params.missing_policy,
         sheet=snakemake.params.sheet,
+        penalty=snakemake.params.penalty,
     )

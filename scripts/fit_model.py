@@ -22,4 +22,5 @@ with job(snakemake.log[0], snakemake.threads):
         cv_results_csv=snakemake.output.cv_results,
         importance_csv=snakemake.output.importance,
         imbalance=snakemake.params.imbalance,
+        selection_setting=snakemake.params.selection_setting,
     )

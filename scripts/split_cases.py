@@ -1,3 +1,5 @@
+import sys
+
 from radsnake.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
@@ -13,3 +15,16 @@ with job(snakemake.log[0], snakemake.threads):
         output_csv=snakemake.output.split,
         case_cohorts=dict(snakemake.params.cohorts),
     )
+    from radsnake.fit_checks import check_training_set
+
+    # The config itself, not params: the checks must not rerun the split when a fold count
+    # changes (each fitting job checks its own CVs again, radsnake.fit_checks.check_job_size).
+    cautions = check_training_set(
+        features_csv=snakemake.input.features,
+        split_csv=snakemake.output.split,
+        config=snakemake.config,
+        output_csv=snakemake.output.checks,
+    )
+# After the job, so that the console (not only the log) shows them.
+for line in cautions:
+    print(f"radsnake: caution: {line}", file=sys.stderr)

@@ -124,3 +124,18 @@ def r_unavailable(msg: str, packages: str = "r-base-core") -> None:
     if os.environ.get("CI"):
         pytest.fail(msg)
     pytest.skip(msg)
+
+
+def run_r(script: Path, *args: str, packages: str) -> None:
+    """Run an R reference script (tests/r/) with Rscript --vanilla; a missing R or R package
+    skips locally and fails in CI (r_unavailable), any other R error fails."""
+    import shutil
+
+    rscript = shutil.which("Rscript")
+    if rscript is None:
+        r_unavailable("Rscript not found on PATH", packages)
+    proc = subprocess.run([rscript, "--vanilla", str(script), *args], capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0:
+        if "there is no package called" in proc.stderr:
+            r_unavailable("R package missing: " + proc.stderr.strip()[-200:], packages)
+        raise RuntimeError(f"{script.name} failed:\n" + proc.stderr)

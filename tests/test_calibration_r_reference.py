@@ -10,8 +10,6 @@ lines (ResourceSelection is not packaged for Debian) in tests/r/calibration.R.
 """
 
 import math
-import shutil
-import subprocess
 import warnings
 from pathlib import Path
 
@@ -21,7 +19,7 @@ import pytest
 from scipy.special import expit
 from scipy.stats import chi2
 
-from conftest import r_unavailable
+from conftest import run_r
 from radsnake import calibration
 
 pytestmark = pytest.mark.r_reference
@@ -86,20 +84,10 @@ def _num(s: str) -> float:
 
 @pytest.fixture(scope="module")
 def r_values(tmp_path_factory):
-    rscript = shutil.which("Rscript")
-    if rscript is None:
-        r_unavailable("Rscript not found on PATH", "r-base-core r-cran-proc r-cran-rms")
     tmp = tmp_path_factory.mktemp("r_calibration")
     long = pd.concat([df.assign(dataset=name) for name, df in DATASETS.items()])
     long[["dataset", "y", "p"]].to_csv(tmp / "input.csv", index=False, float_format="%.17g")
-    proc = subprocess.run(
-        [rscript, "--vanilla", str(R_SCRIPT), str(tmp / "input.csv"), str(tmp / "out.csv")],
-        capture_output=True, text=True, timeout=300,
-    )
-    if proc.returncode != 0:
-        if "there is no package called" in proc.stderr:
-            r_unavailable("R package missing: " + proc.stderr.strip()[-200:], "r-base-core r-cran-proc r-cran-rms")
-        raise RuntimeError("calibration.R failed:\n" + proc.stderr)
+    run_r(R_SCRIPT, str(tmp / "input.csv"), str(tmp / "out.csv"), packages="r-base-core r-cran-proc r-cran-rms")
     out = pd.read_csv(tmp / "out.csv", dtype=str)
     return {(r.dataset, r.key): _num(r.value) for r in out.itertuples()}
 

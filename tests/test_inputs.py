@@ -24,7 +24,6 @@ def test_params_presets_are_valid():
     "text, expected",
     [
         ("setting:\n  binWidht: 25\n", r"Key 'binWidht' was not defined"),
-        ("imageType:\n  Orignal: {}\n", r"Image Type Orignal is not recognized"),
         ("setting:\n  interpolator: sitkCubic\n", r"Interpolator value \"sitkCubic\" not valid"),
         ("- a list\n", r"must be a mapping"),
     ],
@@ -34,6 +33,33 @@ def test_params_problems_name_file_key_and_fix(tmp_path, text, expected):
     path.write_text(text)
     with pytest.raises(InputError, match=rf"params file \S*params.yaml (.|\n)*{expected}(.|\n)*(Correct|presets)"):
         check_params(str(path))
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("imageType:\n  Orignal: {}\n", "imageType: `Orignal` is not a filter (image type) PyRadiomics knows; did you mean `Original`?"),
+        ("featureClass:\n  glcmm:\n", "featureClass: `glcmm` is not a feature class PyRadiomics knows; did you mean `glcm`?"),
+        ("setting:\n  binWidth: 25\n  binCount: 16\n", "setting has both binWidth (25) and binCount (16)"),
+        ("featureClass:\n  shape2D:\n", "featureClass shape2D needs setting force2D: true"),
+        ("setting:\n  resampledPixelSpacing: [1, 1, 1, 1]\n", "setting resampledPixelSpacing is [1, 1, 1, 1] (4 value(s))"),
+        ("setting:\n  label: 3\n", "setting label is 3, but radsnake extracts the label of pyradiomics.mask_label (1)"),
+    ],
+)
+def test_params_meaning_one_line_each(tmp_path, text, expected):
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    with pytest.raises(InputError) as raised:
+        check_params(str(path), mask_label=1)
+    lines = str(raised.value).splitlines()
+    assert lines[0] == f"PyRadiomics params file {path} has 1 problem(s) (no job has run):"
+    assert len(lines) == 2 and lines[1].startswith("  " + expected), lines
+
+
+def test_params_label_equal_to_mask_label_and_2d_shape_with_force2d_pass(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("featureClass:\n  shape2D:\nsetting:\n  force2D: true\n  label: 2\n  binCount: 32\n")
+    assert check_params(str(path), mask_label=2)["setting"]["label"] == 2
 
 
 def sheet(tmp_path, rows, columns):

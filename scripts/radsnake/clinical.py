@@ -18,7 +18,12 @@ Conventions (the R functions each one matches are named in the docstrings):
 * Complete or quasi-complete separation (an MLE that does not exist: some coefficient
   runs off to ±infinity, R only warns "fitted probabilities numerically 0 or 1") is
   detected exactly with the linear program of Konis (2007) and raised as a
-  ``ValueError`` naming the predictors, before any fit.
+  ``ValueError`` naming the predictors and the setting ``clinical_model.penalty``, before
+  any fit.
+* ``penalty="firth"``: Firth's bias-reduced logistic regression (firthmodels, the
+  penalised likelihood of R's ``logistf`` and ``brglm2::brglmFit(type = "AS_mean")``),
+  finite under separation; its Wald SEs come from the penalised fit's information matrix
+  (tests/test_clinical_firth.py checks both against brglm2 to 1e-6).
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ import pandas as pd
 from scipy import optimize, special
 from scipy import stats as sps
 
+from radsnake.penalised import firth_logit
+
 __all__ = [
     "design_matrix",
     "logistic_table",
@@ -45,6 +52,8 @@ __all__ = [
 ]
 
 KINDS = ("numeric", "categorical")
+# config clinical_model.penalty
+PENALTIES = ("none", "firth")
 INTERCEPT = "Intercept"
 _Z975 = float(sps.norm.ppf(0.975))  # R: qnorm(0.975); "1.96" would differ in the 4th digit
 _SEP = "="  # rms: varname.label.sep
@@ -174,21 +183,27 @@ def _separated(X: np.ndarray, y01: np.ndarray) -> bool:
     return bool(res.status == 0 and -res.fun > 1e-6 * max(1, len(A)))
 
 
-def _fit_mle(X: pd.DataFrame, y01: np.ndarray, what: str):
-    """Logit MLE with an intercept; returns (coef, se) Series named by column."""
+def _fit_mle(X: pd.DataFrame, y01: np.ndarray, what: str, penalty: str = "none"):
+    """Logit with an intercept, maximum likelihood or Firth's (``penalty``); returns
+    (coef, se) Series named by column."""
     import statsmodels.api as sm
 
+    if penalty not in PENALTIES:
+        raise ValueError(f"penalty must be one of {list(PENALTIES)}, got {penalty!r}")
     Xc = np.column_stack([np.ones(len(X)), X.to_numpy(dtype=float)])
     names = [INTERCEPT, *X.columns]
     if np.linalg.matrix_rank(Xc) < Xc.shape[1]:
         raise ValueError(f"{what}: the design is collinear (a predictor is constant or a linear "
                          f"combination of the others; columns {list(X.columns)}); drop one")
+    if penalty == "firth":
+        return firth_logit(Xc, y01, names, what)
     if _separated(Xc, y01):
         raise ValueError(
             f"{what}: perfect or quasi-perfect separation -- some combination of "
             f"{list(X.columns)} predicts the outcome without error in part of the data, so the "
-            "odds ratio is infinite and no maximum-likelihood estimate exists. Merge sparse "
-            "categories, drop the predictor, or use a penalised (Firth) model")
+            "odds ratio is infinite and no maximum-likelihood estimate exists. Set "
+            "clinical_model.penalty: firth in the config (Firth's penalised model, finite under "
+            "separation), merge sparse categories, or drop the predictor")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence is checked just below
         res = sm.Logit(y01, Xc).fit(method="newton", maxiter=100, tol=1e-12, disp=0)
@@ -204,6 +219,7 @@ def logistic_table(
     outcome: str,
     predictors: Mapping[str, str],
     kind: str = "univariate",
+    penalty: str = "none",
 ) -> pd.DataFrame:
     """Odds-ratio table of a univariate or multivariate logistic regression.
 
@@ -225,7 +241,7 @@ def logistic_table(
     for group in groups:
         X = design_matrix(frame, group)
         what = f"{kind} model of {outcome!r} on {', '.join(map(repr, group))}"
-        coef, se = _fit_mle(X, y01, what)
+        coef, se = _fit_mle(X, y01, what, penalty)
         z = coef / se
         p = pd.Series(2.0 * sps.norm.sf(np.abs(z.to_numpy())), index=z.index)  # R: 2 * pnorm(-|z|)
         for col, k in group.items():
@@ -274,7 +290,8 @@ class FittedLogistic:
         return special.expit(self.linear_predictor(frame))
 
 
-def fit_logistic(frame: pd.DataFrame, outcome: str, predictors: Mapping[str, str]) -> FittedLogistic:
+def fit_logistic(frame: pd.DataFrame, outcome: str, predictors: Mapping[str, str],
+                 penalty: str = "none") -> FittedLogistic:
     """Fit ``glm(outcome ~ predictors, family = binomial)`` on ``frame`` (pass the
     *training* rows only; levels are learnt from them). Raises ``ValueError`` on missing
     values, a non-0/1 outcome, collinear predictors or separation."""
@@ -283,7 +300,7 @@ def fit_logistic(frame: pd.DataFrame, outcome: str, predictors: Mapping[str, str
     predictors = dict(predictors)
     levels = _levels(frame, predictors)
     X = design_matrix(frame, predictors, levels=levels)
-    coef, se = _fit_mle(X, y01, f"model of {outcome!r} on {', '.join(map(repr, predictors))}")
+    coef, se = _fit_mle(X, y01, f"model of {outcome!r} on {', '.join(map(repr, predictors))}", penalty)
     return FittedLogistic(
         outcome=outcome, predictors=predictors, levels=levels, columns=tuple(X.columns),
         coef=coef, se=se, n=len(frame), n_events=int(y01.sum()),
@@ -295,15 +312,16 @@ def fit_comparison_models(
     outcome: str,
     clinical: Mapping[str, str],
     radscore: str = "radscore",
+    penalty: str = "none",
 ) -> dict[str, FittedLogistic]:
     """The three models radiomics papers compare, all fitted on the training rows:
     ``"clinical"`` (clinical predictors), ``"radiomics"`` (the rad-score alone) and
     ``"combined"`` (clinical + rad-score: the nomogram model)."""
     rad = {radscore: "numeric"}
     return {
-        "clinical": fit_logistic(frame_train, outcome, clinical),
-        "radiomics": fit_logistic(frame_train, outcome, rad),
-        "combined": fit_logistic(frame_train, outcome, {**dict(clinical), **rad}),
+        "clinical": fit_logistic(frame_train, outcome, clinical, penalty),
+        "radiomics": fit_logistic(frame_train, outcome, rad, penalty),
+        "combined": fit_logistic(frame_train, outcome, {**dict(clinical), **rad}, penalty),
     }
 
 

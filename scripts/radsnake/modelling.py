@@ -13,6 +13,7 @@ from sklearn.pipeline import Pipeline
 
 from radsnake.cohort import PROVENANCE_PREFIX
 from radsnake.errors import InputError
+from radsnake.fit_checks import check_job_size
 from radsnake.harmonise import harmonisation_input, harmonisation_steps, reserved_columns
 from radsnake.models import feature_importance, save_model, tune_model
 from radsnake.selection import LassoSelector, build_selection
@@ -90,6 +91,22 @@ def load_design(features_csv: str, split_csv: str, clinical: list[str], icc_csv:
     return Design(features, table["label"].to_numpy(dtype=int), split.loc[features.index].to_numpy(), removed)
 
 
+def control_positives(labels: np.ndarray) -> tuple[int, int]:
+    """How many control positives to draw among the true 0s and the true 1s: each class's
+    share of the positives (n_class * prevalence), rounded so that they sum to exactly the
+    training set's positives (largest remainder). Rounding each share on its own lost a
+    positive (5 + 5 cases: round(2.5) + round(2.5) = 4), and with it the control's smaller
+    label could fall below the CV folds the training set was checked for."""
+    counts = np.array([np.sum(labels == 0), np.sum(labels == 1)])
+    positives = int(counts[1])
+    quotas = counts * positives / max(int(counts.sum()), 1)
+    sizes = np.floor(quotas).astype(int)
+    # Ties in the remainder go to the true 1s, whatever the order of the classes above.
+    for index in sorted((0, 1), key=lambda i: (-(quotas[i] - sizes[i]), -i))[: positives - int(sizes.sum())]:
+        sizes[index] += 1
+    return int(sizes[0]), int(sizes[1])
+
+
 def training_labels(design: Design, permute: bool, seed: int) -> np.ndarray:
     """Training labels; for the leakage negative control, labels that carry no signal.
 
@@ -102,11 +119,10 @@ def training_labels(design: Design, permute: bool, seed: int) -> np.ndarray:
     if not permute:
         return labels
     rng = np.random.default_rng(seed)
-    prevalence = labels.mean()
     control = np.zeros_like(labels)
-    for value in (0, 1):
+    for value, size in zip((0, 1), control_positives(labels)):
         members = np.flatnonzero(labels == value)
-        control[rng.choice(members, size=int(round(len(members) * prevalence)), replace=False)] = 1
+        control[rng.choice(members, size=size, replace=False)] = 1
     log.warning("negative control: training labels replaced by labels independent of the truth")
     return control
 
@@ -159,6 +175,7 @@ def select_features(
     design, X, y_train = training_data(
         features_csv, split_csv, clinical, permute, seed, icc_csv=icc_csv, harmonisation=harmonisation
     )
+    check_job_size(y_train, "select_features", steps, "selection.steps")
     pipeline = Pipeline(harmonisation_steps(harmonisation) + build_selection(steps, random_state=seed))
     pipeline.set_output(transform="pandas")
     pipeline.fit(X[design.train], y_train)
@@ -215,10 +232,13 @@ def fit_model(
     harmonisation: dict | None = None,
     imbalance: str = "class_weight",
     icc_csv: str = "",
+    selection_setting: str = "selection.steps",
 ) -> None:
+    """``selection_setting``: where ``steps`` come from in the config, for messages."""
     design, X, y_train = training_data(
         features_csv, split_csv, clinical, permute, seed, icc_csv=icc_csv, harmonisation=harmonisation
     )
+    check_job_size(y_train, f"fit_model {model}", steps, selection_setting, model, cv_folds)
     with tempfile.TemporaryDirectory(prefix="radsnake-cache-") as cache:
         best, cv_results = tune_model(
             X[design.train],

@@ -164,10 +164,12 @@ def clinical_comparison(
     sets: list[str] | None = None,
     missing_policy: str = "refuse",
     sheet: str = "",
+    penalty: str = "none",
 ) -> None:
     """outputs: univariate, multivariate, predictions, metrics, delong, nomogram_png, nomogram_pdf,
     and imputation when missing_policy is impute (radsnake.clinical_data); sheet: the
-    cohort sheet, named in messages.
+    cohort sheet, named in messages. penalty: config clinical_model.penalty, for every
+    logistic model here.
 
     sets: the sets to evaluate, the pooled external set included (radsnake.external);
     None evaluates the sets of split.csv. predictions.csv keeps one row per case."""
@@ -182,12 +184,12 @@ def clinical_comparison(
         log.warning("the rad-score is constant on the training set: clinical model only")
     predictors = {**clinical_columns, **({"radscore": "numeric"} if with_radscore else {})}
     try:
-        write_csv(clinical.logistic_table(train, "label", predictors, kind="univariate"), outputs["univariate"])
-        write_csv(clinical.logistic_table(train, "label", predictors, kind="multivariate"), outputs["multivariate"])
+        for kind in ("univariate", "multivariate"):
+            write_csv(clinical.logistic_table(train, "label", predictors, kind=kind, penalty=penalty), outputs[kind])
         if with_radscore:
-            fitted = clinical.fit_comparison_models(train, "label", clinical_columns)
+            fitted = clinical.fit_comparison_models(train, "label", clinical_columns, penalty=penalty)
         else:
-            fitted = {"clinical": clinical.fit_logistic(train, "label", clinical_columns)}
+            fitted = {"clinical": clinical.fit_logistic(train, "label", clinical_columns, penalty)}
     except ValueError as err:
         raise InputError(f"clinical models on the training set: {err}") from err
 

@@ -229,6 +229,13 @@ class LassoSelector(_SupervisedSelector):
         folds = StratifiedKFold(self.cv_folds, shuffle=True, random_state=self.random_state)
         fold_deviance, fold_size = [], []
         for train, test in folds.split(X, y01):
+            if np.unique(y01[train]).size < 2:
+                # scikit-learn >= 1.8 reports this as liblinear "multiclass (n_classes >= 3)".
+                raise ValueError(
+                    f"LassoSelector: a training part of its {self.cv_folds}-fold CV holds only one label "
+                    f"({int(y01.sum())} cases with label 1, {int(y01.size - y01.sum())} with label 0 here); "
+                    "lower the lasso step's cv_folds or add cases"
+                )
             coefs, intercepts = self._fit_path(X[train], y01[train], self.lambdas_)
             eta = X[test] @ coefs.T + intercepts
             fold_deviance.append(_binomial_deviance(y01[test], eta))

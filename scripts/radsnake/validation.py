@@ -31,6 +31,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, RepeatedStratifiedKFold
 
 from radsnake.errors import InputError
+from radsnake.fit_checks import check_job_size
 from radsnake.modelling import training_data
 from radsnake.models import _params_text, build_search
 from radsnake.tables import write_csv
@@ -365,6 +366,7 @@ def validate_model(
         features_csv, split_csv, clinical, permute, seed, icc_csv=icc_csv, harmonisation=harmonisation
     )
     chosen = Settings.from_config(settings)
+    check_job_size(y_train, f"validate_model {model}", steps, "selection.steps", model, cv_folds, settings)
     search = build_search(
         model, steps, param_grid, cv_folds, random_state=seed, n_jobs=1, imbalance=imbalance,
         harmonisation=harmonisation,
