@@ -219,37 +219,17 @@ def case_order(seed: int, case_id: str) -> float:
 
 
 def planned_training_cases(
-    cohort: pd.DataFrame, split: dict, seed: int, case_cohorts: dict[str, str] | None = None
+    cohort: pd.DataFrame, split: dict, seed: int, case_cohorts: dict[str, str] | None = None, kept_csv: str = ""
 ) -> list[str]:
-    """The cases the split will put in the training set, known from the sheet alone.
-
-    Each case's set depends only on the seed, its id, its centre and the locked file
-    (radsnake.split), so it is known before any job runs and the robustness jobs can be
-    planned. The ICC job still reads results/split.csv and uses training cases only.
+    """The cases the split will put in the training set, known from the sheet and the kept
+    split alone (radsnake.split.predict_sets), so that the robustness jobs can be planned
+    before any job runs. The ICC job still reads results/split.csv and uses training cases only.
     """
-    import os
-
-    from radsnake.split import assign_sets, read_locked
+    from radsnake.split import KEPT_CSV, predict_sets
 
     if cohort.empty:
         return []
-    locked = split.get("locked", "")
-    frame = pd.DataFrame(
-        {
-            "case_id": cohort.index.astype(str),
-            "label": cohort["label"].to_numpy(),
-            "center": cohort["center"].fillna("").to_numpy(),
-        }
-    )
-    sets = assign_sets(
-        frame,
-        split["method"],
-        split["test_fraction"],
-        list(split["external_centers"]),
-        seed,
-        read_locked(locked) if locked and os.path.exists(locked) else None,
-        case_cohorts=case_cohorts,
-    )
+    sets = predict_sets(cohort, split, seed, case_cohorts, kept_csv or KEPT_CSV)
     return sets.loc[sets["set"] == "train", "case_id"].tolist()
 
 
