@@ -88,6 +88,7 @@ try:
     _adopted = splitting.adopt_earlier_split(SPLIT_KEPT, splitting.EARLIER_SPLIT_CSV)
     if _adopted:
         logger.info(_adopted)
+    splitting.read_kept(SPLIT_KEPT, "")  # a damaged kept split stops here, before any job
 except InputError as err:
     stop(f"radsnake: {err}")
 

@@ -139,3 +139,10 @@ def test_nothing_reruns_and_adding_patients_moves_no_one(study):
     assert "radsnake: split: the sets of results/split.csv (an earlier run) are kept in " in result.stdout + result.stderr
     adopted = pd.read_csv(folder / "split" / "assignments.csv", dtype=str).set_index("case_id")
     assert adopted["set"].equals(after) and set(adopted["assigned_by"]) == {"earlier_split"}
+
+    # A damaged kept split stops the run before any job, naming the file.
+    (folder / "split" / "assignments.csv").write_text("case_id,set\npt000,validation\n")
+    result = snakemake(folder, "-n", check=False)
+    assert result.returncode != 0
+    assert (f"radsnake: split: {folder / 'split' / 'assignments.csv'} is the study's kept split and must have "
+            "columns case_id,set,assigned_by with set train or test") in result.stdout + result.stderr
