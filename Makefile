@@ -36,7 +36,7 @@ config-doc:
 	PYTHONPATH=scripts $(BIN)/python -m radsnake.configdoc --write
 
 clean:
-	rm -rf results logs benchmarks .snakemake
+	rm -rf results logs benchmarks .snakemake split
 
 # Benchmarks (docs/benchmarks.md): extraction vs PyRadiomics' CLI, planning time, modelling,
 # aggregation memory. Full sizes by default (about 35 minutes on two idle cores); every size

@@ -87,6 +87,17 @@ try:
     EXTERNAL_COHORTS = external.external_cohorts(
         config["split"]["method"], config["split"]["external_centers"], CASE_COHORTS.values()
     )
+    # The split (rules/split.smk, radsnake.split): the population of its first draw, and
+    # the assignment kept in the study folder, known here so that sets can be predicted.
+    from radsnake import split as splitting
+
+    splitting.check_strata(config["split"]["strata"], config["clinical"])
+    SPLIT_POPULATION = splitting.draw_population(COHORT, config["split"]["strata"]).to_dict("list")
+    SPLIT_KEPT = splitting.KEPT_CSV
+    _adopted = splitting.adopt_earlier_split(SPLIT_KEPT, splitting.EARLIER_SPLIT_CSV)
+    if _adopted:
+        logger.info(_adopted)
+    splitting.read_kept(SPLIT_KEPT, "")  # a damaged kept split stops here, before any job
 except InputError as err:
     stop(f"radsnake: {err}")
 for _note in COHORT.attrs.get("notes", []):
@@ -154,7 +165,7 @@ if ROBUSTNESS["enabled"]:
 
     try:
         ROBUSTNESS_PLAN = plan(
-            planned_training_cases(COHORT.loc[EXTRACT_CASES], config["split"], config["seed"], CASE_COHORTS),
+            planned_training_cases(COHORT, config["split"], config["seed"], CASE_COHORTS, SPLIT_KEPT),
             {case for case in EXTRACT_CASES if COHORT.loc[case].get("mask_repeat", "")},
             ROBUSTNESS["source"],
             list(ROBUSTNESS["perturbations"]),

@@ -72,10 +72,24 @@ def _datasets() -> dict[str, pd.DataFrame]:
 
     # One prediction for everybody: val.prob's special branch.
     out["constant"] = pd.DataFrame(dict(y=rng.permutation([0] * 14 + [1] * 6), p=0.25))
+
+    # A step-valued model (a depth-2 tree): three values, each its own calibration group.
+    p = np.repeat([0.2, 0.5, 0.8], [12, 9, 7])
+    y = (rng.random(28) < p).astype(int)
+    y[[0, 12, 21]] = [1, 0, 0]  # no value holds one class only
+    out["three_values"] = pd.DataFrame(dict(y=y, p=p))
+    # Pure leaves at 0 and 1 leave one value inside (0, 1): val.prob cannot fit (NA).
+    out["three_values_01"] = pd.DataFrame(dict(y=np.r_[[0] * 8, [0, 1, 1, 0, 1, 0], [1] * 6],
+                                               p=np.repeat([0.0, 0.5, 1.0], [8, 6, 6])))
     return out
 
 
+# val.prob gives no intercept and slope here; the tests of finite values leave it out.
+NOT_ESTIMABLE = {"three_values_01"}
+
+
 DATASETS = _datasets()
+ESTIMABLE = [d for d in DATASETS if d not in NOT_ESTIMABLE]
 
 
 def _num(s: str) -> float:
@@ -106,7 +120,7 @@ def _stats(ds):
 # --------------------------------------------------------------------------- val.prob
 
 
-@pytest.mark.parametrize("ds", list(DATASETS))
+@pytest.mark.parametrize("ds", ESTIMABLE)
 def test_intercept_slope_brier_match_val_prob(r_values, ds):
     res = _stats(ds)
     for key, rkey in (("intercept", "Intercept"), ("slope", "Slope"), ("brier", "Brier")):
@@ -114,7 +128,7 @@ def test_intercept_slope_brier_match_val_prob(r_values, ds):
         assert abs(res[key] - r) <= TOL, (ds, key, res[key], r)
 
 
-@pytest.mark.parametrize("ds", [d for d in DATASETS if d != "constant"])
+@pytest.mark.parametrize("ds", [d for d in ESTIMABLE if d != "constant"])
 def test_lowess_errors_match_val_prob(r_values, ds):
     res = _stats(ds)
     for key, rkey in (("emax", "Emax"), ("e90", "E90"), ("eavg", "Eavg")):
@@ -149,6 +163,28 @@ def test_reference_covers_required_cases(r_values):
     assert DATASETS["ties"].p.duplicated().sum() > 50
     assert _stats("zeros_ones")["n_excluded"] == 6
     assert r_values[("constant", "Slope")] == 0.0
+    assert DATASETS["three_values"].p.nunique() == 3 and DATASETS["three_values_01"].p.nunique() == 3
+
+
+def test_step_valued_predictor_where_val_prob_cannot_fit(r_values):
+    """Same NA as val.prob (lrm.fit stops: singular matrix), with the reason stated."""
+    assert r_values[("three_values_01", "valprob_failed")] == 1.0
+    assert math.isnan(r_values[("three_values_01", "Slope")])
+    with pytest.warns(RuntimeWarning, match="all predictions strictly between 0 and 1 are equal"):
+        res = calibration.calibration_stats(*_yp("three_values_01"))
+    assert math.isnan(res["intercept"]) and math.isnan(res["slope"])
+    assert res["reason"] == "all predictions strictly between 0 and 1 are equal"
+    assert abs(res["brier"] - r_values[("three_values_01", "Brier")]) <= TOL
+    # Its calibration groups are its three values, each with its own cases.
+    curve = calibration.calibration_curve(*_yp("three_values_01"))
+    assert curve["mean_predicted"].tolist() == [0.0, 0.5, 1.0] and curve["n"].tolist() == [8, 6, 6]
+
+
+def test_three_valued_predictor_has_three_groups(r_values):
+    assert r_values[("three_values", "valprob_failed")] == 0.0
+    assert _stats("three_values")["reason"] == ""
+    curve = calibration.calibration_curve(*_yp("three_values"))
+    assert curve["n"].tolist() == [12, 9, 7]
 
 
 # --------------------------------------------------------------------------- Hosmer-Lemeshow
@@ -183,7 +219,7 @@ def _hl_literal(y, p, g):
 
 
 @pytest.mark.parametrize("g", [10, 5])
-@pytest.mark.parametrize("ds", [d for d in DATASETS if d != "constant"])
+@pytest.mark.parametrize("ds", [d for d in ESTIMABLE if d != "constant"])
 def test_hosmer_lemeshow_three_ways(r_values, ds, g):
     y, p = _yp(ds)
     res = calibration.hosmer_lemeshow(y, p, groups=g)
@@ -229,7 +265,7 @@ def test_decision_curve_matches_r(r_values, ds):
 def test_worst_difference_over_all_data_sets(r_values, capsys):
     """The largest |python - R| per quantity, printed (pytest -s) and held to 1e-6."""
     worst = {}
-    for ds in DATASETS:
+    for ds in ESTIMABLE:
         res = _stats(ds)
         for key, rkey in (("intercept", "Intercept"), ("slope", "Slope"),
                           ("brier", "Brier"), ("emax", "Emax"), ("e90", "E90"),

@@ -214,3 +214,19 @@ def test_new_functions_exported():
     for name in ("calibration_figure", "decision_curve_figure", "confusion_matrix_figure",
                  "radscore_violin_figure"):
         assert name in figures.__all__
+
+
+@pytest.mark.parametrize("values, counts", [((0.2, 0.5, 0.8), [12, 9, 7]), ((0.4,), [28])])
+def test_calibration_case_axis_counts_the_cases(values, counts, monkeypatch, tmp_path):
+    """A step-valued model's groups are its values; the strip's top tick is the largest group
+    (the issue's figure read 29 for one group of 28 cases)."""
+    p = np.repeat(values, counts)
+    y = (np.arange(p.size) % 3 == 0).astype(int)
+    curve = cal.calibration_curve(y, p)
+    assert curve["n"].tolist() == counts
+    shown = {}
+    monkeypatch.setattr(figures, "_save_snapped", lambda fig, png, pdf: shown.setdefault("fig", fig))
+    figures.calibration_figure({"decision_tree": curve}, {}, None, "test", tmp_path / "c.png", tmp_path / "c.pdf")
+    strip = next(ax for ax in shown["fig"].axes if ax.get_ylabel() == "Cases")
+    assert list(strip.get_yticks()) == [0, max(counts)]
+    assert shown["fig"].axes[0].get_title().endswith(f"(n = {sum(counts)})")

@@ -58,7 +58,7 @@ def clean_copy(dest: Path) -> None:
             cwd=REPO, capture_output=True, text=True, check=True,
         ).stdout.split("\0")
     except (OSError, subprocess.CalledProcessError):  # not a git checkout (e.g. a tarball)
-        leftovers = (".git", ".venv", "results", "logs", "benchmarks", ".snakemake", "__pycache__", ".pytest_cache")
+        leftovers = (".git", ".venv", "results", "logs", "benchmarks", ".snakemake", "split", "__pycache__", ".pytest_cache")
         shutil.copytree(REPO, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*leftovers))
         return
     for name in filter(None, listed):
@@ -137,7 +137,7 @@ def test_own_study_steps_from_the_readme(tmp_path):
     features = pd.read_csv(study / "results" / "features.csv")
     assert {"age", "sex"} <= set(features.columns)
     assert (study / "logs").is_dir() and (study / ".snakemake").is_dir()
-    assert not any((clone / name).exists() for name in ("results", "logs", "benchmarks", ".snakemake"))
+    assert not any((clone / name).exists() for name in ("results", "logs", "benchmarks", ".snakemake", "split"))
 
 
 def fill_sheet(sheet_path: Path, named_columns: list[str]) -> None:

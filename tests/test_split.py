@@ -1,9 +1,24 @@
+import numpy as np
 import pandas as pd
 import pytest
 
 from radsnake.errors import InputError
 from radsnake.external import evaluation_sets, external_cohorts, in_set, ordered_sets, with_sets
-from radsnake.split import assign_sets, case_uniform
+from radsnake.split import (
+    DRAWN,
+    HASHED,
+    KEPT_COLUMNS,
+    LOCKED,
+    adopt_earlier_split,
+    assign_sets,
+    case_uniform,
+    check_strata,
+    n_test_cases,
+    read_kept,
+    updated_kept,
+)
+
+EMPTY_KEPT = pd.DataFrame(columns=KEPT_COLUMNS)
 
 
 def cohort(n, centers=("A", "B", "C")):
@@ -16,26 +31,98 @@ def cohort(n, centers=("A", "B", "C")):
     ).astype({"label": int})
 
 
-def test_fraction_and_strata_near_target():
-    split = assign_sets(cohort(3000), "random", 0.3, [], seed=1)
-    labels = cohort(3000)["label"].to_numpy()
+def test_first_draw_is_exact_per_label_and_hash_shares_near_target():
+    data = cohort(3000)  # 1000 of label 1, 2000 of label 0
+    split = assign_sets(data, "random", 0.3, [], seed=1)
     test = (split["set"] == "test").to_numpy()
-    assert abs(test.mean() - 0.3) < 0.03
+    labels = data["label"].to_numpy()
+    assert test[labels == 1].sum() == 300 and test[labels == 0].sum() == 600
+    assert set(split["assigned_by"]) == {DRAWN}
+    # Cases new to a kept split are assigned by their own hash: the share only near the target.
+    hashed = assign_sets(data, "random", 0.3, [], seed=1, kept=EMPTY_KEPT)
+    assert set(hashed["assigned_by"]) == {HASHED}
+    test = (hashed["set"] == "test").to_numpy()
     for label in (0, 1):
         assert abs(test[labels == label].mean() - 0.3) < 0.04
 
 
+def test_exact_counts_63_and_51_cases():
+    data = pd.DataFrame({"case_id": [f"p{i:03d}" for i in range(114)], "label": [1] * 63 + [0] * 51, "center": "A"})
+    split = assign_sets(data, "random", 0.3, [], seed=42).merge(data, on="case_id")
+    assert split.loc[split["set"] == "test", "label"].value_counts().to_dict() == {1: 19, 0: 15}
+
+
+def test_test_count_rounds_halves_up_on_the_written_fraction():
+    assert [n_test_cases(n, 0.3) for n in (5, 15, 51, 63, 0)] == [2, 5, 15, 19, 0]
+    assert n_test_cases(3, 0.5) == 2 and n_test_cases(10, 0.25) == 3 and n_test_cases(7, 0.0) == 0
+
+
+def test_strata_are_drawn_exactly_per_cell():
+    data = cohort(300)  # centres A, B, C cycle; labels every third
+    data["sex"] = np.where(np.arange(300) % 4 == 0, "f", "m")
+    split = assign_sets(data, "random", 0.3, [], seed=3, strata=["center", "sex"]).merge(data, on="case_id")
+    for _, cell in split.groupby(["label", "center", "sex"]):
+        assert (cell["set"] == "test").sum() == n_test_cases(len(cell), 0.3)
+
+
 def test_adding_cases_never_moves_existing_ones():
-    before = assign_sets(cohort(100), "random", 0.3, [], seed=7).set_index("case_id")["set"]
-    after = assign_sets(cohort(160), "random", 0.3, [], seed=7).set_index("case_id")["set"]
-    assert after.loc[before.index].equals(before)
+    first = assign_sets(cohort(100), "random", 0.3, [], seed=7)
+    kept = updated_kept(None, first)
+    after = assign_sets(cohort(160), "random", 0.3, [], seed=7, kept=kept).set_index("case_id")
+    before = first.set_index("case_id")["set"]
+    assert after["set"].loc[before.index].equals(before)
+    assert set(after["assigned_by"].drop(before.index)) == {HASHED}
 
 
 def test_removing_and_reordering_cases_moves_nobody():
-    full = assign_sets(cohort(100), "random", 0.3, [], seed=7).set_index("case_id")["set"]
+    first = assign_sets(cohort(100), "random", 0.3, [], seed=7)
+    full = first.set_index("case_id")["set"]
     subset = cohort(100).iloc[::-1].iloc[10:]
-    part = assign_sets(subset, "random", 0.3, [], seed=7).set_index("case_id")["set"]
+    # A first draw does not depend on the order of the sheet's rows.
+    reordered = assign_sets(cohort(100).iloc[::-1], "random", 0.3, [], seed=7).set_index("case_id")["set"]
+    assert reordered.equals(full)
+    part = assign_sets(subset, "random", 0.3, [], seed=7, kept=updated_kept(None, first)).set_index("case_id")["set"]
     assert part.equals(full.loc[part.index])
+    # The kept file keeps the rows of removed cases, so a case that comes back keeps its set.
+    kept = updated_kept(updated_kept(None, first), assign_sets(subset, "random", 0.3, [], seed=7, kept=EMPTY_KEPT))
+    assert kept["case_id"].tolist() == sorted(full.index)
+
+
+def test_kept_file_adopts_an_earlier_split_and_is_checked(tmp_path):
+    earlier = tmp_path / "results" / "split.csv"
+    earlier.parent.mkdir()
+    earlier.write_text("case_id,set\nc0000,test\nc0001,train\nc0002,external\n")
+    kept = tmp_path / "split" / "assignments.csv"
+    assert read_kept(str(kept), "") is None
+    note = adopt_earlier_split(str(kept), str(earlier))
+    assert note.startswith("radsnake: split: the sets of ") and "none of these moves" in note
+    assert kept.read_text() == "case_id,set,assigned_by\nc0000,test,earlier_split\nc0001,train,earlier_split\n"
+    assert adopt_earlier_split(str(kept), str(earlier)) == ""  # once only
+    split = assign_sets(cohort(12), "random", 0.3, [], seed=1, kept=read_kept(str(kept), "")).set_index("case_id")
+    assert split.loc[["c0000", "c0001"], "set"].tolist() == ["test", "train"]
+    assert set(split["assigned_by"].drop(["c0000", "c0001"])) == {HASHED}
+
+    kept.write_text("case_id,set\nc0000,validation\n")
+    with pytest.raises(InputError, match="is the study's kept split and must have columns case_id,set,assigned_by"):
+        read_kept(str(kept), "")
+
+
+def test_locked_sets_are_kept_and_left_out_of_the_draw():
+    data = cohort(30)
+    locked = pd.DataFrame({"case_id": ["c0000", "c0001"], "set": ["test", "train"]})
+    split = assign_sets(data, "random", 0.3, [], seed=1, locked=locked).set_index("case_id")
+    assert split.loc[["c0000", "c0001"], "assigned_by"].tolist() == [LOCKED, LOCKED]
+    drawn = split.drop(["c0000", "c0001"]).join(data.set_index("case_id"))
+    for label, cell in drawn.groupby("label"):
+        assert (cell["set"] == "test").sum() == n_test_cases(len(cell), 0.3)
+    kept = updated_kept(None, split.reset_index())
+    assert kept.set_index("case_id").loc["c0000", "assigned_by"] == LOCKED
+
+
+def test_unknown_stratum_is_an_error():
+    with pytest.raises(InputError, match=r"split.strata \['age'\]: a stratum must be 'center' or a categorical"):
+        check_strata(["center", "age"], {"age": "numeric", "sex": "categorical"})
+    check_strata(["center", "sex"], {"age": "numeric", "sex": "categorical"})
 
 
 def test_seed_changes_split_and_output_sorted():

@@ -303,8 +303,11 @@ def calibration_stats(y, p) -> dict:
     mean of ``|p - lowess(p, y, iter = 0)|`` at the observed p).
 
     Returns ``n``, ``n_excluded`` (p of 0 or 1, left out of the logistic fit),
-    ``intercept``, ``slope``, ``brier``, ``emax``, ``e90``, ``eavg`` and
-    ``calibration_in_the_large`` (see :func:`calibration_in_the_large`).
+    ``intercept``, ``slope``, ``reason`` (why they are NaN; "" when estimated), ``brier``,
+    ``emax``, ``e90``, ``eavg`` and ``calibration_in_the_large`` (see
+    :func:`calibration_in_the_large`). A step-valued model (e.g. a shallow tree) gets
+    values wherever val.prob gets them; where val.prob fails (e.g. one value left
+    strictly between 0 and 1: lrm.fit's singular matrix) they are NaN with the reason.
 
     When all p are equal val.prob returns intercept ``qlogis(mean(y))`` and slope 0,
     reproduced here; its Emax/E90 are then 0 through a naming slip in rms, here all
@@ -316,7 +319,7 @@ def calibration_stats(y, p) -> dict:
     if np.all(p == p[0]):
         P = float(yf.mean())
         e = abs(float(p[0]) - P)
-        out.update(intercept=math.log(P / (1.0 - P)), slope=0.0,
+        out.update(intercept=math.log(P / (1.0 - P)), slope=0.0, reason="",
                    emax=e, e90=e, eavg=e,
                    calibration_in_the_large=calibration_in_the_large(yf, p))
         return out
@@ -344,9 +347,9 @@ def calibration_stats(y, p) -> dict:
     if beta is None:
         warnings.warn("calibration intercept and slope are NaN: " + reason,
                       RuntimeWarning, stacklevel=2)
-        out.update(intercept=math.nan, slope=math.nan)
+        out.update(intercept=math.nan, slope=math.nan, reason=reason)
     else:
-        out.update(intercept=float(beta[0]), slope=float(beta[1]))
+        out.update(intercept=float(beta[0]), slope=float(beta[1]), reason="")
 
     xs, fit = _lowess(p, yf)
     er = np.abs(p - _approx(xs, fit, p))
@@ -393,7 +396,10 @@ def calibration_curve(y, p, n_bins: int = 10, strategy: str = "quantile") -> pd.
     """Binned calibration curve: observed event rate per bin of predicted risk.
 
     ``strategy="quantile"`` uses exactly the Hosmer-Lemeshow groups of
-    :func:`hosmer_lemeshow` (deciles of risk for ``n_bins=10``); ``"uniform"`` uses
+    :func:`hosmer_lemeshow` (deciles of risk for ``n_bins=10``), except when the
+    predictions take at most ``n_bins`` distinct values (a step-valued model such as a
+    shallow tree): then each distinct value is a group of its own, where quantile breaks
+    would merge values and could put every case into one group; ``"uniform"`` uses
     ``n_bins`` equal-width bins on [0, 1], closed on the right (the first also on the
     left). Empty bins are left out. ``bin`` is the 0-based bin number.
     ``ci_low``/``ci_high`` are the Wilson score 95 % interval of the observed
@@ -406,9 +412,9 @@ def calibration_curve(y, p, n_bins: int = 10, strategy: str = "quantile") -> pd.
         raise ValueError("n_bins must be a positive integer")
     n_bins = int(n_bins)
     if strategy == "quantile":
-        if np.all(p == p[0]):
-            grp, k = np.zeros(p.size, dtype=int), 1
-        else:
+        values, grp = np.unique(p, return_inverse=True)
+        k = values.size
+        if k > n_bins:
             grp, k = _hl_groups(p, n_bins)
     elif strategy == "uniform":
         edges = np.linspace(0.0, 1.0, n_bins + 1)

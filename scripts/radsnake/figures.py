@@ -1088,8 +1088,8 @@ def _calibration_axes_style(ax, ax_n, *, left: bool, bottom: bool) -> None:
         ax_n.set_ylabel("Cases", fontsize=6.5)
     if bottom:
         ax_n.set_xlabel("Predicted probability")
-    lo, hi = ax_n.get_ylim()
-    top = max(hi, 1.0)
+    # The largest group's case count (the data, not the autoscaled limit with its margin).
+    top = max(ax_n.dataLim.ymax if ax_n.has_data() else 1.0, 1.0)
     ax_n.set_ylim(0, top * 1.08)
     ax_n.set_yticks([0, int(math.floor(top))] if top >= 2 else [0, 1])
     ax_n.tick_params(axis="y", labelsize=6)

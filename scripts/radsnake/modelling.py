@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 from dataclasses import dataclass, field
 
@@ -213,6 +214,32 @@ def select_features(
         joblib.dump(pipeline, radscore_joblib)
 
 
+def report_ranking(classifier, model_joblib: str, permute: bool, y_train: np.ndarray, p_train: np.ndarray) -> None:
+    """One console line when a Platt map had the wrong sign (radsnake.platt handles it)
+    or when a model ranks its own training cases worse than chance."""
+    from radsnake.platt import PlattSVC
+    from radsnake.runtime import notice
+    from radsnake.stats import auc_delong
+
+    where = f"{os.path.dirname(model_joblib)}, fitted on the training set ({len(y_train)} cases"
+    where += ", negative-control labels)" if permute else ")"
+    if isinstance(classifier, PlattSVC) and classifier.wrong_sign_:
+        notice(
+            f"radsnake: {where}: Platt's sigmoid fitted on the out-of-fold decision values has a "
+            f"negative slope ({classifier.unconstrained_slope_:.3g}), i.e. it would reverse the SVM's "
+            "ranking; the slope is kept at 0 (probabilities flat at the training prevalence, ordered "
+            "as the SVM orders the cases), so this SVM shows no signal in cross-validation. See "
+            "docs/troubleshooting.md."
+        )
+    if len(set(y_train)) == 2:
+        auc = auc_delong(y_train, p_train)["auc"]
+        if auc < 0.5:
+            notice(
+                f"radsnake: {where}: its training AUC is {auc:.3f}, below 0.5: the model ranks its own "
+                "training cases worse than chance. Do not report it as a finding; see docs/troubleshooting.md."
+            )
+
+
 def fit_model(
     features_csv: str,
     split_csv: str,
@@ -256,6 +283,7 @@ def fit_model(
         # The cache dies with the folder; the saved model must not point into it.
         best.memory = None
     probability = best.predict_proba(X)[:, 1]
+    report_ranking(best[-1], model_joblib, permute, y_train, probability[design.train])
     write_csv(
         pd.DataFrame(
             {

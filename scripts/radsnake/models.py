@@ -15,7 +15,6 @@ import pandas as pd
 import scipy
 import sklearn
 from sklearn.base import BaseEstimator
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
@@ -25,6 +24,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 import radsnake
 from radsnake.harmonise import harmonisation_steps
+from radsnake.platt import PlattSVC
 from radsnake.selection import build_selection
 
 MODEL_NAMES = ("logistic", "svm", "random_forest", "decision_tree")
@@ -55,11 +55,9 @@ def build_classifier(name: str, random_state: int, class_weight: str | None = "b
     if name == "logistic":
         return LogisticRegression(class_weight=class_weight, max_iter=5000, random_state=random_state)
     if name == "svm":
-        # Platt scaling on out-of-fold decision values (unshuffled folds, so deterministic);
-        # sklearn 1.9 deprecates SVC(probability=True) in favour of exactly this.
-        return CalibratedClassifierCV(
-            SVC(class_weight=class_weight, random_state=random_state), method="sigmoid", ensemble=False,
-        )
+        # Platt scaling on out-of-fold decision values (unshuffled folds, so deterministic),
+        # its slope kept non-negative so that probabilities rank as the SVM does (radsnake.platt).
+        return PlattSVC(SVC(class_weight=class_weight, random_state=random_state), random_state=random_state)
     if name == "random_forest":
         return RandomForestClassifier(class_weight=class_weight, random_state=random_state)
     return DecisionTreeClassifier(class_weight=class_weight, random_state=random_state)
@@ -67,9 +65,8 @@ def build_classifier(name: str, random_state: int, class_weight: str | None = "b
 
 def _final_estimator(clf: BaseEstimator) -> BaseEstimator:
     """The SVC inside the calibration wrapper, or the classifier itself."""
-    if isinstance(clf, CalibratedClassifierCV):
-        fitted = getattr(clf, "calibrated_classifiers_", None)
-        return fitted[0].estimator if fitted else clf.estimator
+    if isinstance(clf, PlattSVC):
+        return getattr(clf, "estimator_", clf.estimator)
     return clf
 
 
@@ -214,6 +211,17 @@ def _json_value(value):
     return repr(value)
 
 
+def platt_card(clf: PlattSVC) -> dict:
+    """The fitted Platt map, for the model card: P = expit(slope * decision + intercept)."""
+    return {
+        "method": "sigmoid (Platt), slope constrained to be non-negative",
+        "slope": clf.slope_,
+        "intercept": clf.intercept_,
+        "unconstrained_slope": clf.unconstrained_slope_,
+        "wrong_sign": clf.wrong_sign_,
+    }
+
+
 def save_model(pipeline: Pipeline, path_joblib: str, path_json: str, extra: dict) -> None:
     """Pickle the fitted pipeline and write a sorted-key JSON card describing it."""
     Path(path_joblib).parent.mkdir(parents=True, exist_ok=True)
@@ -230,7 +238,7 @@ def save_model(pipeline: Pipeline, path_joblib: str, path_json: str, extra: dict
         },
         "steps": [name for name, _ in pipeline.steps],
         "classifier": type(clf).__name__,
-        "probability_calibration": "sigmoid" if isinstance(pipeline[-1], CalibratedClassifierCV) else None,
+        "probability_calibration": platt_card(pipeline[-1]) if isinstance(pipeline[-1], PlattSVC) else None,
         "classifier_params": clf.get_params(deep=False),
         "selected_features": classifier_feature_names(pipeline).tolist(),
         "extra": extra,

@@ -56,6 +56,7 @@ def calibration_tables(predictions: dict[str, pd.DataFrame]) -> dict[str, pd.Dat
                 "n": fit["n"],
                 "intercept": fit["intercept"],
                 "slope": fit["slope"],
+                "intercept_slope_reason": fit["reason"],
                 "calibration_in_the_large": fit["calibration_in_the_large"],
                 "brier": fit["brier"],
                 "emax": fit["emax"],

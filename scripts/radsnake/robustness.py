@@ -219,46 +219,28 @@ def case_order(seed: int, case_id: str) -> float:
 
 
 def planned_training_cases(
-    cohort: pd.DataFrame, split: dict, seed: int, case_cohorts: dict[str, str] | None = None
+    cohort: pd.DataFrame, split: dict, seed: int, case_cohorts: dict[str, str] | None = None, kept_csv: str = ""
 ) -> list[str]:
-    """The cases the split will put in the training set, known from the sheet alone
-    (planned_sets). The ICC job still reads results/split.csv and uses training cases only."""
-    sets = planned_sets(cohort, split, seed, case_cohorts)
+    """The cases the split will put in the training set, known from the sheet and the kept
+    split alone (planned_sets), so that the robustness jobs can be planned before any job
+    runs. The ICC job still reads results/split.csv and uses training cases only."""
+    sets = planned_sets(cohort, split, seed, case_cohorts, kept_csv)
     return sets.index[sets == "train"].tolist()
 
 
-def planned_sets(cohort: pd.DataFrame, split: dict, seed: int, case_cohorts: dict[str, str] | None = None) -> pd.Series:
-    """Each case's set (train, test, external...) as the split job will assign it, known
-    from the sheet alone, by case id (in results/split.csv order).
+def planned_sets(
+    cohort: pd.DataFrame, split: dict, seed: int, case_cohorts: dict[str, str] | None = None, kept_csv: str = ""
+) -> pd.Series:
+    """Each case's set (train, test, external...) as the split job will assign it, by case
+    id, known from the sheet and the kept split alone (radsnake.split.predict_sets).
 
-    Each case's set depends only on the seed, its id, its centre and the locked file
-    (radsnake.split), so it is known before any job runs: the robustness jobs are planned
-    with it, and the clinical values are checked per set at sheet validation
-    (radsnake.clinical_data). A change of the split method changes this one function.
-    """
-    import os
-
-    from radsnake.split import assign_sets, read_locked
+    The robustness jobs are planned with it, and the clinical values are checked per set
+    at sheet validation (radsnake.clinical_data)."""
+    from radsnake.split import KEPT_CSV, predict_sets
 
     if cohort.empty:
         return pd.Series(dtype=str)
-    locked = split.get("locked", "")
-    frame = pd.DataFrame(
-        {
-            "case_id": cohort.index.astype(str),
-            "label": cohort["label"].to_numpy(),
-            "center": cohort["center"].fillna("").to_numpy(),
-        }
-    )
-    sets = assign_sets(
-        frame,
-        split["method"],
-        split["test_fraction"],
-        list(split["external_centers"]),
-        seed,
-        read_locked(locked) if locked and os.path.exists(locked) else None,
-        case_cohorts=case_cohorts,
-    )
+    sets = predict_sets(cohort, split, seed, case_cohorts, kept_csv or KEPT_CSV)
     return sets.set_index("case_id")["set"]
 
 

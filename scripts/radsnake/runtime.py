@@ -32,6 +32,22 @@ def limit_threads(threads: int) -> None:
     threadpool_limits(limits=threads)
 
 
+# The console's stderr while a job's own descriptors point at its log (console_to_log).
+_console_fd: int | None = None
+
+
+def notice(message: str) -> None:
+    """One line on the console (and in the log) from inside a job that goes on: a result
+    the user must not miss, e.g. a model whose fit was handled by a documented rule."""
+    logging.warning("%s", message)
+    line = (message.rstrip("\n") + "\n").encode()
+    if _console_fd is not None:
+        os.write(_console_fd, line)
+    else:
+        sys.stderr.write(line.decode())
+        sys.stderr.flush()
+
+
 @contextlib.contextmanager
 def console_to_log(log_path: str):
     """Send this process's stdout and stderr (file descriptors 1 and 2) to the job's log.
@@ -45,11 +61,14 @@ def console_to_log(log_path: str):
     sys.stderr.flush()
     saved = (os.dup(1), os.dup(2))
     log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    global _console_fd
     try:
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
+        _console_fd = saved[1]
         yield
     finally:
+        _console_fd = None
         sys.stdout.flush()
         sys.stderr.flush()
         os.dup2(saved[0], 1)

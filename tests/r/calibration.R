@@ -32,7 +32,11 @@ for (ds in unique(d$dataset)) {
   y <- s$y
   p <- s$p
 
-  v <- suppressWarnings(val.prob(p, y, pl = FALSE))
+  # val.prob stops where lrm.fit cannot fit (e.g. one value left strictly between 0 and 1):
+  # NA then, which radsnake must match with NaN and a reason.
+  v <- tryCatch(suppressWarnings(val.prob(p, y, pl = FALSE)), error = function(e) NULL)
+  add(ds, "valprob_failed", as.numeric(is.null(v)))
+  if (is.null(v)) v <- list(Intercept = NA, Slope = NA, Brier = mean((p - y)^2), Emax = NA, E90 = NA, Eavg = NA)
   for (k in c("Intercept", "Slope", "Brier", "Emax", "E90", "Eavg")) add(ds, k, v[[k]])
 
   fin <- is.finite(qlogis(p))
@@ -51,8 +55,9 @@ for (ds in unique(d$dataset)) {
       add(ds, paste0("hl", g, "_p"), h$p.value)
       add(ds, paste0("hl", g, "_ngroups"), nlevels(h$groups))
     }
-    # binned calibration curve on the decile groups, Wilson CI from prop.test
-    grp <- hoslem(y, p, 10)$groups
+    # binned calibration curve on the decile groups, Wilson CI from prop.test; a
+    # step-valued predictor (at most 10 distinct values) has one group per value
+    grp <- if (length(unique(p)) <= 10) factor(p) else hoslem(y, p, 10)$groups
     for (k in seq_len(nlevels(grp))) {
       in_k <- as.integer(grp) == k
       nk <- sum(in_k)

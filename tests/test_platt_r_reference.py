@@ -1,0 +1,80 @@
+"""radsnake.platt against Platt's method written in R with optim (tests/r/platt.R).
+
+Where the decision values rank the cases the right way round, the slope constraint of
+radsnake.platt is inactive and its map must be Platt's: A, B and every probability to
+1e-6. Needs Rscript (no package); skipped locally without it, failed in CI.
+"""
+
+import math
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import r_unavailable
+from radsnake.platt import platt_fit
+
+pytestmark = pytest.mark.r_reference
+
+R_SCRIPT = Path(__file__).parent / "r" / "platt.R"
+TOL = 1e-6
+
+
+def _datasets() -> dict[str, pd.DataFrame]:
+    rng = np.random.default_rng(20261206)
+    out = {}
+    for name, n, prevalence, shift, scale in (
+        ("n20", 20, 0.5, 1.0, 1.0),
+        ("balanced", 120, 0.5, 0.8, 1.0),
+        ("imbalanced", 300, 0.1, 1.2, 1.5),
+        ("weak", 80, 0.55, 0.15, 1.0),
+        ("wide_scores", 100, 0.4, 6.0, 20.0),  # |f| beyond sklearn's rescaling threshold of 30
+    ):
+        y = (rng.random(n) < prevalence).astype(int)
+        y[:2] = [0, 1]
+        f = scale * (shift * (y - 0.5) + rng.normal(size=n))
+        out[name] = pd.DataFrame({"y": y, "f": f})
+    return out
+
+
+DATASETS = _datasets()
+
+
+@pytest.fixture(scope="module")
+def r_values(tmp_path_factory):
+    rscript = shutil.which("Rscript")
+    if rscript is None:
+        r_unavailable("Rscript not found on PATH")
+    tmp = tmp_path_factory.mktemp("r_platt")
+    long = pd.concat([df.assign(dataset=name) for name, df in DATASETS.items()])
+    long[["dataset", "y", "f"]].to_csv(tmp / "input.csv", index=False, float_format="%.17g")
+    proc = subprocess.run([rscript, "--vanilla", str(R_SCRIPT), str(tmp / "input.csv"), str(tmp / "out.csv")],
+                          capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        raise RuntimeError("platt.R failed:\n" + proc.stderr)
+    out = pd.read_csv(tmp / "out.csv", dtype=str)
+    return {(r.dataset, r.key): float(r.value) for r in out.itertuples()}
+
+
+@pytest.mark.parametrize("ds", list(DATASETS))
+def test_map_matches_platt_in_r(r_values, ds):
+    y, f = DATASETS[ds]["y"].to_numpy(), DATASETS[ds]["f"].to_numpy()
+    assert r_values[(ds, "convergence")] == 0
+    slope, intercept = platt_fit(f, y)
+    unconstrained = platt_fit(f, y, non_negative=False)
+    assert slope > 0 and slope == pytest.approx(unconstrained[0], abs=1e-9)  # right sign: constraint inactive
+    # Platt's P = 1 / (1 + exp(A f + B)) is expit(slope f + intercept) with A = -slope, B = -intercept.
+    assert abs(-slope - r_values[(ds, "A")]) <= TOL * max(1.0, abs(r_values[(ds, "A")]))
+    assert abs(-intercept - r_values[(ds, "B")]) <= TOL
+    r_p = np.array([r_values[(ds, f"p_{i}")] for i in range(len(f))])
+    p = 1.0 / (1.0 + np.exp(-(slope * f + intercept)))
+    np.testing.assert_allclose(p, r_p, rtol=0, atol=TOL)
+
+
+def test_reference_covers_required_cases(r_values):
+    assert len(DATASETS["n20"]) == 20 and DATASETS["imbalanced"]["y"].mean() < 0.15
+    assert np.abs(DATASETS["wide_scores"]["f"]).max() > 30
+    assert not math.isnan(r_values[("weak", "A")])
