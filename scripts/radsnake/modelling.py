@@ -15,6 +15,8 @@ from radsnake.cohort import PROVENANCE_PREFIX
 from radsnake.errors import InputError
 from radsnake.harmonise import harmonisation_input, harmonisation_steps, reserved_columns
 from radsnake.models import feature_importance, save_model, tune_model
+from radsnake import signature
+from radsnake.runtime import tell_console
 from radsnake.selection import LassoSelector, build_selection
 from radsnake.tables import write_csv
 
@@ -155,6 +157,7 @@ def select_features(
     radscore_joblib: str | None = None,
     harmonisation: dict | None = None,
     icc_csv: str = "",
+    signature_json: str = "",
 ) -> None:
     design, X, y_train = training_data(
         features_csv, split_csv, clinical, permute, seed, icc_csv=icc_csv, harmonisation=harmonisation
@@ -165,6 +168,13 @@ def select_features(
     upstream, lasso = radscore_selector(pipeline)
     selected = list(lasso.get_feature_names_out())
     log.info("%d of %d features selected: %s", len(selected), design.features.shape[1], selected)
+    where = "the negative control's selection" if permute else "selection 'main'"
+    found = signature.status(where, int(design.train.sum()), pipeline)
+    if found["message"]:
+        # Expected on the control's labels that carry no signal: logged, not announced.
+        (log.warning if permute else tell_console)(found["message"])
+    if signature_json:
+        signature.write_status(found, signature_json)
 
     lasso_input = upstream.transform(X) if len(upstream) else X
     radscore = lasso.decision_function(lasso_input)
@@ -270,5 +280,9 @@ def fit_model(
             "reserved_columns": reserved_columns(harmonisation),
             "icc_filter": bool(icc_csv),
             "icc_removed_features": design.removed_by_icc,
+            # Set when a selection step kept no feature (radsnake.signature): not a model to report.
+            "no_signature": signature.message(
+                "this model's selection", int(design.train.sum()), signature.empty_steps(best)
+            ) or None,
         },
     )

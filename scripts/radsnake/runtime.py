@@ -29,6 +29,17 @@ def limit_threads(threads: int) -> None:
     threadpool_limits(limits=threads)
 
 
+# The console's stderr while a job's descriptors point at its log (console_to_log).
+_console_fd: int | None = None
+
+
+def tell_console(message: str) -> None:
+    """One line for the user on the console (and in the log), from a job that goes on."""
+    logging.warning("%s", message)
+    line = f"radsnake: {message}\n".encode()
+    os.write(_console_fd if _console_fd is not None else 2, line)
+
+
 @contextlib.contextmanager
 def console_to_log(log_path: str):
     """Send this process's stdout and stderr (file descriptors 1 and 2) to the job's log.
@@ -40,13 +51,16 @@ def console_to_log(log_path: str):
     """
     sys.stdout.flush()
     sys.stderr.flush()
+    global _console_fd
     saved = (os.dup(1), os.dup(2))
     log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
+        _console_fd = saved[1]
         yield
     finally:
+        _console_fd = None
         sys.stdout.flush()
         sys.stderr.flush()
         os.dup2(saved[0], 1)
