@@ -2,18 +2,14 @@
 so, no interval of zero width is shown as an interval, verdicts computed from the tables,
 and a set too small for a statistic gives that statistic undefined with its reason."""
 
-import re
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from conftest import FAST_CONFIG, snakemake, write_config
+from interval_checks import check_no_zero_width_interval_shown, intervals_shown_with_equal_bounds
 
 pytestmark = pytest.mark.workflow
-
-# "0.85 (0.85–0.85)": an interval printed with equal bounds.
-EQUAL_BOUNDS = re.compile(r"(\d+\.\d+)\s*\u2013\s*(\d+\.\d+)")
 
 
 def own_study(folder, labels, features, config):
@@ -24,37 +20,6 @@ def own_study(folder, labels, features, config):
         folder / "cohort.csv", index=False
     )
     write_config(folder, {"cohort": "cohort.csv", "features_table": "own_features.csv", **config})
-
-
-def equal_bound_rows_without_reason(results):
-    """Rows of any table under results/ whose interval bounds are equal and whose reason is empty."""
-    bad = []
-    for path in sorted(results.rglob("*.csv")):
-        table = pd.read_csv(path)
-        for low in [c for c in table.columns if c.endswith("_low")]:
-            stem = low[: -len("_low")]
-            high, reason = f"{stem}_high", f"{stem}_reason"
-            if high not in table:
-                continue
-            equal = table[low].notna() & (table[low] == table[high])
-            reasons = table[reason].fillna("").astype(str) if reason in table else pd.Series("", index=table.index)
-            missing = equal & (reasons.str.strip() == "")
-            if missing.any():
-                bad.append(f"{path.relative_to(results)} {low}: {int(missing.sum())} row(s)")
-    return bad
-
-
-def intervals_shown_with_equal_bounds(text):
-    return [m.group(0) for m in EQUAL_BOUNDS.finditer(text) if m.group(1) == m.group(2)]
-
-
-def check_no_zero_width_interval_shown(study):
-    """The check of issue 18's 'done when', shared with the demo study's test."""
-    results = study / "results"
-    assert equal_bound_rows_without_reason(results) == []
-    summary = (results / "evaluation" / "summary.md").read_text()
-    assert intervals_shown_with_equal_bounds(summary) == []
-    return summary
 
 
 @pytest.fixture(scope="module")
@@ -85,10 +50,8 @@ def test_lasso_that_keeps_nothing_is_said_and_labelled(no_signal):
 
 def test_no_interval_without_width_is_shown(no_signal):
     folder, _, _ = no_signal
-    check_no_zero_width_interval_shown(folder)
-    html = (folder / "report.html").read_text(errors="replace")
-    assert intervals_shown_with_equal_bounds(html) == []
-    assert "kept no feature" in html
+    check_no_zero_width_interval_shown(folder, folder / "report.html")
+    assert "kept no feature" in (folder / "report.html").read_text(errors="replace")
 
 
 def test_verdicts_say_no_model_beats_chance(no_signal):

@@ -153,6 +153,19 @@ def comparison_set_names(table: pd.DataFrame) -> list[str]:
     return [c[len("auc_"):-len("_ci_low")] for c in table.columns if c.startswith("auc_") and c.endswith("_ci_low")]
 
 
+def announce_empty_alternatives(fits: Sequence[Fit]) -> None:
+    """One console line per alternative selection that kept no feature (the main one is
+    announced by select_features)."""
+    from radsnake.runtime import tell_console
+
+    said = set()
+    for fit in fits:
+        text = fit.info.get("no_signature")
+        if text and fit.selection != MAIN_SELECTION and fit.selection not in said:
+            said.add(fit.selection)
+            tell_console(text.replace("this model's selection", f"comparison selection '{fit.selection}'", 1))
+
+
 # ---- rule entry points -----------------------------------------------------------------
 
 
@@ -202,6 +215,7 @@ def compare_models(
         fits.append(Fit(model, selection, pd.read_csv(pred, dtype={"case_id": str}), pd.read_csv(cv), card))
     # Grouped by model, so each classifier's selections sit together.
     fits.sort(key=lambda fit: (models.index(fit.model), selections.index(fit.selection)))
+    announce_empty_alternatives(fits)
     table = model_comparison_table(fits, ci_level, sets)
     log.info("model comparison:\n%s", table.to_string())
     write_csv(table, table_csv)
