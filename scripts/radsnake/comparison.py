@@ -18,6 +18,7 @@ import pandas as pd
 from radsnake import intervals, stats
 from radsnake.evaluation import read_predictions
 from radsnake.external import in_set, ordered_sets
+from radsnake.signature import card_message
 from radsnake.tables import write_csv
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ def model_comparison_table(fits: Sequence[Fit], level: float, sets: Sequence[str
             "cv_auc": float(best["mean_test_score"]),
             "cv_auc_sd": float(best["std_test_score"]),
             "best_params": str(best["params"]),
-            "no_signature": fit.info.get("no_signature") or "",
+            "no_signature": card_message(fit.info),
         }
         for set_name in sets:
             part = in_set(fit.predictions, set_name)
@@ -160,7 +161,7 @@ def announce_empty_alternatives(fits: Sequence[Fit]) -> None:
 
     said = set()
     for fit in fits:
-        text = fit.info.get("no_signature")
+        text = card_message(fit.info)
         if text and fit.selection != MAIN_SELECTION and fit.selection not in said:
             said.add(fit.selection)
             tell_console(text.replace("this model's selection", f"comparison selection '{fit.selection}'", 1))

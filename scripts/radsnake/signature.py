@@ -69,8 +69,12 @@ def write_status(record: dict, path: str) -> None:
         handle.write("\n")
 
 
+def card_message(record: dict) -> str:
+    """The no-signature message of a signature.json or model.json record ('' when there is a
+    signature); a model.json keeps it under "extra" (radsnake.models.save_model)."""
+    return record.get("message") or record.get("extra", {}).get("no_signature") or ""
+
+
 def read_message(path: str) -> str:
-    """The no-signature message of a signature.json or model.json ('' when there is a signature)."""
     with open(path) as handle:
-        record = json.load(handle)
-    return record.get("message") or record.get("no_signature") or ""
+        return card_message(json.load(handle))
