@@ -87,9 +87,8 @@ def notices(signature_message: str, small_sets: list[str]) -> list[str]:
 
 def markdown(notes: list[str], table: pd.DataFrame) -> str:
     """The head of summary.md."""
-    out = [f"**Note:** {line}" for line in notes]
-    out += ["**Verdicts.** " + study_sentence(table), *[f"- {v}" for v in table["verdict"]]]
-    return "\n\n".join(out[: len(notes)]) + ("\n\n" if notes else "") + "\n".join(out[len(notes):]) + "\n\n"
+    head = "".join(f"**Note:** {line}\n\n" for line in notes)
+    return head + f"**Verdicts.** {study_sentence(table)}\n" + "".join(f"- {v}\n" for v in table["verdict"]) + "\n"
 
 
 def rst(notes: list[str], table: pd.DataFrame) -> str:
