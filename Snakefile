@@ -7,10 +7,13 @@ min_version("9.0")
 # and with none the demo study (config/demo/config.yaml) runs.
 
 
-report: "docs/report/workflow.rst"
-
-
 include: "rules/common.smk"
+
+
+# The report's first page: docs/report/workflow.rst, headed by the study's notices and
+# verdicts once summarise_models has written them (rules/statistics.smk).
+report: report_text()
+
 include: "rules/demo.smk"
 include: "rules/segmentation.smk"
 include: "rules/qc.smk"

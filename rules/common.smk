@@ -413,6 +413,15 @@ def get_predictions(wildcards):
     return expand("results/models/{model}/predictions.csv", model=MODELS)
 
 
+def report_text():
+    overview = os.path.join(_study_folder, "results", "report_overview.rst")
+    return overview if os.path.exists(overview) else "docs/report/workflow.rst"
+
+
+def get_model_info(wildcards):
+    return expand("results/models/{model}/model.json", model=MODELS)
+
+
 def get_importances(wildcards):
     return expand("results/models/{model}/importance.csv", model=MODELS)
 

@@ -3,6 +3,9 @@ rule evaluate_models:
     input:
         predictions=get_predictions,
         radscore="results/selection/radscore.csv",
+        # Which of them have no signature (radsnake.signature).
+        model_info=get_model_info,
+        signature="results/selection/signature.json",
     output:
         metrics=report(
             "results/evaluation/metrics.csv",

@@ -9,6 +9,7 @@ use rule select_features as control_select_features with:
         cv="results/negative_control/selection/lasso_cv.csv",
         radscore="results/negative_control/selection/radscore.csv",
         radscore_model="results/negative_control/selection/radscore_model.joblib",
+        signature="results/negative_control/selection/signature.json",
     params:
         permute=True,
     log:

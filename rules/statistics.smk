@@ -5,6 +5,8 @@ rule summarise_models:
         predictions=get_predictions,
         radscore="results/selection/radscore.csv",
         metrics="results/evaluation/metrics.csv",
+        signature="results/selection/signature.json",
+        control=["results/negative_control/metrics.csv"] if NEGATIVE_CONTROL else [],
     output:
         calibration=report(
             "results/evaluation/calibration.csv",
@@ -29,11 +31,20 @@ rule summarise_models:
             category="1. Summary",
             labels={"table": "paper-ready summary (Markdown)"},
         ),
+        verdicts=report(
+            "results/evaluation/verdicts.csv",
+            caption="../docs/report/verdicts.rst",
+            category="1. Summary",
+            labels={"table": "verdict per model"},
+        ),
+        # The report's first page: docs/report/workflow.rst headed by the notices and verdicts.
+        overview="results/report_overview.rst",
     params:
         models=MODELS,
         n_boot=config["evaluation"]["bootstrap"],
         seed=config["seed"],
         sets=evaluation_sets(),
+        report_text=os.path.join(workflow.basedir, "docs", "report", "workflow.rst"),
     log:
         "logs/summarise_models.log",
     benchmark:

@@ -12,4 +12,8 @@ with job(snakemake.log[0], snakemake.threads):
         metrics_csv=snakemake.output.metrics,
         delong_csv=snakemake.output.delong,
         sets=list(snakemake.params.sets),
+        signature_files={
+            **dict(zip(snakemake.params.models, snakemake.input.model_info)),
+            "radscore": snakemake.input.signature,
+        },
     )

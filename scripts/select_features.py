@@ -18,4 +18,5 @@ with job(snakemake.log[0], snakemake.threads):
         cv_csv=snakemake.output.cv,
         radscore_csv=snakemake.output.radscore,
         radscore_joblib=snakemake.output.radscore_model,
+        signature_json=snakemake.output.signature,
     )

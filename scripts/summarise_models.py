@@ -11,4 +11,7 @@ with job(snakemake.log[0], snakemake.threads):
         seed=snakemake.params.seed,
         outputs=dict(snakemake.output.items()),
         sets=list(snakemake.params.sets),
+        signature_json=snakemake.input.signature,
+        control_csv=snakemake.input.control[0] if snakemake.input.control else "",
+        report_text=snakemake.params.report_text,
     )

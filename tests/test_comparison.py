@@ -87,7 +87,7 @@ def test_model_comparison_table_one_row_per_combination():
     table = model_comparison_table(fits(), level=0.95)
     assert table[["model", "selection"]].values.tolist() == [
         ["logistic", "main"], ["logistic", "lasso"], ["random_forest", "main"], ["random_forest", "lasso"]]
-    assert list(table.columns[:8]) == comparison.COMPARISON_LEAD_COLUMNS
+    assert list(table.columns[:9]) == comparison.COMPARISON_LEAD_COLUMNS
     assert table["main"].tolist() == [True, False, True, False]
     assert table["n_features"].tolist() == [2, 3, 2, 3]
     # CV AUC is the refitted (rank 1) grid point; the ranks order the combinations by it.

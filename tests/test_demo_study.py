@@ -8,6 +8,7 @@ import yaml
 
 from browser import assert_report_reads_in_a_browser
 from conftest import REPO, snakemake
+from interval_checks import check_no_zero_width_interval_shown
 
 pytestmark = pytest.mark.workflow
 
@@ -100,5 +101,21 @@ def test_report_shows_negative_control_and_comparison(demo):
     html = (demo / "report.html").read_text(errors="replace")
     for name in ("negative_control.png", "model_comparison.png", "model_comparison.csv", "Leakage negative control"):
         assert name in html, name
+    # No interval of zero width shown as one (issue 18); the verdicts head the first page.
+    check_no_zero_width_interval_shown(demo, demo / "report.html")
+    assert "No model beats chance" not in html and "Verdicts." in html
     # The report `make demo` hands over, as a reader opens it.
     assert_report_reads_in_a_browser(demo / "report.html")
+
+
+def test_zero_width_intervals_have_reasons_and_verdicts_say_signal(demo):
+    """Issue 18: the demo's zero-width intervals (bootstrap proportions at 1, a training AUC of 1)
+    carry their reason; every model's verdict says it beats chance and the negative control."""
+    summary = check_no_zero_width_interval_shown(demo)
+    boot = pd.read_csv(demo / "results" / "evaluation" / "bootstrap_ci.csv")
+    at_one = boot[(boot["ci_low"] == boot["ci_high"]) & (boot["estimate"] == 1.0) & (boot["metric"] != "auc")]
+    assert not at_one.empty and (at_one["clopper_pearson_low"] < 1.0).all()
+    assert "Clopper\u2013Pearson" in summary
+    verdicts = pd.read_csv(demo / "results" / "evaluation" / "verdicts.csv")
+    assert verdicts["beats_chance"].all(), verdicts.to_string()
+    assert verdicts["verdict"].str.contains("beats the leakage negative control on test").all(), verdicts.to_string()

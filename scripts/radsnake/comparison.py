@@ -15,16 +15,19 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from radsnake import stats
+from radsnake import intervals, stats
 from radsnake.evaluation import read_predictions
 from radsnake.external import in_set, ordered_sets
+from radsnake.signature import card_message
 from radsnake.tables import write_csv
 
 log = logging.getLogger(__name__)
 
 CHANCE = 0.5
-CONTROL_COLUMNS = ["model", "set", "branch", "n", "auc", "auc_ci_low", "auc_ci_high", "ci_contains_chance"]
-COMPARISON_LEAD_COLUMNS = ["model", "selection", "main", "n_features", "cv_auc", "cv_auc_sd", "cv_rank", "best_params"]
+CONTROL_COLUMNS = ["model", "set", "branch", "n", "auc", "auc_ci_low", "auc_ci_high", "ci_contains_chance",
+                   "auc_ci_reason"]
+COMPARISON_LEAD_COLUMNS = ["model", "selection", "main", "n_features", "cv_auc", "cv_auc_sd", "cv_rank", "best_params",
+                           "no_signature"]
 MAIN_SELECTION = "main"
 
 
@@ -38,12 +41,16 @@ def held_out_sets(frames: Sequence[pd.DataFrame], planned: Sequence[str] | None 
 
 
 def auc_with_ci(part: pd.DataFrame, level: float) -> dict:
-    """AUC and DeLong CI of one model on one set; NaN when the set lacks a class."""
+    """AUC and DeLong CI of one model on one set, and why the CI is missing or has no width
+    (radsnake.intervals); NaN when the set lacks a class."""
     y = part["label"].to_numpy(dtype=int)
+    score = part["probability"].to_numpy(dtype=float)
     if len(np.unique(y)) < 2:
-        return {"auc": np.nan, "auc_ci_low": np.nan, "auc_ci_high": np.nan}
-    auc = stats.auc_delong(y, part["probability"].to_numpy(dtype=float), level=level)
-    return {"auc": auc["auc"], "auc_ci_low": auc["ci_low"], "auc_ci_high": auc["ci_high"]}
+        auc = {"auc": np.nan, "ci_low": np.nan, "ci_high": np.nan}
+    else:
+        auc = stats.auc_delong(y, score, level=level)
+    reason = intervals.delong_reason(y, score, auc["auc"], auc["ci_low"], auc["ci_high"])
+    return {"auc": auc["auc"], "auc_ci_low": auc["ci_low"], "auc_ci_high": auc["ci_high"], "auc_ci_reason": reason}
 
 
 def auc_rows(predictions: Mapping[str, pd.DataFrame], sets: Sequence[str], level: float) -> list[dict]:
@@ -71,7 +78,8 @@ def negative_control_table(
     frames = []
     for branch, predictions in (("real", real), ("permuted", control)):
         rows = auc_rows(predictions, sets, level)
-        frames.append(pd.DataFrame(rows, columns=["model", "set", "n", "auc", "auc_ci_low", "auc_ci_high"]).assign(
+        frames.append(pd.DataFrame(rows, columns=["model", "set", "n", "auc", "auc_ci_low", "auc_ci_high",
+                                                 "auc_ci_reason"]).assign(
             branch=branch
         ))
     table = pd.concat(frames, ignore_index=True)
@@ -120,26 +128,43 @@ def model_comparison_table(fits: Sequence[Fit], level: float, sets: Sequence[str
             "cv_auc": float(best["mean_test_score"]),
             "cv_auc_sd": float(best["std_test_score"]),
             "best_params": str(best["params"]),
+            "no_signature": card_message(fit.info),
         }
         for set_name in sets:
             part = in_set(fit.predictions, set_name)
-            auc = auc_with_ci(part, level) if len(part) else dict.fromkeys(["auc", "auc_ci_low", "auc_ci_high"], np.nan)
+            auc = auc_with_ci(part, level) if len(part) else {
+                **dict.fromkeys(["auc", "auc_ci_low", "auc_ci_high"], np.nan), "auc_ci_reason": "no cases"}
             row[f"n_{set_name}"] = len(part)
             row[f"auc_{set_name}"] = auc["auc"]
             row[f"auc_{set_name}_ci_low"] = auc["auc_ci_low"]
             row[f"auc_{set_name}_ci_high"] = auc["auc_ci_high"]
+            row[f"auc_{set_name}_ci_reason"] = auc["auc_ci_reason"]
         rows.append(row)
     set_columns = [f"{kind}_{name}{suffix}" for name in sets for kind, suffix in
-                   (("n", ""), ("auc", ""), ("auc", "_ci_low"), ("auc", "_ci_high"))]
+                   (("n", ""), ("auc", ""), ("auc", "_ci_low"), ("auc", "_ci_high"), ("auc", "_ci_reason"))]
     table = pd.DataFrame(rows, columns=[c for c in COMPARISON_LEAD_COLUMNS if c != "cv_rank"] + set_columns)
     table.insert(COMPARISON_LEAD_COLUMNS.index("cv_rank"), "cv_rank",
-                 table["cv_auc"].rank(method="min", ascending=False).astype(int))
+                 # A CV AUC is NaN when a fold held one class (few events): no rank.
+                 table["cv_auc"].rank(method="min", ascending=False).astype("Int64"))
     return table
 
 
 def comparison_set_names(table: pd.DataFrame) -> list[str]:
     """Held-out set names of a comparison table, in column order."""
     return [c[len("auc_"):-len("_ci_low")] for c in table.columns if c.startswith("auc_") and c.endswith("_ci_low")]
+
+
+def announce_empty_alternatives(fits: Sequence[Fit]) -> None:
+    """One console line per alternative selection that kept no feature (the main one is
+    announced by select_features)."""
+    from radsnake.runtime import tell_console
+
+    said = set()
+    for fit in fits:
+        text = card_message(fit.info)
+        if text and fit.selection != MAIN_SELECTION and fit.selection not in said:
+            said.add(fit.selection)
+            tell_console(text.replace("this model's selection", f"comparison selection '{fit.selection}'", 1))
 
 
 # ---- rule entry points -----------------------------------------------------------------
@@ -191,6 +216,7 @@ def compare_models(
         fits.append(Fit(model, selection, pd.read_csv(pred, dtype={"case_id": str}), pd.read_csv(cv), card))
     # Grouped by model, so each classifier's selections sit together.
     fits.sort(key=lambda fit: (models.index(fit.model), selections.index(fit.selection)))
+    announce_empty_alternatives(fits)
     table = model_comparison_table(fits, ci_level, sets)
     log.info("model comparison:\n%s", table.to_string())
     write_csv(table, table_csv)

@@ -122,7 +122,9 @@ def model_comparison_figure(table: pd.DataFrame, png_path, pdf_path, *, level: f
     sets = comparison_set_names(table)
     selections = list(dict.fromkeys(table["selection"].astype(str)))
     colours = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(selections)}
-    labels = [f"{m} · {s}" for m, s in zip(table["model"].astype(str), table["selection"].astype(str))]
+    empty = table["no_signature"].fillna("").astype(str).ne("") if "no_signature" in table else [False] * len(table)
+    labels = [f"{m} · {s}" + (" (no signature)" if e else "")
+              for m, s, e in zip(table["model"].astype(str), table["selection"].astype(str), empty)]
     main = table["main"].astype(str).str.lower().eq("true").to_numpy()
     n_panels = 1 + len(sets)
     ncols = min(n_panels, _MAX_PANELS_PER_ROW)

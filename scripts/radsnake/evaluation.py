@@ -12,8 +12,10 @@ import logging
 import numpy as np
 import pandas as pd
 
-from radsnake import stats
+from radsnake import intervals, stats
 from radsnake.external import ordered_sets, with_sets
+from radsnake.runtime import tell_console
+from radsnake.signature import NO_SIGNATURE, read_message
 from radsnake.tables import write_csv
 
 log = logging.getLogger(__name__)
@@ -23,7 +25,11 @@ SET_ORDER = ("train", "test", "external")
 METRIC_COLUMNS = [
     "model", "set", "n", "auc", "auc_ci_low", "auc_ci_high", "accuracy",
     "sensitivity", "specificity", "ppv", "npv", "threshold",
+    # Why the AUC interval is missing or has no width; the model's no-signature message;
+    # which threshold metrics are undefined and why (radsnake.intervals, radsnake.signature).
+    "auc_ci_reason", "no_signature", "notes",
 ]
+THRESHOLD_METRICS = ("accuracy", "sensitivity", "specificity", "ppv", "npv")
 
 
 def read_predictions(
@@ -50,7 +56,11 @@ def training_threshold(train: pd.DataFrame, method: str, target: float) -> float
     return stats.target_threshold(y, score, **{method: target})
 
 
-def model_metrics(name: str, frame: pd.DataFrame, method: str, target: float, level: float) -> list[dict]:
+def model_metrics(
+    name: str, frame: pd.DataFrame, method: str, target: float, level: float, no_signature: str = ""
+) -> list[dict]:
+    """One row per set. A model without signature keeps its computed numbers (the table is
+    complete) and carries the message, which also stands as its interval's reason."""
     threshold = training_threshold(frame[frame["set"] == "train"], method, target)
     rows = []
     for set_name in ordered_sets(frame["set"]):
@@ -59,17 +69,44 @@ def model_metrics(name: str, frame: pd.DataFrame, method: str, target: float, le
             continue
         y, score = part["label"].to_numpy(), part["probability"].to_numpy()
         row = {"model": name, "set": set_name, "n": len(part)}
-        if len(set(y)) == 2:
+        if not intervals.unsupported("AUC", y):
             auc = stats.auc_delong(y, score, level=level)
             row.update(auc=auc["auc"], auc_ci_low=auc["ci_low"], auc_ci_high=auc["ci_high"])
         else:
             log.warning("%s on %s: one class only, AUC undefined", name, set_name)
             row.update(auc=np.nan, auc_ci_low=np.nan, auc_ci_high=np.nan)
         counts = stats.threshold_metrics(y, score, threshold)
-        row.update({k: counts[k] for k in ("accuracy", "sensitivity", "specificity", "ppv", "npv")})
+        row.update({k: counts[k] for k in THRESHOLD_METRICS})
         row["threshold"] = threshold
+        reason = intervals.delong_reason(y, score, row["auc"], row["auc_ci_low"], row["auc_ci_high"])
+        row["auc_ci_reason"] = f"{NO_SIGNATURE}; {reason}" if no_signature and reason else (
+            NO_SIGNATURE if no_signature else reason)
+        row["no_signature"] = no_signature
+        row["notes"] = "; ".join(filter(None, (intervals.undefined_metric_reason(k, counts) for k in THRESHOLD_METRICS)))
         rows.append(row)
     return rows
+
+
+def small_sets(frame: pd.DataFrame) -> list[str]:
+    """One line per set whose label counts some statistic can't use (intervals.MINIMUM_PER_LABEL)."""
+    lines = []
+    for set_name in ordered_sets(frame["set"]):
+        y = frame.loc[frame["set"] == set_name, "label"].to_numpy()
+        missing = intervals.unsupported_statistics(y)
+        if missing:
+            n_pos, n_neg = intervals.label_counts(y)
+            lines.append(
+                f"{set_name} set has {intervals.counts_text(n_pos, n_neg)}: {', '.join(missing)} "
+                "undefined there, written empty with the reason; every other statistic is "
+                "computed (what each statistic needs: docs/statistics.md)."
+            )
+    return lines
+
+
+def announce_small_sets(frame: pd.DataFrame) -> None:
+    """Once per study (evaluate_models): each set whose label counts some statistic can't use."""
+    for line in small_sets(frame):
+        tell_console(line)
 
 
 def held_out_sets(predictions: dict[str, pd.DataFrame]) -> list[str]:
@@ -89,9 +126,15 @@ def pairwise_delong(predictions: dict[str, pd.DataFrame], sets=None) -> pd.DataF
             if a.empty or a["label"].nunique() < 2:
                 continue
             b = b.loc[a.index]
-            test = stats.delong_test(a["label"].to_numpy(), a["probability"].to_numpy(), b["probability"].to_numpy())
-            rows.append({"set": set_name, "model_a": model_a, "model_b": model_b, **test})
-    return pd.DataFrame(rows, columns=["set", "model_a", "model_b", "auc_a", "auc_b", "z", "p_value"])
+            y = a["label"].to_numpy()
+            reason = intervals.unsupported("DeLong test", y)
+            if reason:
+                auc_a, auc_b = (stats.auc_delong(y, s)["auc"] for s in (a["probability"], b["probability"]))
+                test = {"auc_a": auc_a, "auc_b": auc_b, "z": np.nan, "p_value": np.nan}
+            else:
+                test = stats.delong_test(y, a["probability"].to_numpy(), b["probability"].to_numpy())
+            rows.append({"set": set_name, "model_a": model_a, "model_b": model_b, **test, "reason": reason})
+    return pd.DataFrame(rows, columns=["set", "model_a", "model_b", "auc_a", "auc_b", "z", "p_value", "reason"])
 
 
 def evaluate(
@@ -103,11 +146,16 @@ def evaluate(
     metrics_csv: str,
     delong_csv: str,
     sets: list[str] | None = None,
+    signature_files: dict[str, str] | None = None,
 ) -> None:
+    """signature_files: model (and "radscore") -> its model.json (signature.json), whose
+    no-signature message marks its rows."""
     predictions = read_predictions(prediction_files, radscore_csv, sets)
+    announce_small_sets(predictions["radscore"])
+    messages = {name: read_message(path) for name, path in (signature_files or {}).items()}
     rows = []
     for name, frame in predictions.items():
-        rows += model_metrics(name, frame, threshold_method, target, ci_level)
+        rows += model_metrics(name, frame, threshold_method, target, ci_level, messages.get(name, ""))
     metrics = pd.DataFrame(rows, columns=METRIC_COLUMNS)
     log.info("metrics:\n%s", metrics.to_string())
     write_csv(metrics, metrics_csv)

@@ -41,6 +41,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from radsnake.external import ordered_sets  # noqa: E402
+from radsnake.intervals import legend_interval  # noqa: E402
 
 __all__ = [
     "PALETTE",
@@ -429,9 +430,7 @@ def roc_figure(
                 r = row.iloc[0]
                 if pd.notna(r.get("auc")):
                     text = f"{model}: AUC {_fmt(float(r['auc']))}"
-                lo, hi = r.get("auc_ci_low"), r.get("auc_ci_high")
-                if pd.notna(lo) and pd.notna(hi):
-                    text += f" ({_fmt(float(lo))}–{_fmt(float(hi))})"
+                text += legend_interval(r)
         if bands is not None and model in bands:
             band = bands[model]
             ax.fill_between(

@@ -17,6 +17,8 @@ from radsnake.errors import InputError
 from radsnake.fit_checks import check_job_size
 from radsnake.harmonise import harmonisation_input, harmonisation_steps, reserved_columns
 from radsnake.models import feature_importance, save_model, tune_model
+from radsnake import signature
+from radsnake.runtime import tell_console
 from radsnake.selection import LassoSelector, build_selection
 from radsnake.tables import write_csv
 
@@ -172,6 +174,7 @@ def select_features(
     radscore_joblib: str | None = None,
     harmonisation: dict | None = None,
     icc_csv: str = "",
+    signature_json: str = "",
 ) -> None:
     design, X, y_train = training_data(
         features_csv, split_csv, clinical, permute, seed, icc_csv=icc_csv, harmonisation=harmonisation
@@ -183,6 +186,13 @@ def select_features(
     upstream, lasso = radscore_selector(pipeline)
     selected = list(lasso.get_feature_names_out())
     log.info("%d of %d features selected: %s", len(selected), design.features.shape[1], selected)
+    where = "the negative control's selection" if permute else "selection 'main'"
+    found = signature.status(where, int(design.train.sum()), pipeline)
+    if found["message"]:
+        # Expected on the control's labels that carry no signal: logged, not announced.
+        (log.warning if permute else tell_console)(found["message"])
+    if signature_json:
+        signature.write_status(found, signature_json)
 
     lasso_input = upstream.transform(X) if len(upstream) else X
     radscore = lasso.decision_function(lasso_input)
@@ -218,14 +228,13 @@ def report_ranking(classifier, model_joblib: str, permute: bool, y_train: np.nda
     """One console line when a Platt map had the wrong sign (radsnake.platt handles it)
     or when a model ranks its own training cases worse than chance."""
     from radsnake.platt import PlattSVC
-    from radsnake.runtime import notice
     from radsnake.stats import auc_delong
 
     where = f"{os.path.dirname(model_joblib)}, fitted on the training set ({len(y_train)} cases"
     where += ", negative-control labels)" if permute else ")"
     if isinstance(classifier, PlattSVC) and classifier.wrong_sign_:
-        notice(
-            f"radsnake: {where}: Platt's sigmoid fitted on the out-of-fold decision values has a "
+        tell_console(
+            f"{where}: Platt's sigmoid fitted on the out-of-fold decision values has a "
             f"negative slope ({classifier.unconstrained_slope_:.3g}), i.e. it would reverse the SVM's "
             "ranking; the slope is kept at 0 (probabilities flat at the training prevalence, ordered "
             "as the SVM orders the cases), so this SVM shows no signal in cross-validation. See "
@@ -234,8 +243,8 @@ def report_ranking(classifier, model_joblib: str, permute: bool, y_train: np.nda
     if len(set(y_train)) == 2:
         auc = auc_delong(y_train, p_train)["auc"]
         if auc < 0.5:
-            notice(
-                f"radsnake: {where}: its training AUC is {auc:.3f}, below 0.5: the model ranks its own "
+            tell_console(
+                f"{where}: its training AUC is {auc:.3f}, below 0.5: the model ranks its own "
                 "training cases worse than chance. Do not report it as a finding; see docs/troubleshooting.md."
             )
 
@@ -318,5 +327,9 @@ def fit_model(
             "reserved_columns": reserved_columns(harmonisation),
             "icc_filter": bool(icc_csv),
             "icc_removed_features": design.removed_by_icc,
+            # Set when a selection step kept no feature (radsnake.signature): not a model to report.
+            "no_signature": signature.message(
+                "this model's selection", int(design.train.sum()), signature.empty_steps(best)
+            ) or None,
         },
     )

@@ -9,24 +9,23 @@ import logging
 import numpy as np
 import pandas as pd
 
-from radsnake import calibration, clinical, feature_stats, stats
+from radsnake import calibration, clinical, feature_stats, intervals, stats, verdicts
 from radsnake.clinical_data import usable_clinical
 from radsnake.errors import InputError
-from radsnake.evaluation import model_metrics, pairwise_delong, read_predictions
+from radsnake.evaluation import model_metrics, pairwise_delong, read_predictions, small_sets
 from radsnake.external import ordered_sets, with_sets
+from radsnake.intervals import formatted
 from radsnake.modelling import load_design
+from radsnake.signature import NO_SIGNATURE, read_message
 from radsnake.tables import write_csv
 
 log = logging.getLogger(__name__)
 
 SUMMARY_METRICS = ("accuracy", "sensitivity", "specificity", "ppv", "npv")
-
-
-def formatted(estimate: float, low: float, high: float) -> str:
-    """As papers print it: 0.85 (0.78–0.91)."""
-    if not np.isfinite(estimate):
-        return "NA"
-    return f"{estimate:.2f} ({low:.2f}\u2013{high:.2f})"
+# stats.bootstrap_ci's rows, in its order.
+BOOTSTRAP_METRICS = ("auc", "sensitivity", "specificity", "ppv", "npv", "accuracy")
+BOOTSTRAP_COLUMNS = ["model", "set", "metric", "estimate", "ci_low", "ci_high", "ci_reason",
+                     "clopper_pearson_low", "clopper_pearson_high"]
 
 
 def _by_model_and_set(predictions: dict[str, pd.DataFrame]):
@@ -67,7 +66,14 @@ def calibration_tables(predictions: dict[str, pd.DataFrame]) -> dict[str, pd.Dat
             }
         )
         binned.append(calibration.calibration_curve(y, p).assign(**key))
-        smoothed.append(calibration.smoothed_calibration(y, p, random_state=0).assign(**key))
+        smooth = calibration.smoothed_calibration(y, p, random_state=0)
+        # A grid point every resample reaching it smooths to the same value: the band has no width.
+        smooth["ci_reason"] = np.where(
+            smooth["ci_low"] == smooth["ci_high"],
+            "every bootstrap resample that reaches this predicted value gives the same smoothed value",
+            "",
+        )
+        smoothed.append(smooth.assign(**key))
         curves.append(calibration.decision_curve(y, p).assign(**key))
 
     def stacked(frames):
@@ -82,9 +88,33 @@ def calibration_tables(predictions: dict[str, pd.DataFrame]) -> dict[str, pd.Dat
     }
 
 
+def bootstrap_rows(y, p, threshold: float, n_boot: int, seed: int) -> pd.DataFrame:
+    """One model on one set: percentile CIs with the reason where they have no width (or
+    can't be computed), and the Clopper–Pearson interval of every proportion."""
+    counts = stats.threshold_metrics(y, p, threshold)
+    too_few = intervals.unsupported("bootstrap CI", y)
+    if too_few:
+        point = {**counts, "auc": stats.auc_delong(y, p)["auc"]}
+        frame = pd.DataFrame({"metric": list(BOOTSTRAP_METRICS)})
+        frame["estimate"] = [float(point[m]) for m in frame["metric"]]
+        frame["ci_low"] = frame["ci_high"] = np.nan
+    else:
+        frame = stats.bootstrap_ci(y, p, threshold, n_boot=n_boot, random_state=seed).reset_index()
+    reasons, low, high = [], [], []
+    for row in frame.itertuples(index=False):
+        undefined = intervals.undefined_metric_reason(row.metric, counts)
+        reasons.append(undefined or too_few or intervals.bootstrap_reason(row.metric, row.estimate, row.ci_low, row.ci_high))
+        pair = intervals.proportion_counts(row.metric, counts)
+        exact = intervals.exact_interval(*pair) if pair else (np.nan, np.nan)
+        low.append(exact[0])
+        high.append(exact[1])
+    return frame.assign(ci_reason=reasons, clopper_pearson_low=low, clopper_pearson_high=high)
+
+
 def bootstrap_tables(predictions, metrics: pd.DataFrame, n_boot: int, seed: int):
     """Stratified bootstrap CIs at each model's training threshold, and the counts."""
     thresholds = metrics[metrics["set"] == "train"].set_index("model")["threshold"]
+    no_signature = _no_signature(metrics)
     boot, confusion = [], []
     for name, set_name, y, p in _by_model_and_set(predictions):
         threshold = thresholds[name]
@@ -92,21 +122,52 @@ def bootstrap_tables(predictions, metrics: pd.DataFrame, n_boot: int, seed: int)
         confusion.append({"model": name, "set": set_name, **{k: counts[k] for k in ("tp", "fp", "tn", "fn")}})
         if len(set(y)) < 2:
             continue
-        frame = stats.bootstrap_ci(y, p, threshold, n_boot=n_boot, random_state=seed).reset_index()
+        frame = bootstrap_rows(y, p, threshold, n_boot, seed)
+        if no_signature.get(name):
+            frame["ci_reason"] = [f"{NO_SIGNATURE}; {r}" if r else NO_SIGNATURE for r in frame["ci_reason"]]
         boot.append(frame.assign(model=name, set=set_name))
     boot = pd.concat(boot, ignore_index=True)
-    return boot[["model", "set", "metric", "estimate", "ci_low", "ci_high"]], pd.DataFrame(confusion)
+    return boot[BOOTSTRAP_COLUMNS], pd.DataFrame(confusion)
+
+
+def _no_signature(metrics: pd.DataFrame) -> dict[str, str]:
+    if "no_signature" not in metrics:
+        return {}
+    return {model: str(text) for model, text in metrics.groupby("model")["no_signature"].first().dropna().items() if text}
+
+
+def _reason(value) -> str:
+    return "" if pd.isna(value) else str(value)
+
+
+def summary_text(estimate, low, high, reason, exact_low=np.nan, exact_high=np.nan) -> str:
+    """A summary cell: the interval, or the reason it has none; at a proportion of 0 or 1 the
+    Clopper–Pearson interval, named."""
+    reason = _reason(reason)
+    if reason.startswith(NO_SIGNATURE):
+        return formatted(estimate, low, high, NO_SIGNATURE)
+    exact = f"{exact_low:.2f}\u2013{exact_high:.2f} Clopper\u2013Pearson" if np.isfinite(exact_low) else ""
+    if reason.startswith("every resample gives") and exact:
+        return f"{estimate:.2f} ({exact}; bootstrap without width)"
+    if "needs at least" in reason:
+        return f"{estimate:.2f} ({exact}; too few cases for the bootstrap)" if exact else formatted(
+            estimate, low, high, "no CI: too few cases")
+    if reason.startswith("DeLong variance is 0") or reason.startswith("constant score"):
+        return formatted(estimate, low, high, "no CI: " + reason.split(":")[0].replace("DeLong variance is 0 at", "DeLong variance 0 at"))
+    return formatted(estimate, low, high, reason)
 
 
 def summary_table(metrics: pd.DataFrame, boot: pd.DataFrame) -> pd.DataFrame:
     """One row per model and set; AUC with its DeLong CI, the rest with bootstrap CIs."""
     ci = boot.set_index(["model", "set", "metric"])
+    columns = ["estimate", "ci_low", "ci_high", "ci_reason", "clopper_pearson_low", "clopper_pearson_high"]
     rows = []
     for row in metrics.itertuples(index=False):
-        out = {"model": row.model, "set": row.set, "n": row.n, "auc": formatted(row.auc, row.auc_ci_low, row.auc_ci_high)}
+        auc = summary_text(row.auc, row.auc_ci_low, row.auc_ci_high, getattr(row, "auc_ci_reason", ""))
+        out = {"model": row.model, "set": row.set, "n": row.n, "auc": auc}
         for metric in SUMMARY_METRICS:
             key = (row.model, row.set, metric)
-            out[metric] = formatted(*ci.loc[key, ["estimate", "ci_low", "ci_high"]]) if key in ci.index else "NA"
+            out[metric] = summary_text(*ci.loc[key, columns]) if key in ci.index else "NA"
         rows.append(out)
     return pd.DataFrame(rows)
 
@@ -127,19 +188,34 @@ def summarise_models(
     seed: int,
     outputs: dict[str, str],
     sets: list[str] | None = None,
+    signature_json: str = "",
+    control_csv: str = "",
+    report_text: str = "",
 ) -> None:
-    """outputs: calibration, binned, smoothed, decision, bootstrap, confusion, summary, summary_md.
+    """outputs: calibration, binned, smoothed, decision, bootstrap, confusion, summary, summary_md,
+    verdicts, overview (the report's first page: report_text with the notices and verdicts).
 
-    sets: as for radsnake.evaluation.read_predictions (the pooled external set included)."""
+    sets: as for radsnake.evaluation.read_predictions (the pooled external set included).
+    control_csv: the negative control's table, when it ran."""
     predictions = read_predictions(prediction_files, radscore_csv, sets)
     metrics = pd.read_csv(metrics_csv)
     tables = calibration_tables(predictions)
+    no_signature = _no_signature(metrics)
+    tables["calibration"]["no_signature"] = [no_signature.get(model, "") for model in tables["calibration"]["model"]]
     tables["bootstrap"], tables["confusion"] = bootstrap_tables(predictions, metrics, n_boot, seed)
     tables["summary"] = summary_table(metrics, tables["bootstrap"])
+    tables["verdicts"] = verdicts.verdicts(metrics, pd.read_csv(control_csv) if control_csv else None)
     for name, frame in tables.items():
-        write_csv(frame, outputs[name])
+        if name in outputs:
+            write_csv(frame, outputs[name])
+    notes = verdicts.notices(read_message(signature_json) if signature_json else "", small_sets(predictions["radscore"]))
     with open(outputs["summary_md"], "w") as handle:
-        handle.write(markdown_table(tables["summary"]))
+        handle.write(verdicts.markdown(notes, tables["verdicts"]) + markdown_table(tables["summary"]))
+    if "overview" in outputs:
+        with open(report_text) as handle:
+            title, underline, rest = handle.read().split("\n", 2)
+        with open(outputs["overview"], "w") as handle:
+            handle.write(f"{title}\n{underline}\n\n{verdicts.rst(notes, tables['verdicts'])}{rest}")
 
 
 def comparison_frame(features_csv, split_csv, radscore_csv, clinical_columns: dict[str, str]) -> pd.DataFrame:

@@ -32,20 +32,15 @@ def limit_threads(threads: int) -> None:
     threadpool_limits(limits=threads)
 
 
-# The console's stderr while a job's own descriptors point at its log (console_to_log).
+# The console's stderr while a job's descriptors point at its log (console_to_log).
 _console_fd: int | None = None
 
 
-def notice(message: str) -> None:
-    """One line on the console (and in the log) from inside a job that goes on: a result
-    the user must not miss, e.g. a model whose fit was handled by a documented rule."""
+def tell_console(message: str) -> None:
+    """One line for the user on the console (and in the log), from a job that goes on."""
     logging.warning("%s", message)
-    line = (message.rstrip("\n") + "\n").encode()
-    if _console_fd is not None:
-        os.write(_console_fd, line)
-    else:
-        sys.stderr.write(line.decode())
-        sys.stderr.flush()
+    line = f"radsnake: {message}\n".encode()
+    os.write(_console_fd if _console_fd is not None else 2, line)
 
 
 @contextlib.contextmanager
@@ -59,9 +54,9 @@ def console_to_log(log_path: str):
     """
     sys.stdout.flush()
     sys.stderr.flush()
+    global _console_fd
     saved = (os.dup(1), os.dup(2))
     log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    global _console_fd
     try:
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)

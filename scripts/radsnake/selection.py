@@ -113,6 +113,12 @@ class UnivariateFilter(_SupervisedSelector):
             stats.false_discovery_control(self.pvalues_, method="bh") if self.fdr else self.pvalues_
         )
         self.support_ = self.pvalues_adjusted_ < self.p_threshold
+        self.kept_nothing_ = None
+        if not self.support_.any():
+            # Recorded so that the study can say so (radsnake.signature); the fallback below
+            # only keeps later steps from an empty matrix.
+            adjusted = "BH-adjusted " if self.fdr else ""
+            self.kept_nothing_ = f"no feature has {adjusted}p < {self.p_threshold:g} ({self.test})"
         n_keep = min(self.min_features, X.shape[1])
         if self.support_.sum() < n_keep:
             logger.warning(
@@ -178,10 +184,14 @@ class LassoSelector(_SupervisedSelector):
 
     ``rule="1se"`` picks the largest lambda whose mean CV deviance is within one
     standard error of the minimum (glmnet's ``lambda.1se``); ``rule="min"`` the minimum.
+    ``n_features=k`` overrides the rule: the largest lambda of the path with at least k
+    nonzero coefficients (a signature of k features whatever the CV says; more optimism).
     """
 
     def __init__(self, n_lambdas: int = 50, cv_folds: int = 5, rule: str = "1se",
-                 random_state: int = 0, max_iter: int = 1000, tol: float = 1e-4):
+                 random_state: int = 0, max_iter: int = 1000, tol: float = 1e-4,
+                 n_features: int | None = None):
+        self.n_features = n_features
         self.n_lambdas = n_lambdas
         self.cv_folds = cv_folds
         self.rule = rule
@@ -249,13 +259,22 @@ class LassoSelector(_SupervisedSelector):
         i_1se = int(np.argmax(self.cv_mean_ <= self.cv_mean_[i_min] + self.cv_se_[i_min]))
         self.lambda_min_, self.lambda_1se_ = self.lambdas_[i_min], self.lambdas_[i_1se]
         self.chosen_index_ = i_1se if self.rule == "1se" else i_min
-        self.lambda_ = self.lambdas_[self.chosen_index_]
 
         self.coef_path_, self.intercept_path_ = self._fit_path(X, y01, self.lambdas_)
+        if self.n_features:
+            # The path's last lambda when even it has fewer than k nonzero coefficients.
+            enough = (self.coef_path_ != 0).sum(axis=1) >= int(self.n_features)
+            self.chosen_index_ = int(np.argmax(enough)) if enough.any() else self.lambdas_.size - 1
+        self.lambda_ = self.lambdas_[self.chosen_index_]
         self.coef_ = self.coef_path_[self.chosen_index_]
         self.intercept_ = self.intercept_path_[self.chosen_index_]
         self.support_ = self.coef_ != 0
+        self.kept_nothing_ = None
         if not self.support_.any():
+            # The rad-score is then the constant intercept: no signature (radsnake.signature
+            # announces it). The fallback feature only keeps a Pipeline's classifier fittable.
+            chosen = f"n_features {self.n_features}" if self.n_features else f"rule {self.rule}"
+            self.kept_nothing_ = f"no coefficient is nonzero at lambda = {self.lambda_:.4g} ({chosen})"
             first = self._first_entering_feature()
             logger.warning(
                 "LassoSelector: no coefficient is nonzero at lambda=%.4g; keeping %s, the first "
@@ -319,7 +338,7 @@ SELECTION_STEPS = {
     "variance": (VarianceFilter, ("threshold",)),
     "univariate": (UnivariateFilter, ("test", "p_threshold", "fdr", "min_features")),
     "correlation": (CorrelationFilter, ("threshold", "method")),
-    "lasso": (LassoSelector, ("n_lambdas", "cv_folds", "rule", "max_iter", "tol")),
+    "lasso": (LassoSelector, ("n_lambdas", "cv_folds", "rule", "max_iter", "tol", "n_features")),
     "pca": (PrincipalComponents, ("n_components",)),
 }
 _SEEDED_STEPS = {"lasso", "pca"}
