@@ -422,6 +422,10 @@ def get_model_info(wildcards):
     return expand("results/models/{model}/model.json", model=MODELS)
 
 
+def get_control_model_info(wildcards):
+    return expand("results/negative_control/models/{model}/model.json", model=MODELS)
+
+
 def get_importances(wildcards):
     return expand("results/models/{model}/importance.csv", model=MODELS)
 

@@ -12,4 +12,10 @@ with job(snakemake.log[0], snakemake.threads):
         ci_level=snakemake.params.ci_level,
         table_csv=snakemake.output.table,
         sets=list(snakemake.params.sets),
+        signature_files={
+            **{(model, "real"): path for model, path in zip(snakemake.params.models, snakemake.input.real_info)},
+            **{(model, "permuted"): path for model, path in zip(snakemake.params.models, snakemake.input.control_info)},
+            ("radscore", "real"): snakemake.input.real_signature,
+            ("radscore", "permuted"): snakemake.input.control_signature,
+        },
     )

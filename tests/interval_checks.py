@@ -25,8 +25,8 @@ def equal_bound_rows_without_reason(results: Path) -> list[str]:
             if high not in table:
                 continue
             equal = table[low].notna() & (table[low] == table[high])
-            reasons = table[reason].fillna("").astype(str) if reason in table else pd.Series("", index=table.index)
-            missing = equal & (reasons.str.strip() == "")
+            reasons = table[reason] if reason in table else pd.Series(pd.NA, index=table.index)
+            missing = equal & reasons.map(lambda value: pd.isna(value) or not str(value).strip())
             if missing.any():
                 bad.append(f"{path.relative_to(results)} {low}: {int(missing.sum())} row(s)")
     return bad

@@ -94,3 +94,14 @@ def test_verdicts_from_tables():
         "b: does not beat chance on test AUC 0.55 (0.40\u20130.70).",
     ]
     assert verdicts.study_sentence(table) == "Models that beat chance on at least one held-out set: a."
+
+
+def test_the_zero_width_check_finds_a_row_without_reason(tmp_path):
+    """tests/interval_checks.py, which the workflow tests rely on, can fail."""
+    from interval_checks import equal_bound_rows_without_reason, intervals_shown_with_equal_bounds
+
+    (tmp_path / "evaluation").mkdir()
+    pd.DataFrame({"auc_ci_low": [0.5, 1.0, 1.0], "auc_ci_high": [0.6, 1.0, 1.0],
+                  "auc_ci_reason": [None, "DeLong variance is 0", None]}).to_csv(tmp_path / "evaluation" / "m.csv", index=False)
+    assert equal_bound_rows_without_reason(tmp_path) == ["evaluation/m.csv auc_ci_low: 1 row(s)"]
+    assert intervals_shown_with_equal_bounds("| 1.00 (1.00\u20131.00) | 0.85 (0.78\u20130.91) |") == ["1.00\u20131.00"]

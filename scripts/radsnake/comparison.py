@@ -18,14 +18,14 @@ import pandas as pd
 from radsnake import intervals, stats
 from radsnake.evaluation import read_predictions
 from radsnake.external import in_set, ordered_sets
-from radsnake.signature import card_message
+from radsnake.signature import card_message, read_message
 from radsnake.tables import write_csv
 
 log = logging.getLogger(__name__)
 
 CHANCE = 0.5
 CONTROL_COLUMNS = ["model", "set", "branch", "n", "auc", "auc_ci_low", "auc_ci_high", "ci_contains_chance",
-                   "auc_ci_reason"]
+                   "auc_ci_reason", "no_signature"]
 COMPARISON_LEAD_COLUMNS = ["model", "selection", "main", "n_features", "cv_auc", "cv_auc_sd", "cv_rank", "best_params",
                            "no_signature"]
 MAIN_SELECTION = "main"
@@ -67,7 +67,7 @@ def auc_rows(predictions: Mapping[str, pd.DataFrame], sets: Sequence[str], level
 
 def negative_control_table(
     real: Mapping[str, pd.DataFrame], control: Mapping[str, pd.DataFrame], level: float,
-    sets: Sequence[str] | None = None,
+    sets: Sequence[str] | None = None, no_signature: Mapping[tuple[str, str], str] | None = None,
 ) -> pd.DataFrame:
     """Real and permuted-label AUCs per model and held-out set, side by side (long format).
 
@@ -84,6 +84,9 @@ def negative_control_table(
         ))
     table = pd.concat(frames, ignore_index=True)
     table["ci_contains_chance"] = (table["auc_ci_low"] <= CHANCE) & (table["auc_ci_high"] >= CHANCE)
+    # (model, branch) -> the no-signature message of that fit (radsnake.signature).
+    messages = no_signature or {}
+    table["no_signature"] = [messages.get((m, b), "") for m, b in zip(table["model"], table["branch"])]
     # Rows grouped by set, then model, real before permuted: the pairs to compare sit together.
     models = list(dict.fromkeys([*real, *control]))
     table["_set"] = table["set"].map({name: i for i, name in enumerate(sets)})
@@ -179,11 +182,14 @@ def evaluate_negative_control(
     ci_level: float,
     table_csv: str,
     sets: list[str] | None = None,
+    signature_files: Mapping[tuple[str, str], str] | None = None,
 ) -> None:
-    """sets: the study's evaluation sets (radsnake.external.evaluation_sets), pooled included."""
+    """sets: the study's evaluation sets (radsnake.external.evaluation_sets), pooled included.
+    signature_files: (model or "radscore", branch) -> its model.json or signature.json."""
     real = read_predictions(dict(zip(models, real_predictions)), real_radscore)
     control = read_predictions(dict(zip(models, control_predictions)), control_radscore)
-    table = negative_control_table(real, control, ci_level, sets)
+    messages = {key: read_message(path) for key, path in (signature_files or {}).items()}
+    table = negative_control_table(real, control, ci_level, sets, messages)
     log.info("negative control:\n%s", table.to_string())
     leaked = table[(table["branch"] == "permuted") & ~table["ci_contains_chance"] & table["auc"].notna()]
     if not leaked.empty:
