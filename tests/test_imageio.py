@@ -462,7 +462,7 @@ def test_sheet_cells_as_pandas_gives_them(study, ct):
     with pytest.raises(InputError, match=r"holds 3 ROIs .* none is chosen"):
         read_mask("P001", str(study["root"] / "rs.dcm"), ct[0], roi=float("nan"))
     for label in (0, 1.5, "one", True):
-        with pytest.raises(InputError, match=rf"case P001: mask label .* must be a whole number >= 1"):
+        with pytest.raises(InputError, match=r"case P001: mask label .* must be a whole number >= 1"):
             read_mask("P001", path, ct[0], label=label, segment=1)
     image, _ = read_image("P001", str(study["both"]), series_uid=float("nan"), series_description="B70f")
     assert image.GetMetaData("0020|000e") == study["b"]

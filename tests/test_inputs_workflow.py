@@ -10,10 +10,9 @@ import pandas as pd
 import pydicom
 import pytest
 import SimpleITK as sitk
-import yaml
 
 from browser import assert_report_reads_in_a_browser
-from conftest import FAST_CONFIG, REPO, planned_jobs, snakemake, write_config
+from conftest import FAST_CONFIG, planned_jobs, snakemake, write_config
 from input_factory import (
     ACCESSION,
     BIRTH_DATE,

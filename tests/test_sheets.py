@@ -6,7 +6,6 @@ import os
 import zipfile
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from radsnake import identity

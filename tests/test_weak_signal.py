@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from conftest import FAST_CONFIG, snakemake, write_config
-from interval_checks import check_no_zero_width_interval_shown, intervals_shown_with_equal_bounds
+from interval_checks import check_no_zero_width_interval_shown
 
 pytestmark = pytest.mark.workflow
 
