@@ -49,3 +49,12 @@ def test_bootstrap_at_training_threshold_and_summary():
     assert summary.columns.tolist() == ["model", "set", "n", "auc", "accuracy", "sensitivity", "specificity", "ppv", "npv"]
     text = markdown_table(summary)
     assert text.startswith("| Model | Set | n | AUC (95 % CI) |") and text.count("\n") == 4
+
+
+def test_a_separating_radscore_is_recognised():
+    from radsnake.paper import radscore_separates
+
+    frame = pd.DataFrame({"label": [0, 0, 1, 1], "radscore": [-1.0, 0.2, 0.2, 3.0]})
+    assert radscore_separates(frame)  # quasi-perfect: the only overlap is a tie
+    assert radscore_separates(frame.assign(label=[1, 1, 0, 0]))
+    assert not radscore_separates(frame.assign(radscore=[-1.0, 0.5, 0.2, 3.0]))

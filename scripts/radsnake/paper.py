@@ -229,6 +229,12 @@ def comparison_frame(features_csv, split_csv, radscore_csv, clinical_columns: di
     return table.merge(split, on="case_id").merge(radscore, on="case_id")
 
 
+def radscore_separates(train: pd.DataFrame) -> bool:
+    """Every event's rad-score above (or below) every non-event's, ties included."""
+    events, others = train.loc[train["label"] == 1, "radscore"], train.loc[train["label"] != 1, "radscore"]
+    return bool(events.min() >= others.max() or events.max() <= others.min())
+
+
 def clinical_comparison(
     features_csv: str,
     split_csv: str,
@@ -259,6 +265,16 @@ def clinical_comparison(
     with_radscore = train["radscore"].nunique() > 1
     if not with_radscore:
         log.warning("the rad-score is constant on the training set: clinical model only")
+    elif radscore_separates(train):
+        # No finite odds ratio exists: as with a constant rad-score, the clinical model alone.
+        from radsnake.runtime import notice
+
+        with_radscore = False
+        notice(
+            "radsnake: clinical models: the rad-score separates the training cases' labels "
+            "perfectly, so its odds ratio is infinite (no maximum-likelihood estimate); "
+            "results/clinical/ holds the clinical model only. See docs/troubleshooting.md."
+        )
     predictors = {**clinical_columns, **({"radscore": "numeric"} if with_radscore else {})}
     try:
         for kind in ("univariate", "multivariate"):
