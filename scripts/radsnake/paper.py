@@ -265,15 +265,17 @@ def clinical_comparison(
     with_radscore = train["radscore"].nunique() > 1
     if not with_radscore:
         log.warning("the rad-score is constant on the training set: clinical model only")
-    elif radscore_separates(train):
-        # No finite odds ratio exists: as with a constant rad-score, the clinical model alone.
-        from radsnake.runtime import notice
+    elif penalty == "none" and radscore_separates(train):
+        # No finite odds ratio exists: as with a constant rad-score, the clinical model alone
+        # (Firth's penalty gives a finite one, so with it the combined model is fitted).
+        from radsnake.runtime import tell_console
 
         with_radscore = False
-        notice(
-            "radsnake: clinical models: the rad-score separates the training cases' labels "
+        tell_console(
+            "clinical models: the rad-score separates the training cases' labels "
             "perfectly, so its odds ratio is infinite (no maximum-likelihood estimate); "
-            "results/clinical/ holds the clinical model only. See docs/troubleshooting.md."
+            "results/clinical/ holds the clinical model only. Set clinical_model.penalty: firth "
+            "in the config for a combined model. See docs/troubleshooting.md."
         )
     predictors = {**clinical_columns, **({"radscore": "numeric"} if with_radscore else {})}
     try:
