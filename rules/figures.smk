@@ -95,6 +95,7 @@ rule plot_importance:
     localrule: True
     input:
         importances=get_importances,
+        metrics="results/evaluation/metrics.csv",
     output:
         png=report(
             "results/figures/importance.png",
@@ -119,6 +120,7 @@ rule plot_calibration:
         binned="results/evaluation/calibration_binned.csv",
         smoothed="results/evaluation/calibration_smoothed.csv",
         calibration="results/evaluation/calibration.csv",
+        metrics="results/evaluation/metrics.csv",
     output:
         png=report(
             "results/figures/calibration_{set}.png",
@@ -139,6 +141,7 @@ rule plot_decision_curve:
     localrule: True
     input:
         decision="results/evaluation/decision_curves.csv",
+        metrics="results/evaluation/metrics.csv",
     output:
         png=report(
             "results/figures/decision_curve_{set}.png",
@@ -159,6 +162,7 @@ rule plot_confusion:
     localrule: True
     input:
         confusion="results/evaluation/confusion_matrices.csv",
+        metrics="results/evaluation/metrics.csv",
     output:
         png=report(
             "results/figures/confusion_matrices.png",
@@ -179,6 +183,7 @@ rule plot_radscore_violin:
     localrule: True
     input:
         radscore="results/selection/radscore.csv",
+        metrics="results/evaluation/metrics.csv",
     output:
         png=report(
             "results/figures/radscore_violin.png",

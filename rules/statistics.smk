@@ -89,6 +89,8 @@ rule compare_clinical_models:
         features="results/features.csv",
         split="results/split.csv",
         radscore="results/selection/radscore.csv",
+        # Whether the rad-score has a signature (radsnake.signature); none: clinical model alone.
+        signature="results/selection/signature.json",
     output:
         univariate=report(
             "results/clinical/univariate.csv",

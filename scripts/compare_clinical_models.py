@@ -16,4 +16,5 @@ with job(snakemake.log[0], snakemake.threads):
         missing_policy=snakemake.params.missing_policy,
         sheet=snakemake.params.sheet,
         penalty=snakemake.params.penalty,
+        signature_json=snakemake.input.signature,
     )

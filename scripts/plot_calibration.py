@@ -7,6 +7,7 @@ with job(snakemake.log[0], snakemake.threads):
         binned_csv=snakemake.input.binned,
         smoothed_csv=snakemake.input.smoothed,
         calibration_csv=snakemake.input.calibration,
+        metrics_csv=snakemake.input.metrics,
         set_name=snakemake.wildcards.set,
         png=snakemake.output.png,
         pdf=snakemake.output.pdf,

@@ -3,4 +3,7 @@ from radsnake.runtime import job
 with job(snakemake.log[0], snakemake.threads):
     from radsnake.plots import plot_confusion
 
-    plot_confusion(confusion_csv=snakemake.input.confusion, png=snakemake.output.png, pdf=snakemake.output.pdf)
+    plot_confusion(
+        confusion_csv=snakemake.input.confusion, metrics_csv=snakemake.input.metrics,
+        png=snakemake.output.png, pdf=snakemake.output.pdf,
+    )

@@ -5,6 +5,7 @@ with job(snakemake.log[0], snakemake.threads):
 
     plot_decision_curve(
         decision_csv=snakemake.input.decision,
+        metrics_csv=snakemake.input.metrics,
         set_name=snakemake.wildcards.set,
         png=snakemake.output.png,
         pdf=snakemake.output.pdf,

@@ -5,6 +5,7 @@ with job(snakemake.log[0], snakemake.threads):
 
     plot_importance(
         importance_files=dict(zip(snakemake.params.models, snakemake.input.importances)),
+        metrics_csv=snakemake.input.metrics,
         png=snakemake.output.png,
         pdf=snakemake.output.pdf,
     )

@@ -3,4 +3,7 @@ from radsnake.runtime import job
 with job(snakemake.log[0], snakemake.threads):
     from radsnake.plots import plot_radscore_violin
 
-    plot_radscore_violin(radscore_csv=snakemake.input.radscore, png=snakemake.output.png, pdf=snakemake.output.pdf)
+    plot_radscore_violin(
+        radscore_csv=snakemake.input.radscore, metrics_csv=snakemake.input.metrics,
+        png=snakemake.output.png, pdf=snakemake.output.pdf,
+    )

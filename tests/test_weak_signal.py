@@ -2,6 +2,8 @@
 so, no interval of zero width is shown as an interval, verdicts computed from the tables,
 and a set too small for a statistic gives that statistic undefined with its reason."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,11 +14,11 @@ from interval_checks import check_no_zero_width_interval_shown
 pytestmark = pytest.mark.workflow
 
 
-def own_study(folder, labels, features, config):
+def own_study(folder, labels, features, config, clinical=None):
     table = pd.DataFrame(features, columns=[f"own_{i}" for i in range(features.shape[1])])
     table.insert(0, "case_id", [f"pt{i:03d}" for i in range(len(labels))])
     table.to_csv(folder / "own_features.csv", index=False)
-    pd.DataFrame({"case_id": table["case_id"], "label": labels, "center": "H1"}).to_csv(
+    pd.DataFrame({"case_id": table["case_id"], "label": labels, "center": "H1", **(clinical or {})}).to_csv(
         folder / "cohort.csv", index=False
     )
     write_config(folder, {"cohort": "cohort.csv", "features_table": "own_features.csv", **config})
@@ -24,11 +26,14 @@ def own_study(folder, labels, features, config):
 
 @pytest.fixture(scope="module")
 def no_signal(tmp_path_factory):
-    """About 110 patients whose labels are independent of their features; the default config."""
+    """About 110 patients whose labels are independent of their features; the default config
+    with one clinical column (age), so that the clinical models run too."""
     folder = tmp_path_factory.mktemp("no_signal")
-    rng = np.random.default_rng(2024)
+    rng = np.random.default_rng(2025)
     labels = rng.permutation(np.r_[np.zeros(60, int), np.ones(50, int)])
-    own_study(folder, labels, rng.normal(size=(110, 30)), {"validation": {"enabled": False}})
+    features = rng.normal(size=(110, 30))
+    own_study(folder, labels, features, {"validation": {"enabled": False}, "clinical": {"age": "numeric"}},
+              clinical={"age": rng.integers(40, 80, size=110)})
     run = snakemake(folder)
     report = snakemake(folder, "--report", str(folder / "report.html"))
     return folder, run.stdout + run.stderr, report
@@ -46,6 +51,53 @@ def test_lasso_that_keeps_nothing_is_said_and_labelled(no_signal):
     assert "| radscore | test |" in summary and "0.50 (no signature)" in summary
     overview = (folder / "results" / "report_overview.rst").read_text()
     assert "no signature: selection 'main' kept no feature" in overview
+
+
+def test_every_figure_and_clinical_table_says_no_signature(no_signal, monkeypatch, tmp_path):
+    """The figures' jobs rerun on the study's own tables, each figure's text read before saving."""
+    from matplotlib.text import Text
+
+    from radsnake import figures, paper, plots
+
+    folder, _, _ = no_signal
+    shown = {}
+    monkeypatch.setattr(figures, "save_figure", lambda fig, png, pdf: shown.setdefault(
+        Path(png).stem, " | ".join(t.get_text() for t in fig.findobj(Text) if t.get_text())))
+    results = folder / "results"
+    evaluation, metrics = results / "evaluation", results / "evaluation" / "metrics.csv"
+    models = sorted(p.name for p in (results / "models").iterdir())
+    monkeypatch.chdir(tmp_path)
+    plots.plot_calibration(evaluation / "calibration_binned.csv", evaluation / "calibration_smoothed.csv",
+                           evaluation / "calibration.csv", metrics, "test", "calibration.png", "c.pdf")
+    plots.plot_decision_curve(evaluation / "decision_curves.csv", metrics, "test", "decision.png", "d.pdf")
+    plots.plot_confusion(evaluation / "confusion_matrices.csv", metrics, "confusion.png", "m.pdf")
+    plots.plot_importance({m: results / "models" / m / "importance.csv" for m in models}, metrics,
+                          "importance.png", "i.pdf")
+    plots.plot_waterfall(results / "selection" / "radscore.csv", metrics, "test", "waterfall.png", "w.pdf")
+    plots.plot_radscore_violin(results / "selection" / "radscore.csv", metrics, "violin.png", "v.pdf")
+    for figure in ("calibration", "decision", "confusion"):
+        for model in ["radscore", *models]:
+            assert f"{model} \u2014 no signature" in shown[figure], (figure, shown[figure])
+    assert all(f"{m} \u2014 no signature" in shown["importance"] for m in models if m in shown["importance"])
+    assert "no signature" in shown["importance"], shown["importance"]
+    assert "Test set (n = " in shown["waterfall"] and ") \u2014 no signature" in shown["waterfall"]
+    assert "Rad-score \u2014 no signature" in shown["violin"]
+    # Clinical: the clinical model alone, the rad-score and the models built on it marked.
+    clinical = {name: pd.read_csv(results / "clinical" / f"{name}.csv") for name in ("univariate", "multivariate", "metrics")}
+    for name, table in clinical.items():
+        marked = table[table["no_signature"].fillna("").str.startswith("no signature: the selection kept no feature")]
+        assert set(marked["predictor" if "predictor" in table else "model"]) == (
+            {"radscore"} if "predictor" in table else {"radiomics", "combined"}), (name, table.to_string())
+        assert marked.filter(regex="odds_ratio|^auc").isna().all().all()
+    assert set(clinical["metrics"]["model"]) == {"clinical", "radiomics", "combined"}
+    assert clinical["metrics"].query("model == 'clinical'")["auc"].notna().all()
+    paper.clinical_comparison(
+        results / "features.csv", results / "split.csv", results / "selection" / "radscore.csv", {"age": "numeric"},
+        "youden", 0.9, 0.95, {**{name: tmp_path / f"{name}.csv" for name in (*clinical, "predictions", "delong")},
+                              "nomogram_png": tmp_path / "nomogram.png", "nomogram_pdf": tmp_path / "n.pdf"},
+        signature_json=results / "selection" / "signature.json",
+    )
+    assert "Clinical model alone (rad-score: no signature)" in shown["nomogram"], shown["nomogram"]
 
 
 def test_no_interval_without_width_is_shown(no_signal):

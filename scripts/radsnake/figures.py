@@ -664,7 +664,7 @@ def waterfall_figure(
     png_path,
     pdf_path,
     *,
-    cutoff: float | None = None,
+    cutoff: float | None = None, mark: str = "",
     label_names: Sequence[str] | Mapping | None = None,
     title: str | None = None,
 ) -> None:
@@ -674,7 +674,7 @@ def waterfall_figure(
     sub = radscore.loc[radscore["set"].astype(str) == str(set_name)].dropna(subset=["radscore"])
     width = SINGLE_COLUMN_IN if len(sub) <= 120 else DOUBLE_COLUMN_IN
     if title is None:
-        title = f"{_set_title(set_name)} (n = {len(sub)})"
+        title = f"{_set_title(set_name)} (n = {len(sub)}){mark}"
     if sub.empty:
         fig = _message_figure("no patients in this set", title=title)
         save_figure(fig, png_path, pdf_path)
@@ -1392,7 +1392,7 @@ def confusion_matrix_figure(
                                    [_count(row["fn"]), _count(row["tp"])]])
             complete = counts is not None and bool(np.isfinite(counts).all())
             total = float(counts.sum()) if complete else 0.0
-            ax.set_title(f"{textwrap.shorten(model, 26, placeholder='…')}\n{_short_set(set_name)}"
+            ax.set_title(f"{textwrap.shorten(model, 34, placeholder='…')}\n{_short_set(set_name)}"
                          + (f" (n = {int(total)})" if total else ""), fontsize=7.5)
             if not complete or total == 0:
                 ax.set_xticks([])
@@ -1451,7 +1451,7 @@ def radscore_violin_figure(
     pdf_path,
     label_names: Sequence[str] | Mapping | None = None,
     *,
-    seed: int = 0,
+    seed: int = 0, mark: str = "",
 ) -> None:
     """Rad-score distribution by true label, one panel per set (train, test, external,
     then any other set), on a shared y axis.
@@ -1530,7 +1530,7 @@ def radscore_violin_figure(
         ax.tick_params(axis="x", length=0)
         sns.despine(ax=ax)
     axes[0].set_ylim(y_min, y_top)
-    axes[0].set_ylabel("Rad-score")
+    axes[0].set_ylabel(f"Rad-score{mark}")
     for ax in axes[1:]:
         ax.tick_params(axis="y", labelleft=False)
     _save_snapped(fig, png_path, pdf_path)

@@ -111,10 +111,15 @@ def bootstrap_reason(metric: str, estimate: float, low: float, high: float) -> s
     return f"every bootstrap resample gives the same {metric}"
 
 
+def no_signature_mark(row) -> str:
+    """What follows a model's name in a figure when its metrics.csv row has no signature."""
+    return " \u2014 no signature" if isinstance(row.get("no_signature"), str) and row.get("no_signature") else ""
+
+
 def legend_interval(row) -> str:
     """A figure legend's CI for a metrics.csv row: " (0.78–0.91)", or what stands instead."""
-    if isinstance(row.get("no_signature"), str) and row.get("no_signature"):
-        return " \u2014 no signature"
+    if no_signature_mark(row):
+        return no_signature_mark(row)
     reason = row.get("auc_ci_reason")
     if isinstance(reason, str) and reason:
         return " (no CI: " + ("too few cases)" if "needs at least" in reason else "zero width)")

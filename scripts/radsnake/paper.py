@@ -235,6 +235,18 @@ def radscore_separates(train: pd.DataFrame) -> bool:
     return bool(events.min() >= others.max() or events.max() <= others.min())
 
 
+# What the clinical tables say in place of the rad-score when the selection kept nothing.
+CLINICAL_NO_SIGNATURE = (
+    f"{NO_SIGNATURE}: the selection kept no feature, so the rad-score is no predictor here; "
+    "the clinical model stands alone (no radiomics or combined model is fitted)"
+)
+
+
+def appended(table: pd.DataFrame, rows: list[dict]) -> pd.DataFrame:
+    """table with rows standing for the rad-score's absence, marked CLINICAL_NO_SIGNATURE."""
+    return pd.concat([table, pd.DataFrame(rows).assign(no_signature=CLINICAL_NO_SIGNATURE)], ignore_index=True)
+
+
 def clinical_comparison(
     features_csv: str,
     split_csv: str,
@@ -248,6 +260,7 @@ def clinical_comparison(
     missing_policy: str = "refuse",
     sheet: str = "",
     penalty: str = "none",
+    signature_json: str = "",
 ) -> None:
     """outputs: univariate, multivariate, predictions, metrics, delong, nomogram_png, nomogram_pdf,
     and imputation when missing_policy is impute (radsnake.clinical_data); sheet: the
@@ -255,16 +268,19 @@ def clinical_comparison(
     logistic model here.
 
     sets: the sets to evaluate, the pooled external set included (radsnake.external);
-    None evaluates the sets of split.csv. predictions.csv keeps one row per case."""
+    None evaluates the sets of split.csv. predictions.csv keeps one row per case.
+    signature_json: results/selection/signature.json; a rad-score without signature is no
+    predictor here, and the tables and nomogram say so (CLINICAL_NO_SIGNATURE)."""
     frame = comparison_frame(features_csv, split_csv, radscore_csv, clinical_columns)
     frame, imputed = usable_clinical(frame, clinical_columns, missing_policy, sheet)
     if imputed is not None:
         write_csv(imputed, outputs["imputation"])
     train = frame[frame["set"] == "train"]
-    # A LASSO that kept no feature leaves a constant rad-score: only the clinical model exists.
-    with_radscore = train["radscore"].nunique() > 1
+    # A selection that kept no feature (or any constant rad-score): only the clinical model exists.
+    no_signature = bool(signature_json and read_message(signature_json))
+    with_radscore = not no_signature and train["radscore"].nunique() > 1
     if not with_radscore:
-        log.warning("the rad-score is constant on the training set: clinical model only")
+        log.warning(CLINICAL_NO_SIGNATURE if no_signature else "the rad-score is constant on the training set: clinical model only")
     elif penalty == "none" and radscore_separates(train):
         # No finite odds ratio exists: as with a constant rad-score, the clinical model alone
         # (Firth's penalty gives a finite one, so with it the combined model is fitted).
@@ -280,7 +296,10 @@ def clinical_comparison(
     predictors = {**clinical_columns, **({"radscore": "numeric"} if with_radscore else {})}
     try:
         for kind in ("univariate", "multivariate"):
-            write_csv(clinical.logistic_table(train, "label", predictors, kind=kind, penalty=penalty), outputs[kind])
+            table = clinical.logistic_table(train, "label", predictors, kind=kind, penalty=penalty)
+            if no_signature:
+                table = appended(table, [{"predictor": "radscore", "term": "radscore", "n": len(train)}])
+            write_csv(table, outputs[kind])
         if with_radscore:
             fitted = clinical.fit_comparison_models(train, "label", clinical_columns, penalty=penalty)
         else:
@@ -303,12 +322,20 @@ def clinical_comparison(
     rows = []
     for name, p in predictions.items():
         rows += model_metrics(name, p, threshold_method, target, ci_level)
-    write_csv(pd.DataFrame(rows), outputs["metrics"])
+    metrics = pd.DataFrame(rows)
+    if no_signature:
+        sets_seen = predictions["clinical"]["set"]
+        metrics = appended(metrics, [
+            {"model": name, "set": set_name, "n": int((sets_seen == set_name).sum()), "auc_ci_reason": NO_SIGNATURE}
+            for name in ("radiomics", "combined") for set_name in ordered_sets(set(sets_seen))
+        ])
+    write_csv(metrics, outputs["metrics"])
     every_set = ordered_sets(set().union(*(p["set"] for p in predictions.values())))
     write_csv(pairwise_delong(predictions, sets=every_set), outputs["delong"])
     labels = {name: name for name in clinical_columns} | {"radscore": "Rad-score"}
     axes = clinical.nomogram_axes(fitted["combined" if with_radscore else "clinical"], train, labels=labels)
-    clinical.nomogram_figure(axes, outputs["nomogram_png"], outputs["nomogram_pdf"])
+    clinical.nomogram_figure(axes, outputs["nomogram_png"], outputs["nomogram_pdf"],
+                             title=f"Clinical model alone (rad-score: {NO_SIGNATURE})" if no_signature else None)
 
 
 def feature_statistics(
