@@ -88,7 +88,7 @@ def test_every_figure_and_clinical_table_says_no_signature(no_signal, monkeypatc
         marked = table[table["no_signature"].fillna("").str.startswith("no signature: the selection kept no feature")]
         assert set(marked["predictor" if "predictor" in table else "model"]) == (
             {"radscore"} if "predictor" in table else {"radiomics", "combined"}), (name, table.to_string())
-        assert marked.filter(regex="odds_ratio|^auc").isna().all().all()
+        assert marked.filter(regex="^(odds_ratio|ci_low|ci_high|p_value|auc|auc_ci_low|auc_ci_high)$").isna().all().all()
     assert set(clinical["metrics"]["model"]) == {"clinical", "radiomics", "combined"}
     assert clinical["metrics"].query("model == 'clinical'")["auc"].notna().all()
     paper.clinical_comparison(
