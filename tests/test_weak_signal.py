@@ -117,8 +117,9 @@ def test_four_positives_among_sixty_finish_with_reasons(tmp_path):
     """Issue 19, item 5: 4 positives among 60 cases; the test set gets 1, DeLong can't run there."""
     rng = np.random.default_rng(7)
     labels = np.zeros(60, int)
-    # pt003 falls in the test set (the split hashes case ids), the other three in training:
-    # enough for the 3-fold CVs to fit, too few for the test set's statistics.
+    # The exact split puts round(0.3 x 4) = 1 positive in the test set and 3 in training:
+    # too few for the test set's statistics. 3 training positives fill the 3-fold tuning
+    # CV and, inside each tuning fold (2 positives), a 2-fold LASSO CV (radsnake.fit_checks).
     labels[[1, 2, 3, 4]] = 1
     features = rng.normal(size=(60, 12))
     features[:, 0] += 2.0 * labels
@@ -126,6 +127,9 @@ def test_four_positives_among_sixty_finish_with_reasons(tmp_path):
     config["clinical"] = {}
     config["models"] = dict(FAST_CONFIG["models"], enabled=["logistic", "decision_tree"])
     config["split"] = {"method": "random", "test_fraction": 0.3}
+    steps = [dict(step) for step in FAST_CONFIG["selection"]["steps"]]
+    steps[-1]["cv_folds"] = 2
+    config["selection"] = {"steps": steps}
     own_study(tmp_path, labels, features, config)
     run = snakemake(tmp_path)
     console = run.stdout + run.stderr
