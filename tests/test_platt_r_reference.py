@@ -6,15 +6,13 @@ radsnake.platt is inactive and its map must be Platt's: A, B and every probabili
 """
 
 import math
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import r_unavailable
+from conftest import run_r
 from radsnake.platt import platt_fit
 
 pytestmark = pytest.mark.r_reference
@@ -45,16 +43,10 @@ DATASETS = _datasets()
 
 @pytest.fixture(scope="module")
 def r_values(tmp_path_factory):
-    rscript = shutil.which("Rscript")
-    if rscript is None:
-        r_unavailable("Rscript not found on PATH")
     tmp = tmp_path_factory.mktemp("r_platt")
     long = pd.concat([df.assign(dataset=name) for name, df in DATASETS.items()])
     long[["dataset", "y", "f"]].to_csv(tmp / "input.csv", index=False, float_format="%.17g")
-    proc = subprocess.run([rscript, "--vanilla", str(R_SCRIPT), str(tmp / "input.csv"), str(tmp / "out.csv")],
-                          capture_output=True, text=True, timeout=120)
-    if proc.returncode != 0:
-        raise RuntimeError("platt.R failed:\n" + proc.stderr)
+    run_r(R_SCRIPT, str(tmp / "input.csv"), str(tmp / "out.csv"), packages="r-base-core")
     out = pd.read_csv(tmp / "out.csv", dtype=str)
     return {(r.dataset, r.key): float(r.value) for r in out.itertuples()}
 
