@@ -150,7 +150,7 @@ def test_metrics(study):
     metrics = pd.read_csv(study / "results" / "evaluation" / "metrics.csv")
     assert list(metrics.columns) == [
         "model", "set", "n", "auc", "auc_ci_low", "auc_ci_high", "accuracy",
-        "sensitivity", "specificity", "ppv", "npv", "threshold",
+        "sensitivity", "specificity", "ppv", "npv", "threshold", "auc_ci_reason", "no_signature", "notes",
     ]
     assert set(metrics["model"]) == set(MODELS) | {"radscore"}
     assert set(metrics["set"]) == set(SETS)
@@ -161,7 +161,7 @@ def test_metrics(study):
     # One threshold per model, fixed on the training set and reused on the others.
     assert (metrics.groupby("model")["threshold"].nunique() == 1).all()
     delong = pd.read_csv(study / "results" / "evaluation" / "delong.csv")
-    assert list(delong.columns) == ["set", "model_a", "model_b", "auc_a", "auc_b", "z", "p_value"]
+    assert list(delong.columns) == ["set", "model_a", "model_b", "auc_a", "auc_b", "z", "p_value", "reason"]
     assert set(delong["set"]) <= set(SETS) - {"train"} and len(delong) > 0
 
 
@@ -169,7 +169,8 @@ def test_paper_statistics(study):
     evaluation = study / "results" / "evaluation"
     summary = pd.read_csv(evaluation / "summary.csv")
     assert len(summary) == len(pd.read_csv(evaluation / "metrics.csv"))
-    assert summary["auc"].str.fullmatch(r"\d\.\d\d \(\d\.\d\d\u2013\d\.\d\d\)|NA").all()
+    # An interval, or the reason there is none (docs/statistics.md), never "x (x–x)".
+    assert summary["auc"].str.fullmatch(r"\d\.\d\d \((\d\.\d\d\u2013\d\.\d\d|no CI: [^)]+|no signature)\)|NA").all()
     calibration = pd.read_csv(evaluation / "calibration.csv")
     assert {"intercept", "slope", "brier", "hl_p_value"} <= set(calibration.columns)
     assert set(pd.read_csv(evaluation / "decision_curves.csv")["model"]) == set(MODELS) | {"radscore"}
@@ -253,7 +254,10 @@ def test_model_comparison_has_every_model_and_selection(study):
 
 def test_negative_control_branch(study):
     table = pd.read_csv(study / "results" / "negative_control" / "metrics.csv")
-    assert list(table.columns) == ["model", "set", "branch", "n", "auc", "auc_ci_low", "auc_ci_high", "ci_contains_chance"]
+    assert list(table.columns) == [
+        "model", "set", "branch", "n", "auc", "auc_ci_low", "auc_ci_high", "ci_contains_chance", "auc_ci_reason",
+        "no_signature",
+    ]
     assert set(table["set"]) == set(SETS) - {"train"}
     assert set(table["branch"]) == {"real", "permuted"}
     assert set(table["model"]) == set(MODELS) | {"radscore"}
