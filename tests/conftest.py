@@ -139,3 +139,14 @@ def run_r(script: Path, *args: str, packages: str) -> None:
         if "there is no package called" in proc.stderr:
             r_unavailable("R package missing: " + proc.stderr.strip()[-200:], packages)
         raise RuntimeError(f"{script.name} failed:\n" + proc.stderr)
+
+
+def r_reference_values(script: Path, datasets: dict, columns: list[str], folder: Path, packages: str, parse=float) -> dict:
+    """Run an R reference script on datasets written as one long CSV (a `dataset` column,
+    then `columns`); the script writes `dataset,key,value` rows, returned as
+    {(dataset, key): parse(value)}."""
+    long = pd.concat([frame.assign(dataset=name) for name, frame in datasets.items()])
+    long[["dataset", *columns]].to_csv(folder / "input.csv", index=False, float_format="%.17g")
+    run_r(script, str(folder / "input.csv"), str(folder / "out.csv"), packages=packages)
+    out = pd.read_csv(folder / "out.csv", dtype=str)
+    return {(row.dataset, row.key): parse(row.value) for row in out.itertuples()}

@@ -19,7 +19,7 @@ import pytest
 from scipy.special import expit
 from scipy.stats import chi2
 
-from conftest import run_r
+from conftest import r_reference_values
 from radsnake import calibration
 
 pytestmark = pytest.mark.r_reference
@@ -98,12 +98,10 @@ def _num(s: str) -> float:
 
 @pytest.fixture(scope="module")
 def r_values(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("r_calibration")
-    long = pd.concat([df.assign(dataset=name) for name, df in DATASETS.items()])
-    long[["dataset", "y", "p"]].to_csv(tmp / "input.csv", index=False, float_format="%.17g")
-    run_r(R_SCRIPT, str(tmp / "input.csv"), str(tmp / "out.csv"), packages="r-base-core r-cran-proc r-cran-rms")
-    out = pd.read_csv(tmp / "out.csv", dtype=str)
-    return {(r.dataset, r.key): _num(r.value) for r in out.itertuples()}
+    return r_reference_values(
+        R_SCRIPT, DATASETS, ["y", "p"], tmp_path_factory.mktemp("r_calibration"),
+        "r-base-core r-cran-proc r-cran-rms", parse=_num,
+    )
 
 
 def _yp(ds):

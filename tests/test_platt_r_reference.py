@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import run_r
+from conftest import r_reference_values
 from radsnake.platt import platt_fit
 
 pytestmark = pytest.mark.r_reference
@@ -43,12 +43,7 @@ DATASETS = _datasets()
 
 @pytest.fixture(scope="module")
 def r_values(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("r_platt")
-    long = pd.concat([df.assign(dataset=name) for name, df in DATASETS.items()])
-    long[["dataset", "y", "f"]].to_csv(tmp / "input.csv", index=False, float_format="%.17g")
-    run_r(R_SCRIPT, str(tmp / "input.csv"), str(tmp / "out.csv"), packages="r-base-core")
-    out = pd.read_csv(tmp / "out.csv", dtype=str)
-    return {(r.dataset, r.key): float(r.value) for r in out.itertuples()}
+    return r_reference_values(R_SCRIPT, DATASETS, ["y", "f"], tmp_path_factory.mktemp("r_platt"), "r-base-core")
 
 
 @pytest.mark.parametrize("ds", list(DATASETS))

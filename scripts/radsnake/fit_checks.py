@@ -10,7 +10,7 @@ fitting"):
 
 * selection: each lasso step's ``cv_folds``;
 * model tuning: ``models.cv_folds``, then the selection's lasso inside each tuning fold,
-  and for the SVM its Platt scaling (5 stratified folds, radsnake.models; not a setting,
+  and for the SVM its Platt scaling (radsnake.platt.PLATT_FOLDS stratified folds; not a setting,
   so it only needs both labels in each of its training parts);
 * the comparison: the same for every alternative selection;
 * the negative control: the same chains as the main models (its training labels keep
@@ -33,10 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from radsnake.errors import InputError
+from radsnake.platt import PLATT_FOLDS  # the SVM's probabilities: Platt scaling on its own folds
 
-# radsnake.models.build_classifier: the SVM's probabilities come from Platt scaling on
-# CalibratedClassifierCV's default 5 stratified folds.
-PLATT_FOLDS = 5
 # The settings that turn a job off, for a training set too small for it even at 2 folds.
 SWITCHES = {"validate_model": "validation.enabled: false", "comparison_fit_model": "comparison.selections: {}"}
 # Peduzzi et al. (1996): fewer than 10 events per parameter biases logistic coefficients.

@@ -63,6 +63,10 @@ def platt_fit(decision: np.ndarray, y: np.ndarray, non_negative: bool = True) ->
     return float(result.x[0]), float(result.x[1])
 
 
+# Stratified folds of the out-of-fold decision values (radsnake.fit_checks counts them).
+PLATT_FOLDS = 5
+
+
 class PlattSVC(ClassifierMixin, BaseEstimator):
     """An SVC with Platt probabilities whose map is non-decreasing in its decision value.
 
@@ -73,7 +77,7 @@ class PlattSVC(ClassifierMixin, BaseEstimator):
     fit), ``wrong_sign_`` (that fit reversed the ranking), ``decision_sd_``.
     """
 
-    def __init__(self, estimator=None, cv: int = 5, random_state=None):
+    def __init__(self, estimator=None, cv: int = PLATT_FOLDS, random_state=None):
         self.estimator = estimator
         self.cv = cv
         self.random_state = random_state
