@@ -34,6 +34,8 @@ include: "rules/negative_control.smk"
 include: "rules/comparison.smk"
 include: "rules/provenance.smk"
 include: "rules/run_end.smk"
+# Last: gives every rule above the hash of the code it runs.
+include: "rules/code.smk"
 
 
 rule all:

@@ -13,12 +13,17 @@ and relative imports are resolved the way Python resolves them. Two dynamic form
 as imports too: ``importlib.import_module("literal")`` and a string naming a local
 module (``"radsnake.inputs:run_qc"``, ``"radsnake.extract"``), as job targets and the warm
 worker's preload list are written. Nothing is imported or run.
+
+A rule's code hash is the SHA-256 of the bytes of its script and those modules: any edit
+counts, a comment too (a touch does not).
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
+import json
+import os
 import re
 import sys
 from collections import deque
@@ -28,6 +33,7 @@ from pathlib import Path
 # "radsnake.inputs" or "radsnake.inputs:run_qc": a module (and function) named in a string.
 MODULE_STRING = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*(?::[A-Za-z_]\w*)?$")
 NOT_THIRD_PARTY = frozenset(sys.stdlib_module_names) | {"__future__", "__main__"}
+STORE_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -49,33 +55,60 @@ class ParsedModule:
     name: str
     path: Path
     imports: tuple[str, ...]  # absolute dotted names, as requested
-    digest: str  # SHA-256 of the syntax tree: comments and layout do not count
+    digest: str  # SHA-256 of the file
 
 
 class CodeBase:
-    """The local modules under ``root``, each parsed once (per process)."""
+    """The local modules under ``root``, each read once (per process).
 
-    def __init__(self, root: Path | str):
+    With ``store`` (a JSON file), what each file's syntax tree asks to import is kept by
+    the SHA-256 of its bytes, so a later process parses only the files that changed."""
+
+    def __init__(self, root: Path | str, store: Path | str | None = None):
         self.root = Path(root).resolve()
         self.files = discover_modules(self.root)
         self.tops = {name.split(".")[0] for name in self.files}
-        self.packages = {name for name, path in self.files.items() if path.name == "__init__.py"}
+        self.store = Path(store) if store else None
+        self._requests: dict[str, list] = self._load_store()
+        self.parses = 0  # files parsed by this process (the store spares the others)
         self._parsed: dict[Path, ParsedModule] = {}
         self._closures: dict[Path, Closure] = {}
 
+    def _load_store(self) -> dict[str, list]:
+        try:
+            data = json.loads(self.store.read_text()) if self.store else {}
+        except (OSError, ValueError):
+            return {}
+        return data.get("requests", {}) if data.get("version") == STORE_VERSION else {}
+
+    def save(self) -> None:
+        """Keep the import requests of the files read, when there are new ones. A store that
+        cannot be written (a read-only or full disk) costs only time."""
+        if not self.store or not self.parses:
+            return
+        used = {module.digest for module in self._parsed.values()}
+        kept = {digest: value for digest, value in self._requests.items() if digest in used}
+        partial = self.store.with_name(f"{self.store.name}.{os.getpid()}.partial")
+        try:
+            self.store.parent.mkdir(parents=True, exist_ok=True)
+            partial.write_text(json.dumps({"version": STORE_VERSION, "requests": kept}, sort_keys=True))
+            os.replace(partial, self.store)
+        except OSError:
+            partial.unlink(missing_ok=True)
+
     def parsed(self, path: Path, name: str) -> ParsedModule:
-        path = path.resolve()
         if path not in self._parsed:
             source = path.read_bytes()
-            tree = ast.parse(source, filename=str(path))
-            imports = requested_imports(tree, name, path.name == "__init__.py", self.tops)
-            digest = hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest()
+            digest = hashlib.sha256(source).hexdigest()
+            if digest not in self._requests:
+                self._requests[digest] = import_requests(ast.parse(source, filename=str(path)))
+                self.parses += 1
+            imports = resolve_requests(self._requests[digest], name, path.name == "__init__.py", self.tops)
             self._parsed[path] = ParsedModule(name, path, tuple(imports), digest)
         return self._parsed[path]
 
     def module_name(self, script: Path) -> str:
         """A script's name as a module when it lies under the root, else its stem."""
-        script = script.resolve()
         for name, path in self.files.items():
             if path == script:
                 return name
@@ -111,14 +144,12 @@ class CodeBase:
         return [name for name in prefixes if name in self.files]
 
     def code_hash(self, scripts) -> str:
-        """The SHA-256 of the syntax trees of the scripts and every local module they import."""
+        """The SHA-256 of the scripts and of every local module they import (their bytes)."""
         digests = {}
         for script in scripts:
             script = Path(script).resolve()
             closure = self.closure(script)
-            digests[str(script.relative_to(self.root)) if script.is_relative_to(self.root) else script.name] = (
-                self.parsed(script, self.module_name(script)).digest
-            )
+            digests[f"script {script.name}"] = self.parsed(script, self.module_name(script)).digest
             for name in closure.modules:
                 digests[name] = self.parsed(self.files[name], name).digest
         text = "\n".join(f"{name} {digest}" for name, digest in sorted(digests.items()))
@@ -141,29 +172,42 @@ def discover_modules(root: Path) -> dict[str, Path]:
     return modules
 
 
-def requested_imports(tree: ast.AST, module: str, is_package: bool, local_tops: set[str]) -> list[str]:
-    """Absolute dotted names the module asks for, in the order they appear."""
-    names: list[str] = []
-    package = module.split(".") if is_package else module.split(".")[:-1]
+def import_requests(tree: ast.AST) -> list:
+    """What a syntax tree asks to import, before resolution (JSON-able, for the store):
+    ["import", name], ["from", level, module, names] or ["string", "pkg.module[:function]"]."""
+    requests: list = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names += [alias.name for alias in node.names]
+            requests += [["import", alias.name] for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package[: len(package) - (node.level - 1)] if node.level > 1 else package
-                target = ".".join([*base, *(node.module.split(".") if node.module else [])])
-            else:
-                target = node.module or ""
-            if target:
-                names.append(target)
-                names += [f"{target}.{alias.name}" for alias in node.names if alias.name != "*"]
+            requests.append(["from", node.level, node.module or "", [a.name for a in node.names if a.name != "*"]])
         elif isinstance(node, ast.Call) and is_import_module(node.func) and node.args:
             argument = node.args[0]
             if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
-                names.append(argument.value)
+                requests.append(["import", argument.value])
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and MODULE_STRING.match(node.value):
-            dotted = node.value.split(":")[0]
-            if dotted.split(".")[0] in local_tops and ("." in dotted or ":" in node.value):
+            requests.append(["string", node.value])
+    return requests
+
+
+def resolve_requests(requests: list, module: str, is_package: bool, local_tops: set[str]) -> list[str]:
+    """Absolute dotted names, relative imports resolved against the module's package."""
+    names: list[str] = []
+    package = module.split(".") if is_package else module.split(".")[:-1]
+    for request in requests:
+        if request[0] == "import":
+            names.append(request[1])
+        elif request[0] == "from":
+            _, level, target, imported = request
+            if level:
+                base = package[: len(package) - (level - 1)]
+                target = ".".join([*base, *(target.split(".") if target else [])])
+            if target:
+                names += [target, *(f"{target}.{name}" for name in imported)]
+        else:
+            # A string names a module only when it names a local one with a dot or a function.
+            dotted = request[1].split(":")[0]
+            if dotted.split(".")[0] in local_tops and ("." in dotted or ":" in request[1]):
                 names.append(dotted)
     return names
 
