@@ -14,8 +14,12 @@ from snakemake.utils import validate
 sys.path.insert(0, os.path.join(workflow.basedir, "scripts"))
 from radsnake.cohort import case_spec, has_draft, load_cohort  # noqa: E402
 from radsnake.errors import InputError  # noqa: E402
-from radsnake.snakemake_fixes import apply as apply_snakemake_fixes  # noqa: E402
+from radsnake.snakemake_fixes import apply as apply_snakemake_fixes, unsupported_version  # noqa: E402
 
+# The fixes below are written for the pinned Snakemake: another version stops here, in one line.
+if unsupported_version(SNAKEMAKE_VERSION):
+    print(unsupported_version(SNAKEMAKE_VERSION), file=sys.stderr)
+    sys.exit(1)
 # One pending scheduler wake-up instead of one per finished job (see the module's docstring).
 apply_snakemake_fixes(SNAKEMAKE_VERSION)
 from radsnake import external  # noqa: E402

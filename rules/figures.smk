@@ -101,6 +101,7 @@ rule plot_importance:
             "results/figures/importance.png",
             caption="../docs/report/importance.rst",
             category="5. Models",
+            subcategory="Feature importance",
             labels={"figure": "coefficients and importances"},
         ),
         pdf="results/figures/importance.pdf",

@@ -79,13 +79,15 @@ rule robustness_icc:
         icc=report(
             "results/robustness/icc.csv",
             caption="../docs/report/icc_table.rst",
-            category="6. Feature robustness",
+            category="3. Feature selection",
+            subcategory="Feature robustness",
             labels={"table": "ICC per feature"},
         ),
         cases=report(
             "results/robustness/cases.csv",
             caption="../docs/report/robustness_cases.rst",
-            category="6. Feature robustness",
+            category="3. Feature selection",
+            subcategory="Feature robustness",
             labels={"table": "cases of the ICC"},
         ),
     params:
@@ -111,7 +113,8 @@ rule plot_icc:
         png=report(
             "results/figures/icc.png",
             caption="../docs/report/icc.rst",
-            category="6. Feature robustness",
+            category="3. Feature selection",
+            subcategory="Feature robustness",
             labels={"figure": "ICC per feature"},
         ),
         pdf="results/figures/icc.pdf",

@@ -44,3 +44,29 @@ def test_repeated_reevaluations_keep_one_pending_timer():
         time.sleep(0.01)
     scheduler._schedule_reevalutation(0.05)
     assert scheduler._open_jobs.acquire(timeout=5)
+
+
+def test_another_snakemake_version_stops_the_workflow_in_one_line(tmp_path):
+    """The documented command under a Snakemake that claims another version (set by a
+    sitecustomize before the Snakefile is read): one radsnake line, no traceback, no job."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "sitecustomize.py").write_text("import snakemake\nsnakemake.__version__ = '9.28.0'\n")
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("snakemake")), "-n", "--cores", "1", "--configfile", "config/demo/config.yaml"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(tmp_path)),
+        timeout=300,
+    )
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.startswith("radsnake: ")]
+    assert lines == [
+        "radsnake: Snakemake 9.28.0 is running, but radsnake is checked against Snakemake 9.27.1 only "
+        "(envs/requirements.lock; its scheduler and run-log fixes, radsnake.snakemake_fixes, are written for "
+        "that version): run `make install` and start the workflow with .venv/bin/snakemake"
+    ]
+    assert "Traceback" not in result.stderr and "Job stats" not in result.stdout

@@ -12,6 +12,11 @@ The timer's only purpose is to look again once the rate-limit window has passed,
 one pending timer is enough. ``apply()`` keeps at most one pending timer per scheduler
 and makes it a daemon thread (a pending timer must not delay the end of a run).
 Scheduling decisions are unchanged.
+
+Both patches are written against one Snakemake version, the one envs/requirements.lock
+pins. Under any other version the workflow stops at once with one line
+(``unsupported_version``) instead of running unpatched or patching code it was never
+checked against (tests/test_snakemake_fixes.py).
 """
 
 from __future__ import annotations
@@ -21,13 +26,25 @@ import os
 import shutil
 import threading
 
-# Checked against this version's source; other versions are left alone.
+# Checked against this version's source (the lock's pin); the workflow refuses others.
 FIXED_VERSIONS = ("9.27.1",)
 
 
+def unsupported_version(snakemake_version: str) -> str:
+    """The one-line refusal for a Snakemake these patches were not checked against, or ""."""
+    if snakemake_version in FIXED_VERSIONS:
+        return ""
+    return (
+        f"radsnake: Snakemake {snakemake_version} is running, but radsnake is checked against Snakemake "
+        f"{' or '.join(FIXED_VERSIONS)} only (envs/requirements.lock; its scheduler and run-log fixes, "
+        "radsnake.snakemake_fixes, are written for that version): run `make install` and start the workflow "
+        "with .venv/bin/snakemake"
+    )
+
+
 def apply(snakemake_version: str) -> bool:
-    """Patch the scheduler of a known Snakemake version; returns whether it did."""
-    if snakemake_version not in FIXED_VERSIONS:
+    """Patch the scheduler of the pinned Snakemake; returns False (patching nothing) for another."""
+    if unsupported_version(snakemake_version):
         return False
     from snakemake.scheduling.job_scheduler import JobScheduler
 
