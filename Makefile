@@ -22,8 +22,13 @@ test:
 install:
 	bash envs/install.sh
 
-lint: install
+# The workflow (Snakemake's linter, snakefmt) and the Python code (ruff; pyproject.toml
+# has its rules). Linters come from envs/requirements-lint.lock (install.sh --lint).
+lint:
+	bash envs/install.sh --lint
 	$(BIN)/snakemake --lint --configfile $(DEMO_CONFIG)
+	$(BIN)/snakefmt --check Snakefile rules/
+	$(BIN)/ruff check scripts/ tests/ bench/
 
 # A new study folder outside the clone (README, "Your own study"): make new-study DIR=~/studies/lung
 new-study:

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Default install: a pip virtualenv in .venv from envs/requirements.lock.
-# Usage: bash envs/install.sh [--test]   (--test also brings R and its packages for the
+# Usage: bash envs/install.sh [--test|--lint]   (--lint adds make lint's linters; --test those and R and its packages for the
 # reference tests, and Chromium for the report's browser test). Installs missing Debian
 # packages with apt-get when run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_test=0
-[ "${1:-}" = "--test" ] && want_test=1
+want_lint=0
+[ "${1:-}" = "--test" ] && want_test=1 && want_lint=1
+[ "${1:-}" = "--lint" ] && want_lint=1
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 
@@ -39,6 +41,11 @@ if [ ! -f "$stamp" ] || [ envs/requirements.lock -nt "$stamp" ]; then
     $VENV/bin/pip install -q --disable-pip-version-check --no-build-isolation "$(pin pyradiomics)"
     $VENV/bin/pip install -q --disable-pip-version-check -r envs/requirements.lock
     touch "$stamp"
+fi
+
+if [ $want_lint = 1 ]; then
+    # make lint's snakefmt and ruff, pinned with their dependencies.
+    $VENV/bin/pip install -q --disable-pip-version-check --no-deps -r envs/requirements-lint.lock
 fi
 
 if [ $want_test = 1 ]; then

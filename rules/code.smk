@@ -13,15 +13,12 @@ RADSNAKE_CODE = CodeBase(
 )
 
 
-def scripts_of(rule):
-    """The script a rule runs: its script directive, or the .py path a shell rule passes."""
-    if rule.script:
-        return [rule.basedir.join(rule.script).get_path_or_uri(secret_free=True)]
-    return [value for value in rule.params if isinstance(value, str) and value.endswith(".py") and os.path.isfile(value)]
-
-
+# The script a rule runs: its script directive, or the .py path a shell rule passes as a param.
 for _rule in workflow.rules:
-    _scripts = scripts_of(_rule)
+    if _rule.script:
+        _scripts = [_rule.basedir.join(_rule.script).get_path_or_uri(secret_free=True)]
+    else:
+        _scripts = [v for v in _rule.params if isinstance(v, str) and v.endswith(".py") and os.path.isfile(v)]
     if _scripts and "code" in _rule.params.keys():
         stop(f"radsnake: rule {_rule.name} has a param named code, which rules/code.smk sets: rename it")
     if _scripts:
