@@ -32,6 +32,7 @@ include: "rules/bundle.smk"
 include: "rules/apply.smk"
 include: "rules/negative_control.smk"
 include: "rules/comparison.smk"
+include: "rules/survival.smk"
 include: "rules/provenance.smk"
 include: "rules/run_end.smk"
 
