@@ -1,5 +1,5 @@
 """Feature selection for survival endpoints, fitted on the cases it is given (training cases,
-or a CV fold's training part inside a Pipeline): univariate Cox screening with the
+or a CV fold's training part inside a Pipeline): univariate Cox (score test) screening with the
 Benjamini-Hochberg FDR, correlation pruning, then the Cox-LASSO (scikit-survival's
 CoxnetSurvivalAnalysis, glmnet's algorithm and Breslow ties) with its penalty chosen by
 cross-validated partial-likelihood deviance at the 1-SE rule (cv.glmnet's grouped
@@ -9,17 +9,15 @@ deviance). The LASSO's linear predictor is the rad-score (docs/survival.md).
 from __future__ import annotations
 
 import logging
-import math
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
+from scipy.stats import chi2, rankdata
 from sklearn.base import BaseEstimator
 from sklearn.feature_selection import SelectorMixin
 from sklearn.model_selection import StratifiedKFold
 from statsmodels.stats.multitest import multipletests
 
-from radsnake.survival_stats import cox_table, structured
 
 log = logging.getLogger(__name__)
 
@@ -51,18 +49,25 @@ def breslow_loglik(linear_predictors: np.ndarray, time: np.ndarray, event: np.nd
 
 
 def univariate_p_values(X: np.ndarray, time, event) -> np.ndarray:
-    """Wald p-value of each column alone in a Cox model (Efron ties); 1 for a constant column."""
-    p = np.ones(X.shape[1])
-    for k in range(X.shape[1]):
-        if np.ptp(X[:, k]) == 0:
-            continue
-        try:
-            p[k] = float(cox_table(pd.DataFrame({"x": X[:, k]}), time, event)["p_value"].iloc[0])
-        except (np.linalg.LinAlgError, ValueError):
-            p[k] = 1.0
-        if not math.isfinite(p[k]):
-            p[k] = 1.0
-    return p
+    """Each column's p-value in its own univariate Cox model: the score test at beta = 0
+    (Breslow ties; for a binary column the log-rank test), all columns at once. Closed
+    form, so a 1,000-feature screen inside every CV fold takes milliseconds (a Wald test
+    needs an iterative fit per feature). 1 for a column with no variance in risk sets."""
+    X = np.asarray(X, float)
+    time, event = np.asarray(time, float), np.asarray(event).astype(int)
+    order = np.argsort(-time, kind="stable")
+    t, d, x = time[order], event[order], X[order]
+    last = np.searchsorted(-t, -t, side="right") - 1
+    at_risk = np.arange(1, t.size + 1, dtype=float)[last]
+    mean = np.cumsum(x, axis=0)[last] / at_risk[:, None]
+    second = np.cumsum(x**2, axis=0)[last] / at_risk[:, None]
+    events = d == 1
+    score = (x[events] - mean[events]).sum(axis=0)
+    information = (second[events] - mean[events] ** 2).sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        statistic = score**2 / information
+    p = chi2.sf(statistic, 1)
+    return np.where(np.isfinite(p) & (information > 1e-12), p, 1.0)
 
 
 def correlation_prune(X: np.ndarray, order: np.ndarray, threshold: float) -> np.ndarray:
