@@ -33,6 +33,7 @@ include: "rules/apply.smk"
 include: "rules/negative_control.smk"
 include: "rules/comparison.smk"
 include: "rules/survival.smk"
+include: "rules/survival_report.smk"
 include: "rules/provenance.smk"
 include: "rules/run_end.smk"
 
