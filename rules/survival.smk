@@ -2,6 +2,7 @@
 # Cox-LASSO signature, one tuned model per survival.models entry, then the statistics.
 SURVIVAL_MODELS = config["survival"]["models"]
 SURVIVAL_SETTINGS = config["survival"]
+SURVIVAL_VALIDATION = config["survival"]["bootstrap"] > 0
 
 
 wildcard_constraints:
@@ -22,7 +23,9 @@ def survival_outputs():
     targets += expand("results/survival/models/{smodel}/predictions.csv", smodel=SURVIVAL_MODELS)
     if NEGATIVE_CONTROL:
         targets.append("results/survival/negative_control/metrics.csv")
-    return targets
+    if SURVIVAL_VALIDATION:
+        targets.append("results/survival/validation/optimism.csv")
+    return targets + survival_report_outputs()
 
 
 rule survival_outcomes:
@@ -168,3 +171,39 @@ rule survival_cox_tables:
         "../envs/modelling.yaml"
     script:
         "../scripts/survival_cox_tables.py"
+
+
+# Internal validation: Harrell's bootstrap optimism of the C-index, the whole pipeline
+# refitted on each resample of the training cases (docs/survival.md). One job for every
+# model: the resamples run in parallel within it.
+rule survival_validate:
+    input:
+        features="results/features.csv",
+        split="results/split.csv",
+        outcomes="results/survival/outcomes.csv",
+        predictions=expand("results/survival/models/{smodel}/predictions.csv", smodel=SURVIVAL_MODELS),
+    output:
+        resamples="results/survival/validation/bootstrap.csv",
+        optimism=report(
+            "results/survival/validation/optimism.csv",
+            caption="../docs/report/survival_optimism.rst",
+            category="5. Models",
+            labels={"table": "survival bootstrap optimism"},
+        ),
+    params:
+        models=SURVIVAL_MODELS,
+        clinical=list(config["clinical"]),
+        settings=SURVIVAL_SETTINGS,
+        endpoint=config["endpoint"],
+        seed=config["seed"],
+    log:
+        "logs/survival_validate.log",
+    benchmark:
+        "benchmarks/survival_validate.tsv"
+    threads: config["resources"]["model_threads"]
+    resources:
+        mem_mb=4000,
+    conda:
+        "../envs/modelling.yaml"
+    script:
+        "../scripts/survival_validate.py"

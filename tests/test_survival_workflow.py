@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from conftest import FAST_CONFIG, r_reference_values, snakemake, write_config
 
@@ -40,8 +41,8 @@ def survival_study(folder, n=100, seed=7, times=None, events=None):
     config["endpoint"] = {"type": "survival", "time_column": "os_months", "event_column": "death",
                           "horizons": HORIZONS}
     config["survival"] = {
-        "cv_folds": 3, "n_alphas": 20,
-        "param_grid": {"random_survival_forest": {"n_estimators": [50], "min_samples_leaf": [10]},
+        "cv_folds": 3, "n_alphas": 20, "bootstrap": 10,
+        "param_grid": {"random_survival_forest": {"n_estimators": [30], "min_samples_leaf": [10]},
                        "coxnet": {"l1_ratio": [1.0], "alpha_ratio": [0.2, 0.05]}},
     }
     config["negative_control"] = {"enabled": True}
@@ -106,15 +107,52 @@ def test_split_is_stratified_by_event_and_kept(study):
     assert set(kept["case_id"]) == set(internal.index)
 
 
-def test_negative_control_has_no_signal(study):
+def test_negative_control_has_no_signal_on_any_set(study):
+    """Refitted on training outcomes permuted (the permutation least correlated with the
+    truth), every model's C-index CI contains 0.5 on every set, the training set's real
+    outcomes included; summary.md says so."""
     folder, _ = study
-    control = pd.read_csv(folder / "results" / "survival" / "negative_control" / "metrics.csv")
-    test = control[control["set"] == "test"]
-    assert len(test) == 3
-    assert ((test["c_index_ci_low"] < 0.5) & (test["c_index_ci_high"] > 0.5)).all(), test
-    card = json.loads((folder / "results" / "survival" / "negative_control" / "models" / "coxnet" / "model.json")
-                      .read_text())
+    results = folder / "results" / "survival"
+    control = pd.read_csv(results / "negative_control" / "metrics.csv")
+    assert len(control) == 9 and set(control["set"]) == {"train", "test", "external"}
+    assert ((control["c_index_ci_low"] < 0.5) & (control["c_index_ci_high"] > 0.5)).all(), control
+    card = json.loads((results / "negative_control" / "models" / "coxnet" / "model.json").read_text())
     assert card["permuted_outcomes"] is True
+    log = (folder / "logs" / "survival_fit_control" / "coxnet.log").read_text()
+    assert "negative control: training outcomes permuted (correlation with the truth 0.0" in log
+    summary = (results / "summary.md").read_text()
+    for row in control[control["set"] != "train"].itertuples():
+        assert (f"- {row.model} on {row.set}: C-index {row.c_index:.3f} ({row.c_index_ci_low:.3f}–"
+                f"{row.c_index_ci_high:.3f}); the CI contains 0.5, as it must.") in summary
+
+
+def test_summary_figures_and_internal_validation(study):
+    folder, _ = study
+    results = folder / "results" / "survival"
+    metrics = pd.read_csv(results / "metrics.csv").set_index(["model", "set"])
+    summary = (results / "summary.md").read_text()
+    row = metrics.loc[("coxnet", "test")]
+    assert (f"- coxnet on test: C-index {row.c_index:.3f} ({row.c_index_ci_low:.3f}–{row.c_index_ci_high:.3f}); "
+            "the CI lies above 0.5: a prognostic signal on held-out cases.") in summary
+    # Harrell's bootstrap optimism: 10 resamples (config), whole pipeline refitted on each.
+    optimism = pd.read_csv(results / "validation" / "optimism.csv").set_index("model")
+    resamples = pd.read_csv(results / "validation" / "bootstrap.csv")
+    assert optimism.columns.tolist() == ["n_boot", "apparent_c", "optimism", "optimism_sd", "corrected_c"]
+    for model, table in resamples.groupby("model"):
+        assert table["resample"].tolist() == list(range(1, 11))
+        assert np.allclose(table["optimism"], table["c_boot"] - table["c_original"])
+        assert optimism.loc[model, "apparent_c"] == pytest.approx(metrics.loc[(model, "train"), "c_index"], abs=1e-12)
+        assert optimism.loc[model, "optimism"] == pytest.approx(table["optimism"].mean(), abs=1e-12)
+        assert optimism.loc[model, "corrected_c"] == pytest.approx(
+            optimism.loc[model, "apparent_c"] - optimism.loc[model, "optimism"], abs=1e-12)
+        assert f"- {model}: apparent C-index {optimism.loc[model, 'apparent_c']:.3f}" in summary
+    assert (optimism["optimism"] > 0).all()  # a fitted model looks better on its own cases
+    figures = results / "figures"
+    for kind in ("km", "calibration", "decision_curve"):
+        for set_name in ("train", "test", "external"):
+            assert Image.open(figures / f"{kind}_{set_name}.png").info["dpi"][0] == pytest.approx(300, abs=0.5)
+            assert (figures / f"{kind}_{set_name}.pdf").read_bytes().startswith(b"%PDF")
+    assert (figures / "td_auc.png").exists()
 
 
 def test_c_index_and_ci_match_r_concordance(study, tmp_path):
