@@ -6,7 +6,6 @@ import hashlib
 import numpy as np
 import pandas as pd
 from PIL import Image
-
 from radsnake.survival_evaluation import calibration_table, decision_curve, evaluate
 from radsnake.survival_figures import plot_survival
 from radsnake.tables import write_csv

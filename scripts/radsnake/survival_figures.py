@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from radsnake.figures import DPI, PALETTE, STYLE, save_figure
+from radsnake.figures import PALETTE, STYLE, save_figure
 
 # fontTools logs every glyph subset of every PDF at INFO: noise in the job log.
 logging.getLogger("fontTools").setLevel(logging.WARNING)
@@ -228,4 +228,4 @@ def plot_survival(tables: dict, models, horizons, sets, unit, outputs) -> None:
                   outputs["td_auc_pdf"])
 
 
-__all__ = ["km_figure", "td_auc_figure", "calibration_figure", "decision_curve_figure", "plot_survival"]
+__all__ = ["calibration_figure", "decision_curve_figure", "km_figure", "plot_survival", "td_auc_figure"]

@@ -42,29 +42,25 @@ def fmt(value) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
 
 
-def signal_verdicts(metrics: pd.DataFrame) -> list[str]:
-    lines = []
-    for _, row in held_out(metrics).iterrows():
-        if row["c_index_ci_low"] > CHANCE:
-            verdict = "the CI lies above 0.5: a prognostic signal on held-out cases"
-        elif row["c_index_ci_high"] < CHANCE:
-            verdict = "the CI lies below 0.5: the risk ranks the cases backwards"
-        else:
-            verdict = "the CI contains 0.5: no signal shown"
-        lines.append(f"- {row['model']} on {row['set']}: C-index {interval(row)}; {verdict}.")
-    return lines
+def signal_verdict(row) -> str:
+    if row["c_index_ci_low"] > CHANCE:
+        return "the CI lies above 0.5: a prognostic signal on held-out cases"
+    if row["c_index_ci_high"] < CHANCE:
+        return "the CI lies below 0.5: the risk ranks the cases backwards"
+    return "the CI contains 0.5: no signal shown"
 
 
-def control_verdicts(control: pd.DataFrame) -> list[str]:
-    lines = []
-    for _, row in held_out(control).iterrows():
-        if excludes_chance(row):
-            verdict = ("the CI EXCLUDES 0.5: by chance (about 1 in 20 per row) or leakage; "
-                       "look at the pipeline before trusting the real models")
-        else:
-            verdict = "the CI contains 0.5, as it must"
-        lines.append(f"- {row['model']} on {row['set']}: C-index {interval(row)}; {verdict}.")
-    return lines
+def control_verdict(row) -> str:
+    if excludes_chance(row):
+        return ("the CI EXCLUDES 0.5: by chance (about 1 in 20 per row) or leakage; "
+                "look at the pipeline before trusting the real models")
+    return "the CI contains 0.5, as it must"
+
+
+def verdict_lines(metrics: pd.DataFrame, verdict) -> list[str]:
+    """One line per model and held-out set: its C-index with CI and the verdict on it."""
+    return [f"- {row['model']} on {row['set']}: C-index {interval(row)}; {verdict(row)}."
+            for _, row in held_out(metrics).iterrows()]
 
 
 def validation_lines(validation: pd.DataFrame) -> list[str]:
@@ -84,20 +80,20 @@ def summary_lines(metrics: pd.DataFrame, control: pd.DataFrame | None, validatio
     lines = [
         "# Survival study",
         "",
-        f"Training set: {int(train['n'])} cases, {int(train['events'])} events (time in {unit}). "
-        "Harrell's C with the 95% CI of survival::concordance (infinitesimal jackknife).",
+        (f"Training set: {int(train['n'])} cases, {int(train['events'])} events (time in {unit}). "
+         "Harrell's C with the 95% CI of survival::concordance (infinitesimal jackknife)."),
         "",
         *metrics_table(metrics),
         "",
         "## Held-out C-index",
         "",
-        *signal_verdicts(metrics),
+        *verdict_lines(metrics, signal_verdict),
     ]
     if validation is not None:
         lines += ["", "## Internal validation (Harrell's bootstrap optimism, training cases)", "",
                   *validation_lines(validation)]
     if control is not None:
-        lines += ["", "## Negative control (training outcomes permuted)", "", *control_verdicts(control)]
+        lines += ["", "## Negative control (training outcomes permuted)", "", *verdict_lines(control, control_verdict)]
     return lines
 
 

@@ -56,7 +56,7 @@ def bootstrap_optimism(X: np.ndarray, time: np.ndarray, event: np.ndarray, model
 def optimism_row(model: str, apparent: float, table: pd.DataFrame) -> dict:
     used = table["optimism"].dropna()
     optimism = float(used.mean()) if len(used) else np.nan
-    return {"model": model, "n_boot": int(len(used)), "apparent_c": apparent, "optimism": optimism,
+    return {"model": model, "n_boot": len(used), "apparent_c": apparent, "optimism": optimism,
             "optimism_sd": float(used.std(ddof=1)) if len(used) > 1 else np.nan,
             "corrected_c": apparent - optimism}
 
