@@ -41,8 +41,8 @@ def survival_study(folder, n=100, seed=7, times=None, events=None):
     config["endpoint"] = {"type": "survival", "time_column": "os_months", "event_column": "death",
                           "horizons": HORIZONS}
     config["survival"] = {
-        "cv_folds": 3, "n_alphas": 20, "bootstrap": 10,
-        "param_grid": {"random_survival_forest": {"n_estimators": [30], "min_samples_leaf": [10]},
+        "cv_folds": 3, "n_alphas": 10, "bootstrap": 8,
+        "param_grid": {"random_survival_forest": {"n_estimators": [20], "min_samples_leaf": [10]},
                        "coxnet": {"l1_ratio": [1.0], "alpha_ratio": [0.2, 0.05]}},
     }
     config["negative_control"] = {"enabled": True}
@@ -134,12 +134,12 @@ def test_summary_figures_and_internal_validation(study):
     row = metrics.loc[("coxnet", "test")]
     assert (f"- coxnet on test: C-index {row.c_index:.3f} ({row.c_index_ci_low:.3f}–{row.c_index_ci_high:.3f}); "
             "the CI lies above 0.5: a prognostic signal on held-out cases.") in summary
-    # Harrell's bootstrap optimism: 10 resamples (config), whole pipeline refitted on each.
+    # Harrell's bootstrap optimism: 8 resamples (config), whole pipeline refitted on each.
     optimism = pd.read_csv(results / "validation" / "optimism.csv").set_index("model")
     resamples = pd.read_csv(results / "validation" / "bootstrap.csv")
     assert optimism.columns.tolist() == ["n_boot", "apparent_c", "optimism", "optimism_sd", "corrected_c"]
     for model, table in resamples.groupby("model"):
-        assert table["resample"].tolist() == list(range(1, 11))
+        assert table["resample"].tolist() == list(range(1, 9))
         assert np.allclose(table["optimism"], table["c_boot"] - table["c_original"])
         assert optimism.loc[model, "apparent_c"] == pytest.approx(metrics.loc[(model, "train"), "c_index"], abs=1e-12)
         assert optimism.loc[model, "optimism"] == pytest.approx(table["optimism"].mean(), abs=1e-12)
