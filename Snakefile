@@ -32,6 +32,8 @@ include: "rules/bundle.smk"
 include: "rules/apply.smk"
 include: "rules/negative_control.smk"
 include: "rules/comparison.smk"
+include: "rules/survival.smk"
+include: "rules/survival_report.smk"
 include: "rules/provenance.smk"
 include: "rules/run_end.smk"
 # Last: gives every rule above the hash of the code it runs.

@@ -52,8 +52,8 @@ if [ $want_test = 1 ]; then
     # ComBat reference for tests/test_harmonise.py (test-only; pure Python, no dependencies).
     $VENV/bin/pip install -q --disable-pip-version-check --no-deps "neuroCombat==0.2.12"
     # Reference statistics come from R itself (pROC, rms, psych, brglm2), as reviewers recompute them.
-    if ! command -v Rscript >/dev/null || ! Rscript -e 'library(pROC); library(rms); library(psych); library(brglm2)' >/dev/null 2>&1; then
-        apt_install r-base-core r-cran-proc r-cran-rms r-cran-psych r-cran-brglm2
+    if ! command -v Rscript >/dev/null || ! Rscript -e 'library(pROC); library(rms); library(psych); library(brglm2); library(glmnet); library(riskRegression)' >/dev/null 2>&1; then
+        apt_install r-base-core r-cran-proc r-cran-rms r-cran-psych r-cran-brglm2 r-cran-survival r-cran-glmnet r-cran-riskregression
     fi
     # tests/browser.py opens reports in Debian's headless Chromium (driven over the DevTools
     # protocol with websocket-client from the lock; nothing downloads a browser of its own).

@@ -11,6 +11,8 @@ if BRING_YOUR_OWN_FEATURES:
         params:
             schema=COHORT_SCHEMA,
             clinical=config["clinical"],
+            # survival: the label of features.csv is the sheet's event (radsnake.survival_cohort)
+            **endpoint_param(),
         log:
             "logs/import_features.log",
         resources:
@@ -34,6 +36,8 @@ else:
         params:
             schema=COHORT_SCHEMA,
             clinical=config["clinical"],
+            # survival: the label of features.csv is the sheet's event (radsnake.survival_cohort)
+            **endpoint_param(),
         log:
             "logs/aggregate_features.log",
         benchmark:

@@ -71,6 +71,14 @@ study.resolve_paths(config, _given_paths, os.path.dirname(CONFIG_FILE), STUDY_DI
 
 COHORT_SCHEMA = os.path.join(workflow.basedir, "config", "schemas", "cohort.schema.yaml")
 BRING_YOUR_OWN_FEATURES = bool(config["features_table"])
+SURVIVAL = config["endpoint"]["type"] == "survival"
+
+
+def endpoint_param():
+    """The endpoint as a param of the jobs reading the sheet, in survival studies only (so
+    that binary studies keep their params, and their outputs, as before)."""
+    return {"endpoint": config["endpoint"]} if SURVIVAL else {}
+
 
 try:
     COHORT = load_cohort(
@@ -80,6 +88,7 @@ try:
         need_images=not BRING_YOUR_OWN_FEATURES,
         generated_files=config["demo"]["enabled"],
         modalities=config["modalities"],
+        endpoint=config["endpoint"] if SURVIVAL else None,
     )
     if not BRING_YOUR_OWN_FEATURES:
         # PyRadiomics would check its params only inside every extraction job.
@@ -102,6 +111,16 @@ try:
     if _adopted:
         logger.info(_adopted)
     splitting.read_kept(SPLIT_KEPT, "")  # a damaged kept split stops here, before any job
+    if SURVIVAL:  # horizons and events per variable, on the planned training set
+        from radsnake.robustness import planned_sets
+        from radsnake.survival_cohort import study_problems
+
+        _survival_problems = study_problems(
+            COHORT, planned_sets(COHORT, config["split"], config["seed"], CASE_COHORTS, SPLIT_KEPT),
+            config["endpoint"], os.path.abspath(config["cohort"]),
+        )
+        if _survival_problems:
+            stop("\n".join(f"radsnake: {line}" for line in _survival_problems))
 except InputError as err:
     stop(f"radsnake: {err}")
 for _note in COHORT.attrs.get("notes", []):
@@ -518,6 +537,8 @@ def get_icc_table(wildcards):
 
 def all_outputs():
     """Everything a study produces; per-case files are listed so that added cases are never missed."""
+    if SURVIVAL:  # a survival study: its own models and statistics (rules/survival.smk)
+        return ["results/features.csv", "results/split.csv", *survival_outputs(), PROVENANCE_JSON]
     targets = [
         "results/features.csv",
         "results/split.csv",

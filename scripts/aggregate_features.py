@@ -10,4 +10,5 @@ with job(snakemake.log[0], snakemake.threads):
         clinical=dict(snakemake.params.clinical),
         output_csv=snakemake.output.features,
         params_path=snakemake.input.params,
+        endpoint=dict(snakemake.params.get("endpoint", {})),
     )

@@ -9,4 +9,5 @@ with job(snakemake.log[0], snakemake.threads):
         schema_path=snakemake.params.schema,
         clinical=dict(snakemake.params.clinical),
         output_csv=snakemake.output.features,
+        endpoint=dict(snakemake.params.get("endpoint", {})),
     )

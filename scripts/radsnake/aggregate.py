@@ -224,10 +224,11 @@ def aggregate_features(
     clinical: dict[str, str],
     output_csv: str,
     params_path: str | None = None,
+    endpoint: dict | None = None,
 ) -> None:
     """features.csv from the per-case files; params_path: the current PyRadiomics params
     file, which every file must have been made with (check_same_params)."""
-    cohort = load_cohort(sheet_path, schema_path, clinical, need_images=False)
+    cohort = load_cohort(sheet_path, schema_path, clinical, need_images=False, endpoint=endpoint)
     case_files = checked(read_case_files(feature_files), params_path)
     features, sources, excluded = case_files.features, case_files.sources, case_files.excluded
     for case_id, reason in sorted(excluded.items()):
@@ -246,6 +247,7 @@ def import_features(
     schema_path: str,
     clinical: dict[str, str],
     output_csv: str,
+    endpoint: dict | None = None,
 ) -> None:
-    cohort = load_cohort(sheet_path, schema_path, clinical, need_images=False)
+    cohort = load_cohort(sheet_path, schema_path, clinical, need_images=False, endpoint=endpoint)
     write_table(read_feature_table(table_path, cohort).astype(np.float64), cohort, clinical, output_csv)

@@ -17,6 +17,7 @@ import yaml
 from radsnake.errors import InputError
 from radsnake.identity import same_content_groups
 from radsnake.sheets import is_number, read_table, to_numbers
+from radsnake.survival_cohort import is_survival, outcome_columns, outcome_problems, with_outcome
 
 REQUIRED_IMAGE_COLUMNS = ("image", "mask")
 # Optional second segmentation of a case, for the ICC of feature robustness.
@@ -89,6 +90,7 @@ def load_cohort(
     generated_files: bool = False,
     modalities=(),
     labels_required: bool = True,
+    endpoint: dict | None = None,
 ) -> pd.DataFrame:
     """Read the sheet, check it, and return it indexed by case_id with resolved paths.
 
@@ -117,11 +119,14 @@ def load_cohort(
     separator = sheet.attrs["separator"]
 
     image_cols = image_columns(modalities)
+    survival = is_survival(endpoint)
+    if survival:  # the event is the label
+        sheet, labels_required = sheet.drop(columns="label", errors="ignore"), False
     if not labels_required and "label" in sheet.columns and not sheet["label"].str.strip().any():
         sheet = sheet.drop(columns="label")
     labelled = labels_required or "label" in sheet.columns
     required = ["case_id", *(["label"] if labelled else []), *((*image_cols, "mask") if need_images else ())]
-    required += list(clinical)
+    required += list(clinical) + (outcome_columns(endpoint) if survival else [])
     missing = [c for c in required if c not in sheet.columns]
     if missing:
         raise InputError(
@@ -137,6 +142,8 @@ def load_cohort(
 
     problems = _row_problems(sheet, schema_path, clinical, labelled, separator)
     problems += _duplicate_problems(sheet)
+    if survival:
+        problems += outcome_problems(sheet, endpoint, separator)
     notes = []
     if need_images and not problems:
         problems += _file_problems(sheet, os.path.dirname(sheet_path), generated_files, image_cols)
@@ -160,6 +167,8 @@ def load_cohort(
     for column, kind in clinical.items():
         if kind == "numeric":
             cohort[column] = to_numbers(cohort[column], separator)
+    if survival:
+        cohort = with_outcome(cohort, endpoint, separator)
     cohort["pending"] = [pending_reason(r) if need_images else "" for r in sheet.to_dict("records")]
     if need_images:
         sheet_dir = os.path.dirname(sheet_path)

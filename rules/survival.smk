@@ -1,0 +1,209 @@
+# Survival studies (endpoint.type: survival; docs/survival.md): outcomes from the sheet, the
+# Cox-LASSO signature, one tuned model per survival.models entry, then the statistics.
+SURVIVAL_MODELS = config["survival"]["models"]
+SURVIVAL_SETTINGS = config["survival"]
+SURVIVAL_VALIDATION = config["survival"]["bootstrap"] > 0
+
+
+wildcard_constraints:
+    smodel="|".join(SURVIVAL_MODELS),
+
+
+def survival_outputs():
+    targets = [
+        "results/survival/metrics.csv",
+        "results/survival/risk_groups.csv",
+        "results/survival/km.csv",
+        "results/survival/calibration.csv",
+        "results/survival/decision_curve.csv",
+        "results/survival/cox_univariate.csv",
+        "results/survival/cox_multivariable.csv",
+        "results/survival/selection/selected_features.csv",
+    ]
+    targets += expand("results/survival/models/{smodel}/predictions.csv", smodel=SURVIVAL_MODELS)
+    if NEGATIVE_CONTROL:
+        targets.append("results/survival/negative_control/metrics.csv")
+    if SURVIVAL_VALIDATION:
+        targets.append("results/survival/validation/optimism.csv")
+    return targets + survival_report_outputs()
+
+
+rule survival_outcomes:
+    localrule: True
+    input:
+        sheet=config["cohort"],
+    output:
+        outcomes="results/survival/outcomes.csv",
+    params:
+        schema=COHORT_SCHEMA,
+        clinical=config["clinical"],
+        endpoint=config["endpoint"],
+    log:
+        "logs/survival_outcomes.log",
+    conda:
+        "../envs/modelling.yaml"
+    script:
+        "../scripts/survival_outcomes.py"
+
+
+rule survival_select:
+    input:
+        features="results/features.csv",
+        split="results/split.csv",
+        outcomes="results/survival/outcomes.csv",
+    output:
+        selected="results/survival/selection/selected_features.csv",
+        coefficients="results/survival/selection/lasso_coefficients.csv",
+        path="results/survival/selection/lasso_path.csv",
+        cv="results/survival/selection/lasso_cv.csv",
+        radscore="results/survival/selection/radscore.csv",
+    params:
+        clinical=list(config["clinical"]),
+        settings=SURVIVAL_SETTINGS,
+        seed=config["seed"],
+    log:
+        "logs/survival_select.log",
+    conda:
+        "../envs/modelling.yaml"
+    script:
+        "../scripts/survival_select.py"
+
+
+rule survival_fit:
+    input:
+        features="results/features.csv",
+        split="results/split.csv",
+        outcomes="results/survival/outcomes.csv",
+    output:
+        predictions="results/survival/models/{smodel}/predictions.csv",
+        curves="results/survival/models/{smodel}/survival_curves.csv",
+        model="results/survival/models/{smodel}/model.joblib",
+        model_info="results/survival/models/{smodel}/model.json",
+        cv_results="results/survival/models/{smodel}/cv_results.csv",
+    params:
+        clinical=list(config["clinical"]),
+        settings=SURVIVAL_SETTINGS,
+        endpoint=config["endpoint"],
+        seed=config["seed"],
+        permute=False,
+    log:
+        "logs/survival_fit/{smodel}.log",
+    benchmark:
+        "benchmarks/survival_fit/{smodel}.tsv"
+    threads: config["resources"]["model_threads"]
+    resources:
+        mem_mb=4000,
+    conda:
+        "../envs/modelling.yaml"
+    script:
+        "../scripts/survival_fit.py"
+
+
+# The negative control: the same models fitted on training times and events shuffled
+# among the training cases; their held-out C-index CIs must contain 0.5.
+use rule survival_fit as survival_fit_control with:
+    output:
+        predictions="results/survival/negative_control/models/{smodel}/predictions.csv",
+        curves="results/survival/negative_control/models/{smodel}/survival_curves.csv",
+        model="results/survival/negative_control/models/{smodel}/model.joblib",
+        model_info="results/survival/negative_control/models/{smodel}/model.json",
+        cv_results="results/survival/negative_control/models/{smodel}/cv_results.csv",
+    params:
+        clinical=list(config["clinical"]),
+        settings=SURVIVAL_SETTINGS,
+        endpoint=config["endpoint"],
+        seed=config["seed"],
+        permute=True,
+    log:
+        "logs/survival_fit_control/{smodel}.log",
+    benchmark:
+        "benchmarks/survival_fit_control/{smodel}.tsv"
+
+
+rule survival_evaluate:
+    input:
+        predictions=expand("results/survival/models/{smodel}/predictions.csv", smodel=SURVIVAL_MODELS),
+        curves=expand("results/survival/models/{smodel}/survival_curves.csv", smodel=SURVIVAL_MODELS),
+    output:
+        metrics="results/survival/metrics.csv",
+        risk_groups="results/survival/risk_groups.csv",
+        km="results/survival/km.csv",
+        calibration="results/survival/calibration.csv",
+        decision_curve="results/survival/decision_curve.csv",
+    params:
+        models=SURVIVAL_MODELS,
+        sets=evaluation_sets(),
+        horizons=config["endpoint"]["horizons"],
+    log:
+        "logs/survival_evaluate.log",
+    conda:
+        "../envs/modelling.yaml"
+    script:
+        "../scripts/survival_evaluate.py"
+
+
+use rule survival_evaluate as survival_evaluate_control with:
+    input:
+        predictions=expand("results/survival/negative_control/models/{smodel}/predictions.csv", smodel=SURVIVAL_MODELS),
+        curves=expand("results/survival/negative_control/models/{smodel}/survival_curves.csv", smodel=SURVIVAL_MODELS),
+    output:
+        metrics="results/survival/negative_control/metrics.csv",
+        risk_groups="results/survival/negative_control/risk_groups.csv",
+        km="results/survival/negative_control/km.csv",
+        calibration="results/survival/negative_control/calibration.csv",
+        decision_curve="results/survival/negative_control/decision_curve.csv",
+    log:
+        "logs/survival_evaluate_control.log",
+
+
+rule survival_cox_tables:
+    input:
+        radscore="results/survival/selection/radscore.csv",
+        features="results/features.csv",
+    output:
+        univariate="results/survival/cox_univariate.csv",
+        multivariable="results/survival/cox_multivariable.csv",
+    params:
+        clinical=config["clinical"],
+    log:
+        "logs/survival_cox_tables.log",
+    conda:
+        "../envs/modelling.yaml"
+    script:
+        "../scripts/survival_cox_tables.py"
+
+
+# Internal validation: Harrell's bootstrap optimism of the C-index, the whole pipeline
+# refitted on each resample of the training cases (docs/survival.md). One job for every
+# model: the resamples run in parallel within it.
+rule survival_validate:
+    input:
+        features="results/features.csv",
+        split="results/split.csv",
+        outcomes="results/survival/outcomes.csv",
+        predictions=expand("results/survival/models/{smodel}/predictions.csv", smodel=SURVIVAL_MODELS),
+    output:
+        resamples="results/survival/validation/bootstrap.csv",
+        optimism=report(
+            "results/survival/validation/optimism.csv",
+            caption="../docs/report/survival_optimism.rst",
+            category="5. Models",
+            labels={"table": "survival bootstrap optimism"},
+        ),
+    params:
+        models=SURVIVAL_MODELS,
+        clinical=list(config["clinical"]),
+        settings=SURVIVAL_SETTINGS,
+        endpoint=config["endpoint"],
+        seed=config["seed"],
+    log:
+        "logs/survival_validate.log",
+    benchmark:
+        "benchmarks/survival_validate.tsv"
+    threads: config["resources"]["model_threads"]
+    resources:
+        mem_mb=4000,
+    conda:
+        "../envs/modelling.yaml"
+    script:
+        "../scripts/survival_validate.py"

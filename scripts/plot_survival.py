@@ -1,0 +1,14 @@
+from radsnake.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    from radsnake.survival_figures import plot_survival
+
+    plot_survival(
+        tables={name: getattr(snakemake.input, name) for name in
+                ("metrics", "km", "groups", "calibration", "decision_curve")},
+        models=list(snakemake.params.models),
+        horizons=[float(h) for h in snakemake.params.horizons],
+        sets=list(snakemake.params.sets),
+        unit=snakemake.params.unit,
+        outputs=dict(snakemake.output.items()),
+    )

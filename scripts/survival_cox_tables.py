@@ -1,0 +1,11 @@
+from radsnake.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    from radsnake.survival_jobs import cox_tables
+
+    cox_tables(
+        radscore_csv=snakemake.input.radscore,
+        features_csv=snakemake.input.features,
+        clinical=dict(snakemake.params.clinical),
+        outputs=dict(snakemake.output.items()),
+    )

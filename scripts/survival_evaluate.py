@@ -1,0 +1,13 @@
+from radsnake.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    from radsnake.survival_jobs import evaluate_survival
+
+    evaluate_survival(
+        prediction_files=list(snakemake.input.predictions),
+        curve_files=list(snakemake.input.curves),
+        models=list(snakemake.params.models),
+        sets=list(snakemake.params.sets),
+        horizons=[float(h) for h in snakemake.params.horizons],
+        outputs=dict(snakemake.output.items()),
+    )

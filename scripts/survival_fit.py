@@ -1,0 +1,17 @@
+from radsnake.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    from radsnake.survival_jobs import fit_survival_model
+
+    fit_survival_model(
+        features_csv=snakemake.input.features,
+        split_csv=snakemake.input.split,
+        outcomes_csv=snakemake.input.outcomes,
+        clinical=list(snakemake.params.clinical),
+        model=snakemake.wildcards.smodel,
+        settings=dict(snakemake.params.settings),
+        endpoint=dict(snakemake.params.endpoint),
+        seed=snakemake.params.seed,
+        permute=bool(snakemake.params.permute),
+        outputs=dict(snakemake.output.items()),
+    )

@@ -1,0 +1,12 @@
+from radsnake.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    from radsnake.survival_jobs import write_outcomes
+
+    write_outcomes(
+        sheet_path=snakemake.input.sheet,
+        schema_path=snakemake.params.schema,
+        clinical=dict(snakemake.params.clinical),
+        endpoint=dict(snakemake.params.endpoint),
+        output_csv=snakemake.output.outcomes,
+    )

@@ -1,0 +1,14 @@
+from radsnake.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    from radsnake.survival_jobs import select_survival_features
+
+    select_survival_features(
+        features_csv=snakemake.input.features,
+        split_csv=snakemake.input.split,
+        outcomes_csv=snakemake.input.outcomes,
+        clinical=list(snakemake.params.clinical),
+        settings=dict(snakemake.params.settings),
+        seed=snakemake.params.seed,
+        outputs=dict(snakemake.output.items()),
+    )

@@ -1,0 +1,17 @@
+from radsnake.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    from radsnake.survival_validation import validate_survival_models
+
+    validate_survival_models(
+        features_csv=snakemake.input.features,
+        split_csv=snakemake.input.split,
+        outcomes_csv=snakemake.input.outcomes,
+        prediction_files=dict(zip(snakemake.params.models, snakemake.input.predictions)),
+        clinical=list(snakemake.params.clinical),
+        settings=dict(snakemake.params.settings),
+        endpoint=dict(snakemake.params.endpoint),
+        seed=snakemake.params.seed,
+        threads=snakemake.threads,
+        outputs=dict(snakemake.output.items()),
+    )
