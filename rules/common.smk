@@ -3,6 +3,7 @@ import glob
 import json
 import os
 import re
+import shlex
 import sys
 from functools import cache
 
@@ -185,7 +186,6 @@ if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
 else:
     PYTHON = sys.executable
 EXTRACT_SCRIPT = os.path.join(workflow.basedir, "scripts", "extract_features.py")
-QC_SCRIPT = os.path.join(workflow.basedir, "scripts", "qc_case.py")
 MODELS = config["models"]["enabled"]
 HARMONISE = config["harmonisation"]["method"] != "none"
 NEGATIVE_CONTROL = config["negative_control"]["enabled"]
@@ -265,6 +265,12 @@ def warm_worker_flag():
 
 def resample_flag():
     return "--resample" if config["qc"]["resample_to_reference"] else ""
+
+
+def output_flags(wildcards, output):
+    """--qc X --features Y ... : the per-case job's named outputs as its script's flags,
+    so that the robustness and apply jobs (use rule ... with:) can name other outputs."""
+    return " ".join(f"--{name} {shlex.quote(str(path))}" for name, path in output.items())
 
 
 def qc_tolerance():
@@ -347,16 +353,8 @@ def case_input_files(case):
     return files
 
 
-def get_case_content(wildcards):
-    return content_of([*case_image_paths(wildcards.case), case_spec_of(wildcards.case)["mask"]])
-
-
 def get_extract_content(wildcards):
     return content_of([*case_image_paths(wildcards.case), case_spec_of(wildcards.case)["mask"], PARAMS_FILE])
-
-
-def get_repeat_content(wildcards):
-    return content_of([*case_image_paths(wildcards.case), COHORT.loc[wildcards.case]["mask_repeat"]])
 
 
 def get_robustness_content(wildcards):
@@ -473,19 +471,8 @@ def get_robustness_spec(wildcards):
     return case_spec_json(wildcards.case)
 
 
-def get_repeat_spec(wildcards):
-    return repeat_spec_json(wildcards.case)
-
-
 def get_robustness_mask(wildcards):
     return get_repeat_mask(wildcards) if wildcards.perturbation == "repeat" else get_mask(wildcards)
-
-
-def get_robustness_qc(wildcards):
-    """QC row deciding whether the job extracts: the repeat mask has its own QC."""
-    if wildcards.perturbation == "repeat":
-        return f"results/robustness/qc/{wildcards.case}.csv"
-    return f"results/qc/cases/{wildcards.case}.csv"
 
 
 def perturbation_flag(wildcards):
