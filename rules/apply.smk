@@ -54,8 +54,8 @@ if APPLY_COHORT is not None:
                 diagnostics=f"{APPLY_DIR}/diagnostics/{{case}}.csv",
             params:
                 content="",  # the new cases' files rerun it by modification time
-                spec=get_apply_case_spec,
-                window="",
+                args=case_job_args(get_apply_case_spec),
+                settings=case_job_settings(overlay=False),
             log:
                 f"logs/apply_extract_features/{APPLY_NAME}/{{case}}.log",
             benchmark:

@@ -7,8 +7,7 @@
 # (rules/robustness.smk, rules/apply.smk); each named output becomes a --<name> flag.
 rule extract_features:
     input:
-        images=get_images,
-        mask=get_mask,
+        unpack(get_case_files),
         params=by_content([PARAMS_FILE]),
     output:
         qc="results/qc/cases/{case}.csv",
@@ -21,19 +20,17 @@ rule extract_features:
             subcategory="Overlays",
             labels={"case": "{case}"},
         ),
+    # Few params and input functions, and few fields in the command: each costs
+    # Snakemake's planning time per case (docs/benchmarks.md, planning).
     params:
         # What the input files hold: a replaced file reruns the case whatever its time.
         content=get_extract_content,
-        spec=get_case_spec,
-        outputs=output_flags,
-        on_fail=config["qc"]["on_fail"],
-        tolerance=qc_tolerance(),
-        window=f"--window {config['qc']['overlay_window']}",
+        # --case, --spec and the outputs (case_job_args in rules/common.smk).
+        args=case_job_args(get_case_spec),
+        # QC settings, the overlay window, the interpreter and the worker choice: a
+        # change reruns every case.
+        settings=case_job_settings(overlay=True),
         perturbation="",
-        resample=resample_flag(),
-        python=PYTHON,
-        script=EXTRACT_SCRIPT,
-        warm_worker=warm_worker_flag(),
     log:
         "logs/extract_features/{case}.log",
     benchmark:
@@ -44,6 +41,5 @@ rule extract_features:
     conda:
         "../envs/extract.yaml"
     shell:
-        "{params.python} {params.script} --case {wildcards.case} --spec {params.spec:q} --params {input.params:q} "
-        "{params.outputs} --on-fail {params.on_fail} --tolerance {params.tolerance:q} {params.window} "
-        "{params.resample} {params.perturbation} --log {log:q} --threads {threads} {params.warm_worker}"
+        "{params.settings} {params.args} --params {input.params:q} {params.perturbation} --log {log:q} "
+        "--threads {threads}"

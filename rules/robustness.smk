@@ -18,8 +18,8 @@ use rule extract_features as extract_robustness with:
         diagnostics="results/robustness/diagnostics/{case}/{perturbation}.csv",
     params:
         content=get_robustness_content,
-        spec=get_robustness_spec,
-        window="",
+        args=case_job_args(get_robustness_spec),
+        settings=case_job_settings(overlay=False),
         perturbation=perturbation_flag,
     log:
         "logs/extract_robustness/{case}/{perturbation}.log",
