@@ -4,7 +4,7 @@ For each size, a study with that many cases (empty placeholder image and mask fi
 a dry run reads no image, but the cohort loader checks that they exist) is dry-run
 with the real workflow (default target: every output of the study) and with
 bench/trivial.smk (one job per case + one aggregate job). Each is run --repeats
-times; the median counts. Targets: the largest size under 10 s and within 1.5x of
+times, interleaved; the median counts. Targets: the largest size under 10 s and within 1.5x of
 the trivial Snakefile. The cost of reruns by content (radsnake.fingerprints: a stat
 of every input file, and a reading of those not hashed before) is timed on its own, on
 the same files: cold (no store: every file read) and warm (store present: stats
@@ -81,14 +81,24 @@ def count_jobs(log: Path) -> int:
     return -1
 
 
-def time_dry_runs(study: Path, which: str, repeats: int) -> dict:
-    walls = []
+def time_dry_runs(study: Path, repeats: int) -> dict:
+    """Both dry runs, interleaved (workflow, trivial, workflow, ...), so that a change in
+    the machine's load falls on both sides alike."""
+    walls = {"workflow": [], "trivial": []}
+    cpus = {"workflow": [], "trivial": []}
+    loads = []
     for attempt in range(repeats):
-        run = benchlib.run_timed(dry_run_cmd(study, which), cwd=benchlib.REPO, log_dir=study, env=benchlib.env_for_runs(),
-                                 label=f"{which}-dry-run")
-        walls.append(run["wall_s"])
-    jobs = count_jobs(study / f"bench-{which}-dry-run.log")
-    return {"walls_s": walls, "median_s": statistics.median(walls), "jobs": jobs}
+        for which in walls:
+            loads.append(benchlib.load_average())
+            run = benchlib.run_timed(dry_run_cmd(study, which), cwd=benchlib.REPO, log_dir=study,
+                                     env=benchlib.env_for_runs(), label=f"{which}-dry-run")
+            walls[which].append(run["wall_s"])
+            cpus[which].append(run["cpu_s"])
+    return {
+        which: {"walls_s": runs, "median_s": statistics.median(runs), "median_cpu_s": statistics.median(cpus[which]),
+                "jobs": count_jobs(study / f"bench-{which}-dry-run.log"), "loads_before": loads}
+        for which, runs in walls.items()
+    }
 
 
 def time_fingerprints(study: Path, repeats: int) -> dict:
@@ -165,14 +175,17 @@ def main() -> None:
         start = time.perf_counter()
         study = make_study(workdir, n)
         say(f"  study with placeholder files ready in {time.perf_counter() - start:.1f} s: {study}")
-        real = time_dry_runs(study, "workflow", args.repeats)
-        trivial = time_dry_runs(study, "trivial", args.repeats)
+        timed = time_dry_runs(study, args.repeats)
+        real, trivial = timed["workflow"], timed["trivial"]
         ratio = real["median_s"] / trivial["median_s"]
         say(f"  workflow: {real['jobs']} jobs, dry runs {', '.join(f'{w:.2f}' for w in real['walls_s'])} s "
             f"(median {real['median_s']:.2f} s)")
         say(f"  trivial:  {trivial['jobs']} jobs, dry runs {', '.join(f'{w:.2f}' for w in trivial['walls_s'])} s "
             f"(median {trivial['median_s']:.2f} s)")
-        say(f"  RATIO workflow / trivial: {ratio:.2f}x (target <= {TARGET_RATIO}x)")
+        say(f"  CPU time (median): workflow {real['median_cpu_s']:.2f} s, trivial {trivial['median_cpu_s']:.2f} s, "
+            f"ratio {real['median_cpu_s'] / trivial['median_cpu_s']:.2f}x")
+        say(f"  RATIO workflow / trivial: {ratio:.2f}x (target <= {TARGET_RATIO}x); load before each run: "
+            f"{'; '.join(real['loads_before'])}")
         content = time_fingerprints(study, args.repeats)
         content["cold_ratio"] = content["cold_s"] / trivial["median_s"]
         content["warm_ratio"] = content["warm_s"] / trivial["median_s"]

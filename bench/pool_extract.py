@@ -1,4 +1,5 @@
-"""A minimal hand-written batch: PyRadiomics in a process pool, one task per case.
+"""A minimal hand-written batch: PyRadiomics in a process pool
+(concurrent.futures.ProcessPoolExecutor over RadiomicsFeatureExtractor.execute), one task per case.
 
 The second baseline of bench/extraction.py. PyRadiomics' CLI waits for its pool in a
 busy loop (`while not task.ready(): pass`), which keeps one core busy for the whole run;
@@ -12,7 +13,7 @@ from __future__ import annotations
 import csv
 import logging
 import sys
-from multiprocessing import Pool
+from concurrent.futures import ProcessPoolExecutor
 
 _extractor = None
 
@@ -38,8 +39,8 @@ def _extract(case: dict) -> dict:
 def main(cases_csv: str, params_path: str, workers: int, out_csv: str) -> None:
     with open(cases_csv, newline="") as handle:
         cases = list(csv.DictReader(handle))
-    with Pool(workers, initializer=_start, initargs=(params_path,)) as pool:
-        rows = pool.map(_extract, cases, chunksize=1)
+    with ProcessPoolExecutor(workers, initializer=_start, initargs=(params_path,)) as pool:
+        rows = list(pool.map(_extract, cases, chunksize=1))
     with open(out_csv, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()

@@ -1,6 +1,6 @@
-# The baseline of bench/planning.py: the workflow's per-case shape (a QC job per case, then
-# an extraction job and an overlay job that read the image, mask and QC row; one table of QC
-# rows, one aggregate of features) with nothing else, to time Snakemake's own planning.
+# The baseline of bench/planning.py: the minimal per-patient DAG, one job per case that
+# reads its image and mask (through input functions, as the workflow's jobs do), plus one
+# aggregate; nothing else, to time Snakemake's own planning.
 import csv
 
 with open(config["cohort"], newline="") as handle:
@@ -18,49 +18,16 @@ def mask(wildcards):
 rule all:
     input:
         "results/features.csv",
-        "results/qc.csv",
-        expand("results/overlays/{case}.png", case=CASES),
 
 
-rule qc:
+rule case:
     input:
-        image=image,
-        mask=mask,
-    output:
-        "results/qc/{case}.csv",
-    shell:
-        "touch {output}"
-
-
-rule extract:
-    input:
-        qc="results/qc/{case}.csv",
         image=image,
         mask=mask,
     output:
         "results/features/{case}.csv",
     shell:
         "touch {output}"
-
-
-rule overlay:
-    input:
-        qc="results/qc/{case}.csv",
-        image=image,
-        mask=mask,
-    output:
-        "results/overlays/{case}.png",
-    shell:
-        "touch {output}"
-
-
-rule qc_table:
-    input:
-        expand("results/qc/{case}.csv", case=CASES),
-    output:
-        "results/qc.csv",
-    shell:
-        "cat {input} > {output}"
 
 
 rule aggregate:

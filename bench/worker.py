@@ -1,8 +1,8 @@
 """Does the warm worker pay? The workflow with and without it, on the same cases.
 
 Same demo-size cases (radsnake.demo, 64 x 64 x 32 voxels, the demo's params), same
-N: `snakemake --cores N results/features.csv` (a qc_case and an extract_features job per
-case, then aggregation) with `resources.warm_worker: true` and `false`. Runs are
+N: `snakemake --cores N results/features.csv` (one extract_features job per case, then
+aggregation) with `resources.warm_worker: true` and `false`. Runs are
 interleaved (warm, cold, cold, warm, ...) so that load from other work hits both sides
 alike. Each run starts from an empty study folder, so a warm run starts its own worker
 (private to the study folder) inside the timed run. CPU time counts the detached

@@ -1,7 +1,7 @@
 # Apply the frozen bundles to new patients: `snakemake apply_all` (an explicit target, never
-# part of the study's default run). The new cases go through the study's own per-case QC
-# and extraction rules (same scripts, same params file, same warm worker), into
-# results/apply/<name>/; extraction starts only once apply_check has accepted the bundles.
+# part of the study's default run). The new cases go through the study's own per-case job
+# (QC and extraction: same script, same params file, same warm worker), into
+# results/apply/<name>/; it starts only once apply_check has accepted the bundles.
 rule apply_all:
     input:
         get_apply_targets,
@@ -29,18 +29,6 @@ if APPLY_COHORT is not None:
 
     if not APPLY_FROM_TABLE:
 
-        use rule qc_case as apply_qc_case with:
-            input:
-                images=get_apply_images,
-                mask=get_apply_mask,
-                params=config["pyradiomics"]["params"],
-            output:
-                qc=f"{APPLY_DIR}/qc/cases/{{case}}.csv",
-            params:
-                spec=get_apply_case_spec,
-            log:
-                f"logs/apply_qc_case/{APPLY_NAME}/{{case}}.log",
-
         use rule qc_table as apply_qc_table with:
             # `with:` resets localrule to False (Snakemake 9.27.1): set it again.
             localrule: True
@@ -57,15 +45,17 @@ if APPLY_COHORT is not None:
         use rule extract_features as apply_extract_features with:
             input:
                 checks=f"{APPLY_DIR}/checks.json",
-                qc=f"{APPLY_DIR}/qc/cases/{{case}}.csv",
                 images=get_apply_images,
                 mask=get_apply_mask,
                 params=config["pyradiomics"]["params"],
             output:
+                qc=f"{APPLY_DIR}/qc/cases/{{case}}.csv",
                 features=f"{APPLY_DIR}/features/{{case}}.csv",
                 diagnostics=f"{APPLY_DIR}/diagnostics/{{case}}.csv",
             params:
-                spec=get_apply_case_spec,
+                content="",  # the new cases' files rerun it by modification time
+                args=case_job_args(get_apply_case_spec),
+                settings=case_job_settings(overlay=False),
             log:
                 f"logs/apply_extract_features/{APPLY_NAME}/{{case}}.log",
             benchmark:

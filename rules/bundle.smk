@@ -1,6 +1,7 @@
 # Freeze every fitted model, with what applying it to new patients needs (radsnake.bundle,
 # docs/apply.md): the model and rad-score pipelines, input features, params hash, training
 # summary, thresholds, versions and config. The params file is an input: its hash is recorded.
+# The extraction's library versions come from the training cases' diagnostics files.
 rule bundle_model:
     localrule: True
     input:
@@ -13,13 +14,15 @@ rule bundle_model:
         split="results/split.csv",
         icc=get_icc_table,
         params=get_bundle_params,
-        diagnostics=get_case_diagnostics,
     output:
         bundle="results/bundle/{model}/bundle.joblib",
         card="results/bundle/{model}/bundle.json",
     params:
         clinical=list(config["clinical"]),
         settings=get_bundle_settings,
+        # Read in the job, not inputs: the per-case diagnostics are written with the
+        # features, so features.csv (an input) follows them; 4 x N inputs cost planning.
+        diagnostics="" if BRING_YOUR_OWN_FEATURES else "results/diagnostics",
     log:
         "logs/bundle_model/{model}.log",
     resources:

@@ -3,6 +3,7 @@ import glob
 import json
 import os
 import re
+import shlex
 import sys
 from functools import cache
 
@@ -127,10 +128,12 @@ for _note in COHORT.attrs.get("notes", []):
     logger.warning(f"radsnake: warning: cohort sheet {os.path.abspath(config['cohort'])}: {_note}")
 
 CASES = list(COHORT.index)
+# The sheet's rows as dicts: a pandas .loc per case cost seconds of planning at 10,000 cases.
+COHORT_ROWS = COHORT.to_dict("index")
 # Cases whose mask a human has not accepted yet: listed in results/qc/excluded.csv, not extracted.
 PENDING = {case: reason for case, reason in COHORT["pending"].items() if reason}
 EXTRACT_CASES = [] if BRING_YOUR_OWN_FEATURES else [case for case in CASES if case not in PENDING]
-DRAFT_CASES = [] if BRING_YOUR_OWN_FEATURES else [case for case in CASES if has_draft(COHORT.loc[case])]
+DRAFT_CASES = [] if BRING_YOUR_OWN_FEATURES else [case for case in CASES if has_draft(COHORT_ROWS[case])]
 
 
 def check_clinical_values():
@@ -189,7 +192,7 @@ if ROBUSTNESS["enabled"]:
     try:
         ROBUSTNESS_PLAN = plan(
             planned_training_cases(COHORT, config["split"], config["seed"], CASE_COHORTS, SPLIT_KEPT),
-            {case for case in EXTRACT_CASES if COHORT.loc[case].get("mask_repeat", "")},
+            {case for case in EXTRACT_CASES if COHORT_ROWS[case].get("mask_repeat", "")},
             ROBUSTNESS["source"],
             list(ROBUSTNESS["perturbations"]),
             ROBUSTNESS["max_cases"],
@@ -208,7 +211,6 @@ if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
 else:
     PYTHON = sys.executable
 EXTRACT_SCRIPT = os.path.join(workflow.basedir, "scripts", "extract_features.py")
-QC_SCRIPT = os.path.join(workflow.basedir, "scripts", "qc_case.py")
 MODELS = config["models"]["enabled"]
 HARMONISE = config["harmonisation"]["method"] != "none"
 NEGATIVE_CONTROL = config["negative_control"]["enabled"]
@@ -290,6 +292,32 @@ def resample_flag():
     return "--resample" if config["qc"]["resample_to_reference"] else ""
 
 
+def case_job_args(spec_of):
+    """The per-case job's --case, --spec and outputs (--qc X --features Y ...) as one
+    param: the robustness and apply jobs (use rule ... with:) name other outputs and
+    specs. `spec_of(wildcards)` is the spec's JSON."""
+
+    def args(wildcards, output):
+        outputs = " ".join(f"--{name} {shlex.quote(str(path))}" for name, path in output.items())
+        return f"--case {wildcards.case} --spec {shlex.quote(spec_of(wildcards))} {outputs}"
+
+    return args
+
+
+def case_job_settings(overlay):
+    """The interpreter, script and study-wide settings of the per-case job, as one string."""
+    settings = [
+        shlex.quote(PYTHON),
+        shlex.quote(EXTRACT_SCRIPT),
+        f"--on-fail {config['qc']['on_fail']}",
+        f"--tolerance {shlex.quote(qc_tolerance())}",
+        resample_flag(),
+        f"--window {config['qc']['overlay_window']}" if overlay else "",
+        warm_worker_flag(),
+    ]
+    return " ".join(part for part in settings if part)
+
+
 def qc_tolerance():
     return json.dumps(config["qc"]["tolerance"], sort_keys=True)
 
@@ -307,7 +335,7 @@ def spec_of_row(record):
 # Memoised: a dry run of 10,000 cases asks for each case's spec from several rules.
 @cache
 def case_spec_of(case):
-    return spec_of_row(COHORT.loc[case])
+    return spec_of_row(COHORT_ROWS[case])
 
 
 @cache
@@ -327,6 +355,12 @@ def get_draft_image(wildcards):
 
 def get_images(wildcards):
     return by_content(case_image_paths(wildcards.case))
+
+
+def get_case_files(wildcards):
+    """The case's images and mask (one input function: each costs planning time)."""
+    spec = case_spec_of(wildcards.case)
+    return {"images": by_content([entry["path"] for entry in spec["images"]]), "mask": by_content([spec["mask"]])}
 
 
 def case_image_paths(case):
@@ -365,21 +399,13 @@ PARAMS_FILE = config["pyradiomics"]["params"]
 
 def case_input_files(case):
     files = [*case_image_paths(case), case_spec_of(case)["mask"]]
-    if case in ROBUSTNESS_CASES and COHORT.loc[case].get("mask_repeat", ""):
-        files.append(COHORT.loc[case]["mask_repeat"])
+    if case in ROBUSTNESS_CASES and COHORT_ROWS[case].get("mask_repeat", ""):
+        files.append(COHORT_ROWS[case]["mask_repeat"])
     return files
-
-
-def get_case_content(wildcards):
-    return content_of([*case_image_paths(wildcards.case), case_spec_of(wildcards.case)["mask"]])
 
 
 def get_extract_content(wildcards):
     return content_of([*case_image_paths(wildcards.case), case_spec_of(wildcards.case)["mask"], PARAMS_FILE])
-
-
-def get_repeat_content(wildcards):
-    return content_of([*case_image_paths(wildcards.case), COHORT.loc[wildcards.case]["mask_repeat"]])
 
 
 def get_robustness_content(wildcards):
@@ -496,19 +522,8 @@ def get_robustness_spec(wildcards):
     return case_spec_json(wildcards.case)
 
 
-def get_repeat_spec(wildcards):
-    return repeat_spec_json(wildcards.case)
-
-
 def get_robustness_mask(wildcards):
     return get_repeat_mask(wildcards) if wildcards.perturbation == "repeat" else get_mask(wildcards)
-
-
-def get_robustness_qc(wildcards):
-    """QC row deciding whether the job extracts: the repeat mask has its own QC."""
-    if wildcards.perturbation == "repeat":
-        return f"results/robustness/qc/{wildcards.case}.csv"
-    return f"results/qc/cases/{wildcards.case}.csv"
 
 
 def perturbation_flag(wildcards):
@@ -536,7 +551,7 @@ def get_icc_table(wildcards):
 
 
 def all_outputs():
-    """Everything a study produces; per-case files are listed so that added cases are never missed."""
+    """Everything a study produces. Per-case files come in through the tables that gather them."""
     if SURVIVAL:  # a survival study: its own models and statistics (rules/survival.smk)
         return ["results/features.csv", "results/split.csv", *survival_outputs(), PROVENANCE_JSON]
     targets = [
@@ -555,8 +570,8 @@ def all_outputs():
     if config["validation"]["enabled"]:
         targets.append("results/validation/summary.csv")
     if not BRING_YOUR_OWN_FEATURES:
-        targets += expand("results/features/{case}.csv", case=EXTRACT_CASES)
-        targets += expand("results/qc/overlays/{case}.png", case=EXTRACT_CASES)
+        # Every case's job (its features, QC row, diagnostics and overlay) is pulled in by
+        # the aggregation and the QC table; listing its files here too cost planning time.
         targets += expand("results/drafts/{case}_mask.nii.gz", case=DRAFT_CASES)
         targets += ["results/qc/qc.csv", "results/qc/excluded.csv", "results/features_dictionary.csv"]
     targets += harmonisation_outputs()
@@ -591,10 +606,6 @@ def figure_outputs():
 def get_bundle_params(wildcards):
     """The params file whose hash the bundle records; none when features came from a table."""
     return [] if BRING_YOUR_OWN_FEATURES else [config["pyradiomics"]["params"]]
-
-
-def get_case_diagnostics(wildcards):
-    return expand("results/diagnostics/{case}.csv", case=EXTRACT_CASES)
 
 
 def get_bundle_settings(wildcards):

@@ -1,24 +1,36 @@
-# Per-case PyRadiomics extraction. The params file is an input: editing it reruns extraction.
-# The images, mask and params rerun it by content (rules/common.smk, docs/design.md).
-# The case's QC row is an input too: a case that failed QC (qc.on_fail: exclude) gets an
-# exclusion record instead of features.
+# One job per case (radsnake.casejob): its images and mask are read once, then checked
+# (results/qc/cases/{case}.csv), extracted (features and diagnostics) and drawn (the
+# review overlay). The images, mask and params file rerun it by content (the content
+# param; rules/common.smk, docs/design.md). A case that fails QC stops the run
+# (qc.on_fail: stop) or gets an exclusion record instead of features (exclude).
+# The robustness and apply jobs are this rule with other inputs and outputs
+# (rules/robustness.smk, rules/apply.smk); each named output becomes a --<name> flag.
 rule extract_features:
     input:
-        qc="results/qc/cases/{case}.csv",
-        images=get_images,
-        mask=get_mask,
+        unpack(get_case_files),
         params=by_content([PARAMS_FILE]),
     output:
+        qc="results/qc/cases/{case}.csv",
         features="results/features/{case}.csv",
         diagnostics="results/diagnostics/{case}.csv",
+        overlay=report(
+            "results/qc/overlays/{case}.png",
+            caption="../docs/report/qc_overlay.rst",
+            category="2. Input QC",
+            subcategory="Overlays",
+            labels={"case": "{case}"},
+        ),
+    # Few params and input functions, and few fields in the command: each costs
+    # Snakemake's planning time per case (docs/benchmarks.md, planning).
     params:
         # What the input files hold: a replaced file reruns the case whatever its time.
         content=get_extract_content,
-        spec=get_case_spec,
-        resample=resample_flag(),
-        python=PYTHON,
-        script=EXTRACT_SCRIPT,
-        warm_worker=warm_worker_flag(),
+        # --case, --spec and the outputs (case_job_args in rules/common.smk).
+        args=case_job_args(get_case_spec),
+        # QC settings, the overlay window, the interpreter and the worker choice: a
+        # change reruns every case.
+        settings=case_job_settings(overlay=True),
+        perturbation="",
     log:
         "logs/extract_features/{case}.log",
     benchmark:
@@ -29,7 +41,5 @@ rule extract_features:
     conda:
         "../envs/extract.yaml"
     shell:
-        "{params.python} {params.script} --case {wildcards.case} --spec {params.spec:q} "
-        "--qc {input.qc:q} --params {input.params:q} {params.resample} "
-        "--features {output.features:q} --diagnostics {output.diagnostics:q} --log {log:q} "
-        "--threads {threads} {params.warm_worker}"
+        "{params.settings} {params.args} --params {input.params:q} {params.perturbation} --log {log:q} "
+        "--threads {threads}"

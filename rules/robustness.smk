@@ -1,71 +1,30 @@
 # Feature robustness (docs/robustness.md): each planned training case is extracted again
 # with a second segmentation (mask_repeat) or with perturbed masks, one job per case and
-# perturbation through the same extraction code as extract_features; the ICC of every
+# perturbation, as the case's own extraction job (extract_features); the ICC of every
 # feature then decides which features selection and the models may use.
 
 
-# The second segmentation gets its own input QC, with the case's image, like any mask.
-rule qc_repeat:
+# The case's extraction job with another mask: the second segmentation (mask_repeat),
+# checked by its own QC like any mask, or the case's mask, checked, then perturbed. A
+# perturbation that leaves no ROI writes an exclusion record: the ICC job lists the skip.
+use rule extract_features as extract_robustness with:
     input:
-        images=get_images,
-        mask=get_repeat_mask,
-        params=config["pyradiomics"]["params"],
-    output:
-        qc="results/robustness/qc/{case}.csv",
-    params:
-        content=get_repeat_content,
-        spec=get_repeat_spec,
-        on_fail=config["qc"]["on_fail"],
-        tolerance=qc_tolerance(),
-        resample=resample_flag(),
-        python=PYTHON,
-        script=QC_SCRIPT,
-        warm_worker=warm_worker_flag(),
-    log:
-        "logs/qc_repeat/{case}.log",
-    threads: 1
-    resources:
-        mem_mb=config["resources"]["extract_mem_mb"],
-    conda:
-        "../envs/extract.yaml"
-    shell:
-        "{params.python} {params.script} --case {wildcards.case} --spec {params.spec:q} "
-        "--on-fail {params.on_fail} --tolerance {params.tolerance:q} {params.resample} --params {input.params:q} "
-        "--qc {output.qc:q} --log {log:q} --threads {threads} {params.warm_worker}"
-
-
-# A perturbation that leaves no ROI writes an exclusion record: the ICC job lists the skip.
-rule extract_robustness:
-    input:
-        qc=get_robustness_qc,
         images=get_images,
         mask=get_robustness_mask,
         params=by_content([PARAMS_FILE]),
     output:
+        qc="results/robustness/qc/{case}/{perturbation}.csv",
         features="results/robustness/features/{case}/{perturbation}.csv",
         diagnostics="results/robustness/diagnostics/{case}/{perturbation}.csv",
     params:
         content=get_robustness_content,
-        spec=get_robustness_spec,
+        args=case_job_args(get_robustness_spec),
+        settings=case_job_settings(overlay=False),
         perturbation=perturbation_flag,
-        resample=resample_flag(),
-        python=PYTHON,
-        script=EXTRACT_SCRIPT,
-        warm_worker=warm_worker_flag(),
     log:
         "logs/extract_robustness/{case}/{perturbation}.log",
     benchmark:
         "benchmarks/extract_robustness/{case}/{perturbation}.tsv"
-    threads: 1
-    resources:
-        mem_mb=config["resources"]["extract_mem_mb"],
-    conda:
-        "../envs/extract.yaml"
-    shell:
-        "{params.python} {params.script} --case {wildcards.case} --spec {params.spec:q} "
-        "--qc {input.qc:q} --params {input.params:q} {params.resample} {params.perturbation} "
-        "--features {output.features:q} --diagnostics {output.diagnostics:q} --log {log:q} "
-        "--threads {threads} {params.warm_worker}"
 
 
 # Training cases only (results/split.csv): the held-out sets never inform the filter.

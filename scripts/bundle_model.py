@@ -1,5 +1,14 @@
 from radsnake.runtime import job
 
+
+def diagnostics_files(folder: str) -> list[str]:
+    """The per-case diagnostics; write_bundle reads the training cases' only."""
+    import glob
+    import os
+
+    return sorted(glob.glob(os.path.join(folder, "*.csv"))) if folder else []
+
+
 with job(snakemake.log[0], snakemake.threads):
     from radsnake.bundle import write_bundle
 
@@ -14,7 +23,7 @@ with job(snakemake.log[0], snakemake.threads):
         radscore_csv=snakemake.input.radscore,
         clinical=list(snakemake.params.clinical),
         params_path=snakemake.input.params[0] if snakemake.input.params else None,
-        diagnostics_files=list(snakemake.input.diagnostics),
+        diagnostics_files=diagnostics_files(snakemake.params.diagnostics),
         settings=dict(snakemake.params.settings),
         bundle_joblib=snakemake.output.bundle,
         bundle_json=snakemake.output.card,

@@ -1,6 +1,7 @@
-"""Extract one case. A shell command, not a Snakemake script, so it can use the warm
-worker (radsnake.worker): the script preamble and the imports it saves cost about as
-much as a small ROI's extraction."""
+"""One case's job: input QC, PyRadiomics features and diagnostics, and the review overlay,
+from one reading of its images and mask (radsnake.casejob). A shell command, not a
+Snakemake script, so it can use the warm worker (radsnake.worker): the script preamble
+and the imports it saves cost about as much as a small ROI's extraction."""
 
 import argparse
 import json
@@ -11,25 +12,33 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from radsnake.worker import run  # noqa: E402
 
 parser = argparse.ArgumentParser()
-for name in ("case", "spec", "qc", "params", "features", "diagnostics", "log"):
+for name in ("case", "spec", "params", "qc", "features", "diagnostics", "log"):
     parser.add_argument(f"--{name}", required=True)
+parser.add_argument("--overlay", help="also draw the review overlay here")
+parser.add_argument("--window", default="auto")
+parser.add_argument("--on-fail", default="stop")
+parser.add_argument("--tolerance", default="{}")
 parser.add_argument("--resample", action="store_true")
+parser.add_argument("--perturbation", default="", help="robustness jobs: perturb the ROI first")
 parser.add_argument("--threads", type=int, default=1)
 parser.add_argument("--no-warm-worker", dest="warm", action="store_false")
-parser.add_argument("--perturbation", default="", help="robustness jobs: perturb the ROI first")
 args = parser.parse_args()
 
 sys.exit(
     run(
-        "radsnake.inputs:extract_inputs",
+        "radsnake.casejob:process_case",
         {
             "case_id": args.case,
             "spec": json.loads(args.spec),
-            "qc_csv": args.qc,
             "params_path": args.params,
+            "qc_csv": args.qc,
             "features_csv": args.features,
             "diagnostics_csv": args.diagnostics,
+            "overlay_png": args.overlay,
+            "on_fail": args.on_fail,
+            "tolerance": json.loads(args.tolerance),
             "resample": args.resample,
+            "window": args.window,
             "perturbation": args.perturbation,
         },
         log_path=args.log,

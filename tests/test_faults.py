@@ -234,7 +234,7 @@ def test_reruns_follow_content_not_modification_times(reference, tmp_path):
     corrected = tmp_path / "corrected_mask.nii.gz"
     sitk.WriteImage(sitk.BinaryErode(sitk.ReadImage(str(mask)), [1, 1, 1]), str(corrected))
     replace_keeping_an_older_time(mask, corrected)
-    assert planned_jobs(workdir, TARGET) == {"qc_case": 1, "extract_features": 1, "aggregate_features": 1}
+    assert planned_jobs(workdir, TARGET) == {"extract_features": 1, "aggregate_features": 1}
     dry = snakemake(workdir, "-n", TARGET).stdout
     assert f"case={sheet['case_id'].iloc[case]}" in dry
 
@@ -243,6 +243,5 @@ def test_reruns_follow_content_not_modification_times(reference, tmp_path):
     edited = tmp_path / "params.yaml"
     edited.write_text(yaml.safe_dump(params))
     replace_keeping_an_older_time(workdir / "params.yaml", edited)
-    # Every case is extracted again (the excluded one writes its exclusion record again);
-    # QC reruns for the replaced mask only.
-    assert planned_jobs(workdir, TARGET) == {"qc_case": 1, "extract_features": N_CASES, "aggregate_features": 1}
+    # Every case is checked and extracted again (the excluded one writes its exclusion record again).
+    assert planned_jobs(workdir, TARGET) == {"extract_features": N_CASES, "aggregate_features": 1}

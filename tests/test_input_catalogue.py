@@ -211,7 +211,7 @@ def test_every_bad_case_stops_with_its_message(catalogue):
     missing = [case for case, (_, pattern) in cases.items() if not re.search(pattern, output)]
     assert not missing, f"messages not found for {missing}:\n{output[-6000:]}"
     for case_id in cases:
-        log = (root / "logs" / "qc_case" / f"{case_id}.log").read_text()
+        log = (root / "logs" / "extract_features" / f"{case_id}.log").read_text()
         assert re.search(cases[case_id][1], " ".join(log.split())), case_id
         assert not (root / "results" / "features" / f"{case_id}.csv").exists()
 

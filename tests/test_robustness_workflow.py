@@ -29,7 +29,7 @@ ROBUSTNESS = {
     "icc_type": "icc2_1",
     "icc_threshold": 0.75,
 }
-UPSTREAM = {"demo_case", "qc_case", "qc_overlay", "extract_features", "aggregate_features", "split_cases", "qc_table"}
+UPSTREAM = {"demo_case", "extract_features", "aggregate_features", "split_cases", "qc_table"}
 
 
 def _config(robustness: dict | None = None) -> dict:
@@ -156,7 +156,7 @@ def test_repeat_segmentations_replace_perturbations(study):
     assert sorted(cases["case_id"]) == train  # the test case's repeat is never used
     assert (cases["raters"] == "original;repeat").all() and cases["used"].all()
     for case in train:
-        assert (workdir / "results" / "robustness" / "qc" / f"{case}.csv").exists()
+        assert (workdir / "results" / "robustness" / "qc" / case / "repeat.csv").exists()
         assert (workdir / "results" / "robustness" / "features" / case / "repeat.csv").exists()
     icc = pd.read_csv(workdir / "results" / "robustness" / "icc.csv")
     assert (icc["n_raters"] == 2).all() and (icc["n_cases"] == len(train)).all()

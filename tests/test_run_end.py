@@ -33,7 +33,7 @@ def test_one_failed_case_of_40_is_named_in_the_last_20_lines(tmp_path):
     heading = f"radsnake: this run ended with 1 failed job (also in {tmp_path / 'logs' / 'failures.txt'}):"
     assert heading in last, "\n".join(console[-40:])
     line = last[last.index(heading) + 1]
-    assert line.startswith(f"radsnake: failed job qc_case (case {case}): case {case}: input QC failed for image "), line
+    assert line.startswith(f"radsnake: failed job extract_features (case {case}): case {case}: input QC failed for image "), line
     assert "mask has no voxel with label 1 (labels present: 255), set mask_label for this case" in line
     assert "Look above for error messages" in "\n".join(console[: console.index(heading)])
     assert (tmp_path / "logs" / "failures.txt").read_text().splitlines() == [heading, line]

@@ -41,8 +41,8 @@ CONFIG["split"] = {"method": "random", "test_fraction": 0.3}
 CONFIG["models"]["enabled"] = ["logistic", "decision_tree"]
 CONFIG["evaluation"] = {"bootstrap": 100}
 # Rules that the profile sends to SLURM; every other rule has `localrule: True` (rules/*.smk).
-# Each case's QC, overlay and extraction form one piece of the profile's `extract` group.
-GROUPED_RULES = {"extract_features", "qc_case", "qc_overlay"}
+# Each case's job (QC, overlay and extraction) is one piece of the profile's `extract` group.
+GROUPED_RULES = {"extract_features"}
 SLURM_RULES = GROUPED_RULES | {"select_features", "fit_model", "feature_statistics", "summarise_models", "compare_clinical_models"}
 # Extraction cases per SLURM job here (the profile's 20 would leave a lone 4-case job).
 GROUP_SIZE = 12

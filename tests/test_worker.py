@@ -22,7 +22,6 @@ from radsnake.demo import make_case
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "extract_features.py"
-QC_SCRIPT = REPO / "scripts" / "qc_case.py"
 PARAMS = REPO / "config" / "pyradiomics" / "original.yaml"
 
 
@@ -39,28 +38,12 @@ def spec(image: str, mask: str, label: int = 1) -> str:
     return json.dumps({"images": images, "mask": mask, "label": label, "roi": None, "segment": None, "prefix": False})
 
 
-def check(folder: Path, image: str, mask: str, name: str, *extra: str, label: int = 1):
-    """The case's QC job (scripts/qc_case.py, also run through the worker)."""
-    command = [sys.executable, str(QC_SCRIPT), "--case", "c1", "--spec", spec(image, mask, label)]
-    command += ["--qc", str(folder / f"{name}_qc.csv"), "--on-fail", "stop"]
-    command += ["--tolerance", "{}", "--log", str(folder / f"{name}_qc.log")]
-    return subprocess.run([*command, *extra], capture_output=True, text=True, timeout=300, cwd=folder)
-
-
-def overlay(folder: Path, image: str, mask: str, name: str, *extra: str):
-    """The case's overlay job (scripts/qc_case.py --overlay) for the QC row `name`."""
-    command = [sys.executable, str(QC_SCRIPT), "--case", "c1", "--spec", spec(image, mask)]
-    command += ["--qc", str(folder / f"{name}_qc.csv"), "--overlay", str(folder / f"{name}.png")]
-    command += ["--log", str(folder / f"{name}_overlay.log")]
-    return subprocess.run([*command, *extra], capture_output=True, text=True, timeout=300, cwd=folder)
-
-
 def extract(folder: Path, image: str, mask: str, name: str, *extra: str, label: int = 1):
-    qc = folder / "qc_qc.csv"
-    if not qc.exists():
-        assert check(folder, image, mask, "qc", "--no-warm-worker").returncode == 0
-    command = [sys.executable, str(SCRIPT), "--case", "c1", "--spec", spec(image, mask, label), "--qc", str(qc)]
-    command += ["--params", str(PARAMS), "--log", str(folder / f"{name}.log")]
+    """The case's job (scripts/extract_features.py: QC row, features, diagnostics; with
+    --overlay also the overlay), as the extract_features rule runs it."""
+    command = [sys.executable, str(SCRIPT), "--case", "c1", "--spec", spec(image, mask, label)]
+    command += ["--params", str(PARAMS), "--qc", str(folder / f"{name}_qc.csv"), "--on-fail", "stop"]
+    command += ["--tolerance", "{}", "--log", str(folder / f"{name}.log")]
     command += ["--features", str(folder / f"{name}.csv"), "--diagnostics", str(folder / f"{name}_diag.csv")]
     return subprocess.run([*command, *extra], capture_output=True, text=True, timeout=300, cwd=folder)
 
@@ -71,13 +54,16 @@ def sockets(folder: Path) -> list[Path]:
 
 def test_warm_worker_gives_the_same_bytes_as_its_own_process(case):
     folder, image, mask = case
-    cold = extract(folder, image, mask, "cold", "--no-warm-worker")
-    warm = extract(folder, image, mask, "warm")
+    cold = extract(folder, image, mask, "cold", "--no-warm-worker", "--overlay", str(folder / "cold.png"))
+    warm = extract(folder, image, mask, "warm", "--overlay", str(folder / "warm.png"))
     again = extract(folder, image, mask, "again")
     assert cold.returncode == warm.returncode == again.returncode == 0, warm.stderr
-    assert (folder / "warm.csv").read_bytes() == (folder / "cold.csv").read_bytes()
-    assert (folder / "again.csv").read_bytes() == (folder / "cold.csv").read_bytes()
-    assert (folder / "warm_diag.csv").read_bytes() == (folder / "cold_diag.csv").read_bytes()
+    for suffix in (".csv", "_diag.csv", "_qc.csv"):
+        assert (folder / f"warm{suffix}").read_bytes() == (folder / f"cold{suffix}").read_bytes(), suffix
+        assert (folder / f"again{suffix}").read_bytes() == (folder / f"cold{suffix}").read_bytes(), suffix
+    assert (folder / "warm.png").stat().st_size > 10_000
+    assert (folder / "warm.png").read_bytes() == (folder / "cold.png").read_bytes()
+    assert not (folder / "again.png").exists()
     # (A second one if someone installed a package meanwhile: the key follows the venv.)
     assert sockets(folder), "no warm worker is listening in the study folder"
     assert (folder / ".snakemake" / "radsnake-worker").stat().st_mode & 0o777 == 0o700
@@ -86,25 +72,12 @@ def test_warm_worker_gives_the_same_bytes_as_its_own_process(case):
 
 def test_input_error_reaches_the_job_from_the_worker(case):
     folder, image, mask = case
-    result = check(folder, image, mask, "bad", label=7)
+    result = extract(folder, image, mask, "bad", label=7)
     assert result.returncode == 1
     assert "case c1" in result.stderr and "label 7" in result.stderr
     assert "Traceback" not in result.stderr
-    assert not (folder / "bad_qc.csv").exists()
-    assert "label 7" in (folder / "bad_qc.log").read_text()
-
-
-def test_qc_in_the_worker_gives_the_same_bytes(case):
-    folder, image, mask = case
-    cold = check(folder, image, mask, "qc_cold", "--no-warm-worker")
-    warm = check(folder, image, mask, "qc_warm")
-    assert cold.returncode == warm.returncode == 0, warm.stderr
-    assert (folder / "qc_warm_qc.csv").read_bytes() == (folder / "qc_cold_qc.csv").read_bytes()
-    cold = overlay(folder, image, mask, "qc_cold", "--no-warm-worker")
-    warm = overlay(folder, image, mask, "qc_warm")
-    assert cold.returncode == warm.returncode == 0, warm.stderr
-    assert (folder / "qc_warm.png").stat().st_size > 10_000
-    assert (folder / "qc_warm.png").read_bytes() == (folder / "qc_cold.png").read_bytes()
+    assert not (folder / "bad_qc.csv").exists() and not (folder / "bad.csv").exists()
+    assert "label 7" in (folder / "bad.log").read_text()
 
 
 def test_worker_is_not_used_inside_a_cluster_job(monkeypatch):
@@ -219,7 +192,7 @@ def test_the_worker_is_private_to_its_study_folder(case, tmp_path):
     folder, image, mask = case
     for study in ("lung", "kidney"):
         (tmp_path / study).mkdir()
-        assert check(tmp_path / study, image, mask, "qc").returncode == 0
+        assert extract(tmp_path / study, image, mask, "qc").returncode == 0
         assert sockets(tmp_path / study)
     # A worker folder that is a link, or someone else's, is not used: each job runs in
     # its own process.
@@ -235,7 +208,7 @@ def test_the_worker_is_private_to_its_study_folder(case, tmp_path):
         os.chown(owned / ".snakemake" / "radsnake-worker", 65534, 65534)
         studies.append(owned)
     for study in studies:
-        result = check(study, image, mask, "qc")
+        result = extract(study, image, mask, "qc")
         assert result.returncode == 0, result.stderr
         assert "not using the warm worker" in result.stderr
         assert (study / "qc_qc.csv").read_bytes() == (tmp_path / "lung" / "qc_qc.csv").read_bytes()
@@ -299,7 +272,7 @@ def test_a_case_failing_in_the_worker_is_named_and_the_other_cases_finish(tmp_pa
     assert log.splitlines()[-1].endswith(message[0].removeprefix("radsnake: ")), log[-2000:]
     outside_log = console.replace(log, "")
     assert "Traceback" not in outside_log and "warm worker died" not in console, outside_log[-6000:]
-    assert (tmp_path / "results" / "qc" / "cases" / f"{bad}.csv").exists(), "the image should pass QC"
+    assert "QC failed" not in log, "the image should pass QC"
     assert not (tmp_path / "results" / "features" / f"{bad}.csv").exists()
     for case in sheet["case_id"]:
         if case != bad:

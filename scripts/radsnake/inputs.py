@@ -4,22 +4,20 @@ A case is described by a *spec* (built from its sheet row by
 :func:`radsnake.cohort.case_spec`): its images, one per modality, each a file or a
 DICOM folder with an optional series selector; its mask (label image, RTSTRUCT or
 DICOM-SEG) drawn on the first image; the ROI label, ROI name or segment. The per-case
-QC job (:func:`run_qc`) and the extraction job (:func:`extract_inputs`) read the case
-the same way (:func:`load_case`), so what QC passed is what is extracted. docs/inputs.md
-describes the policy for users.
+job (radsnake.casejob) reads the case once (:func:`load_case`), checks it
+(:func:`qc_row`) and extracts what it checked. docs/inputs.md describes the policy for
+users.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import textwrap
 
 import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 
-from radsnake.cohort import EXCLUSION_COLUMNS, PROVENANCE_PREFIX
+from radsnake.cohort import PROVENANCE_PREFIX
 from radsnake.errors import InputError
 from radsnake.imagefiles import same_grid
 from radsnake.tables import write_csv
@@ -58,12 +56,10 @@ def _without_case(message: str, case_id: str) -> str:
     return message[len(prefix) :] if message.startswith(prefix) else message
 
 
-def qc_row(
-    case_id: str, spec: dict, tolerance: dict | None = None, resample: bool = False, params_path: str | None = None
-):
+def qc_row(case_id: str, spec: dict, tolerance: dict | None = None, resample: bool = False):
     """(QC row, loaded case or None). A file that cannot be read is a failing row whose
-    reason is the reader's message (it names the file and the fix). With ``params_path``
-    the case also passes PyRadiomics' own checks with those params (:func:`pyradiomics_checks`)."""
+    reason is the reader's message (it names the file and the fix). PyRadiomics' own
+    limits are checked by the extraction itself (radsnake.casejob, :func:`pyradiomics_checks`)."""
     from radsnake.qc import qc_case
 
     files = {entry["name"]: entry["path"] for entry in spec["images"]}
@@ -86,28 +82,21 @@ def qc_row(
     images, mask, mask_info = loaded[0], loaded[1], loaded[3]
     row = qc_case(case_id, images, mask, spec["label"], files, spec["mask"], tolerance)
     row["mask_threshold"] = mask_info.get("threshold")
-    if params_path and row["qc_pass"]:
-        reasons = pyradiomics_checks(case_id, images, mask, int(spec["label"]), params_path, row)
-        if reasons:
-            row["qc_pass"] = False
-            row["qc_reasons"] = ";".join(r.replace(";", ",") for r in reasons)
     return row, loaded
 
 
-def pyradiomics_checks(case_id: str, images: dict, mask: sitk.Image, label: int, params_path: str, row: dict) -> list:
-    """PyRadiomics' own limits, before extraction: per image, the pixel type it is cast to
-    for binning (recorded in ``<m>_cast_for_extraction``) and why PyRadiomics would refuse
-    the ROI (reasons returned), run as :func:`extract_inputs` runs them."""
-    from radsnake.extract import binnable, make_extractor, pyradiomics_refusal
+def pyradiomics_checks(case_id: str, images: dict, mask: sitk.Image, label: int, extractor, params_path: str,
+                       row: dict) -> list:
+    """PyRadiomics' own limits: per image, the pixel type it is cast to for binning
+    (recorded in ``<m>_cast_for_extraction``) and why PyRadiomics would refuse the ROI
+    (reasons returned), run as extraction runs them (radsnake.casejob)."""
+    from radsnake.extract import binnable, pyradiomics_refusal
 
-    extractor = make_extractor(params_path)
     reasons = []
     for name, image in images.items():
         image, cast = binnable(image, extractor)
         row[f"{name}_cast_for_extraction"] = cast
-        if cast:
-            log.info("case %s: image %s cast to %s for PyRadiomics' binning", case_id, name, cast)
-        refusal = pyradiomics_refusal(image, _snap(mask, image), label, extractor, params_path)
+        refusal = pyradiomics_refusal(image, snap_to_image(mask, image), label, extractor, params_path)
         if refusal:
             reasons.append(f"image {name}: {refusal}")
     return reasons
@@ -123,72 +112,7 @@ def stop_message(case_id: str, spec: dict, row: dict) -> str:
     )
 
 
-def run_qc(
-    case_id: str,
-    spec: dict,
-    qc_csv: str,
-    on_fail: str = "stop",
-    tolerance: dict | None = None,
-    resample: bool = False,
-    params_path: str | None = None,
-) -> dict:
-    """The per-case QC job: one QC row (results/qc/cases/{case}.csv).
-
-    With ``on_fail="stop"`` a failing case raises InputError (nothing is written; the
-    other cases go on under --keep-going). With ``"exclude"`` the failing row is written.
-    """
-    from radsnake.qc import write_qc_table
-
-    if on_fail not in ("stop", "exclude"):
-        raise InputError(f"qc.on_fail must be stop or exclude, not {on_fail!r}. Correct the config.")
-    row, loaded = qc_row(case_id, spec, tolerance, resample, params_path)
-    if not row["qc_pass"]:
-        log.warning("case %s: QC failed: %s", case_id, row["qc_reasons"])
-        if on_fail == "stop":
-            if loaded is None:  # the reader's own message says best what to do
-                load_case(case_id, spec, resample)
-            raise InputError(stop_message(case_id, spec, row))
-    write_qc_table([row], qc_csv)
-    return row
-
-
-def draw_overlay(
-    case_id: str, spec: dict, qc_csv: str, overlay_png: str, resample: bool = False, window: str = "auto"
-) -> None:
-    """The review PNG of a case that has a QC row: the ROI outline on the image slices,
-    or, when no overlay can be drawn (e.g. unreadable mask), a card with the QC reasons.
-    Its own job, so that the features do not wait for the figures."""
-    from radsnake.overlay import overlay_montage
-
-    reasons = read_qc_row(qc_csv)["qc_reasons"]
-    try:
-        images, mask = load_case(case_id, spec, resample)[:2]
-        overlay_montage(next(iter(images.values())), mask, spec["label"], overlay_png, case_id, window=window)
-    except InputError as err:
-        log.info("case %s: no overlay (%s)", case_id, err)
-        failure_card(case_id, reasons or err.shareable, overlay_png)
-
-
-def failure_card(case_id: str, reasons: str, output_png: str) -> None:
-    """A PNG that says why a case has no overlay to review: its QC reasons."""
-    from matplotlib.figure import Figure
-
-    from radsnake.overlay import save_png
-
-    lines = [f"case {case_id}: input QC failed, no overlay can be drawn", ""]
-    for reason in reasons.split(";"):
-        lines += textwrap.wrap(reason.strip(), 90) + [""]
-    fig = Figure(figsize=(7.2, 0.3 + 0.17 * len(lines)))
-    fig.text(0.02, 0.98, "\n".join(lines), va="top", ha="left", color="white", fontsize=7, family="DejaVu Sans")
-    save_png(fig, output_png)
-
-
-def read_qc_row(qc_csv: str) -> dict:
-    table = pd.read_csv(qc_csv, dtype=str, keep_default_na=False)
-    return table.iloc[0].to_dict()
-
-
-def _snap(mask: sitk.Image, image: sitk.Image) -> sitk.Image:
+def snap_to_image(mask: sitk.Image, image: sitk.Image) -> sitk.Image:
     """The mask on exactly the image's grid.
 
     QC passed, so sizes are equal and spacing/origin/direction differ by no more than
@@ -219,87 +143,6 @@ def provenance(spec: dict, infos: dict, mask_info: dict) -> dict:
         }
     )
     return out
-
-
-def extract_inputs(
-    case_id: str,
-    spec: dict,
-    qc_csv: str,
-    params_path: str,
-    features_csv: str,
-    diagnostics_csv: str,
-    resample: bool = False,
-    perturbation: str = "",
-) -> None:
-    """The per-case extraction job: features of every modality with the case's provenance.
-
-    A case that failed QC (only possible with qc.on_fail: exclude) gets an exclusion
-    record (case_id, excluded_reason) in both outputs instead of features. Feature
-    columns are prefixed ``<modality>_`` when the spec says so (config ``modalities``).
-    ``perturbation`` (robustness jobs, radsnake.robustness) perturbs the ROI first; when
-    that leaves no ROI PyRadiomics accepts, the skip is recorded as an exclusion record.
-    """
-    import radiomics
-
-    from radsnake.extract import binnable, make_extractor, split_result
-    from radsnake.provenance import case_stamp
-
-    radiomics.setVerbosity(logging.ERROR)
-    qc = read_qc_row(qc_csv)
-    if qc.get("qc_pass") != "True":
-        reason = f"input QC failed: {qc.get('qc_reasons', '')}"
-        log.warning("case %s excluded: %s", case_id, reason)
-        record = pd.DataFrame([{"case_id": case_id, "excluded_reason": reason}], columns=EXCLUSION_COLUMNS)
-        write_csv(record, features_csv)
-        write_csv(record, diagnostics_csv)
-        return
-    images, mask, infos, mask_info = load_case(case_id, spec, resample)
-    if perturbation:
-        from radsnake.robustness import PerturbationSkipped, perturb_mask
-
-        try:
-            mask = perturb_mask(mask, int(spec["label"]), perturbation, case_id)
-        except PerturbationSkipped as skip:
-            _write_skip(case_id, str(skip), features_csv, diagnostics_csv)
-            return
-    extractor = make_extractor(params_path)
-    features, diagnostics = {}, {}
-    for name, image in images.items():
-        prefix = f"{name}_" if spec.get("prefix") else ""
-        image, _ = binnable(image, extractor)  # as QC recorded it
-        try:
-            result = extractor.execute(image, _snap(mask, image), label=int(spec["label"]))
-        except ValueError as err:
-            if perturbation:  # e.g. an eroded ROI too thin for PyRadiomics' minimum ROI dimensions
-                reason = f"perturbation {perturbation}: PyRadiomics rejected the ROI: {err}"
-                _write_skip(case_id, reason, features_csv, diagnostics_csv)
-                return
-            raise InputError(
-                f"case {case_id}: PyRadiomics rejected image {name} ({_entry(spec, name)['path']}) with mask "
-                f"{spec['mask']}: {err}. Check that the mask was drawn on this image."
-            ) from err
-        found, diag = split_result(result)
-        features.update({prefix + k: v for k, v in found.items()})
-        diagnostics.update({(f"diagnostics_{name}_" + k[len("diagnostics_") :]) if prefix else k: v for k, v in diag.items()})
-    bad = [k for k, v in features.items() if not math.isfinite(v)]
-    if bad:
-        log.warning("case %s: %d features are not finite, e.g. %s", case_id, len(bad), bad[:3])
-    log.info("case %s: %d features from %d image(s)", case_id, len(features), len(images))
-    # Which params file and radsnake made the row: aggregation refuses to mix params.
-    stamp = case_stamp(params_path)
-    write_csv(pd.DataFrame([{"case_id": case_id, **provenance(spec, infos, mask_info), **stamp, **features}]), features_csv)
-    write_csv(pd.DataFrame([{"case_id": case_id, **diagnostics}]), diagnostics_csv)
-
-
-def _write_skip(case_id: str, reason: str, features_csv: str, diagnostics_csv: str) -> None:
-    log.warning("case %s skipped: %s", case_id, reason)
-    record = pd.DataFrame([{"case_id": case_id, "excluded_reason": reason}], columns=EXCLUSION_COLUMNS)
-    write_csv(record, features_csv)
-    write_csv(record, diagnostics_csv)
-
-
-def _entry(spec: dict, name: str) -> dict:
-    return next(e for e in spec["images"] if e["name"] == name)
 
 
 def write_draft(case_id: str, image_entry: dict, seed: str, bbox: str, method: str, params: dict, output_mask: str,

@@ -1,7 +1,7 @@
 """A warm worker for the many short per-case jobs.
 
-A fresh Python that imports PyRadiomics, SimpleITK, numpy and pandas costs about as much
-as extracting a small ROI, and the workflow starts two per case (QC, extraction). The
+A fresh Python that imports PyRadiomics, SimpleITK, numpy, pandas and matplotlib costs
+about as much as extracting a small ROI, and the workflow starts one per case. The
 first per-case job of a study starts a worker that imports all of that once and then
 forks one child per job. The child takes the job's working directory, environment and
 stdout/stderr, runs the same radsnake function the job would run itself, and reports
@@ -53,7 +53,8 @@ PRELOAD = (
     "radiomics.featureextractor",
     "radsnake.tables",
     "pandas",
-    # per-case QC jobs: image readers and the overlay's matplotlib
+    # the case's QC and overlay: image readers and matplotlib
+    "radsnake.casejob",
     "radsnake.inputs",
     "radsnake.imageio",
     "radsnake.qc",
@@ -64,11 +65,7 @@ PRELOAD = (
     "scipy.ndimage",
 )
 # What a job does, for messages ("case c1: feature extraction failed on ...").
-JOB_NAMES = {
-    "radsnake.inputs:extract_inputs": "feature extraction",
-    "radsnake.inputs:run_qc": "input QC",
-    "radsnake.inputs:draw_overlay": "the QC overlay",
-}
+JOB_NAMES = {"radsnake.casejob:process_case": "feature extraction"}
 ACCEPTED = b"A"
 HEADER = struct.Struct("!I")
 # The reply: what ended the job, and its exit status or signal number.
