@@ -75,23 +75,10 @@ def write_study(study: Path, n_cases: int, n_features: int, seed: int, cores: in
                 extra_config: dict | None = None) -> Path:
     """A bring-your-own-feature study folder (docs/studies.md): the table, the sheet and a
     config with the schema's defaults for everything but the inputs."""
-    (study / "config").mkdir(parents=True, exist_ok=True)
     table, labels = feature_table(n_cases, n_features, seed)
-    table.to_csv(study / "features_in.csv", index=False)
-    pd.DataFrame({"case_id": table["case_id"], "label": labels, "center": "H1"}).to_csv(
-        study / "config" / "cohort.csv", index=False)
-    config = {
-        "cohort": "config/cohort.csv",
-        "seed": seed,
-        "demo": {"enabled": False},
-        "features_table": "features_in.csv",
-        "clinical": {},
-        "split": {"method": "random", "test_fraction": 0.3},
-        "negative_control": {"enabled": True},
-        "resources": {"model_threads": cores},
-        **(extra_config or {}),
-    }
-    benchlib.write_study_config(study, config)
+    # The leakage negative control runs alongside (it is off by default).
+    benchlib.write_own_features_study(study, table, labels, seed, cores,
+                                      {"negative_control": {"enabled": True}, **(extra_config or {})})
     return study
 
 
