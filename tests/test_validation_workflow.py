@@ -154,5 +154,6 @@ def test_editing_validation_settings_reruns_only_the_validation(study):
     switch.write_text("validation:\n  bootstrap: 5\n")
     # Targets first: --configfile takes every word after it.
     jobs = planned_jobs(study, *TARGETS, "--configfile", str(switch))
-    assert set(jobs) == {"validate_model", "summarise_validation", "plot_validation_auc", "plot_learning_curves"}
-    assert jobs["validate_model"] == len(MODELS)
+    assert set(jobs) == {"validate_chunk", "validate_model", "summarise_validation", "plot_validation_auc",
+                         "plot_learning_curves"}
+    assert jobs["validate_model"] == len(MODELS) and jobs["validate_chunk"] == 8
