@@ -80,6 +80,27 @@ def write_study_config(study: Path, config: dict) -> None:
         yaml.safe_dump(config, handle, sort_keys=False)
 
 
+def write_own_features_study(study: Path, table, labels, seed: int, cores: int, extra_config: dict | None = None) -> None:
+    """A bring-your-own-feature study (docs/studies.md): ``table`` (case_id + features) as
+    features_in.csv, its labels in the sheet, the schema's defaults for all else."""
+    import pandas as pd
+
+    (study / "config").mkdir(parents=True, exist_ok=True)
+    table.to_csv(study / "features_in.csv", index=False)
+    pd.DataFrame({"case_id": table["case_id"], "label": labels, "center": "H1"}).to_csv(
+        study / "config" / "cohort.csv", index=False)
+    write_study_config(study, {
+        "cohort": "config/cohort.csv",
+        "seed": seed,
+        "demo": {"enabled": False},
+        "features_table": "features_in.csv",
+        "clinical": {},
+        "split": {"method": "random", "test_fraction": 0.3},
+        "resources": {"model_threads": cores},
+        **(extra_config or {}),
+    })
+
+
 def study_command(study: Path, cores, *targets: str) -> list[str]:
     """The documented command: the repository's workflow on the study's config."""
     return [SNAKEMAKE, "--cores", str(cores), *targets, "--configfile", str(study / "config.yaml")]

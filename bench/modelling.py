@@ -52,20 +52,8 @@ def make_study(workdir: Path, n_cases: int, n_features: int, seed: int, cores: i
     study = workdir / f"model-{n_cases}x{n_features}"
     if study.exists():
         shutil.rmtree(study)
-    (study / "config").mkdir(parents=True)
     table, labels = synthetic_features(n_cases, n_features, seed)
-    table.to_csv(study / "features_in.csv", index=False)
-    pd.DataFrame({"case_id": table["case_id"], "label": labels, "center": "H1"}).to_csv(
-        study / "config" / "cohort.csv", index=False)
-    benchlib.write_study_config(study, {
-        "cohort": "config/cohort.csv",
-        "seed": seed,
-        "demo": {"enabled": False},
-        "features_table": "features_in.csv",
-        "clinical": {},
-        "split": {"method": "random", "test_fraction": 0.3},
-        "resources": {"model_threads": cores},
-    })
+    benchlib.write_own_features_study(study, table, labels, seed, cores)
     return study
 
 

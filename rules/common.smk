@@ -214,6 +214,8 @@ EXTRACT_SCRIPT = os.path.join(workflow.basedir, "scripts", "extract_features.py"
 MODELS = config["models"]["enabled"]
 HARMONISE = config["harmonisation"]["method"] != "none"
 NEGATIVE_CONTROL = config["negative_control"]["enabled"]
+# Jobs the internal validation's fits are dealt into (rules/validation.smk).
+VALIDATION_CHUNKS = config["validation"]["chunks"]
 # Alternative selections of the model comparison; the configured one is always "main".
 ALTERNATIVE_SELECTIONS = list(config["comparison"]["selections"])
 if "main" in ALTERNATIVE_SELECTIONS:

@@ -1,10 +1,52 @@
 # Internal validation on the training set: the whole tuning procedure refitted in every
-# fold and bootstrap resample (docs/validation.md). One job per model.
-rule validate_model:
+# fold and bootstrap resample (docs/validation.md). The distinct fits are dealt into
+# validation.chunks chunks, one job each, every model fitted in the same job so that
+# the selection steps are fitted once per training set (radsnake.validation_jobs); one
+# job per model then writes that model's tables, the same whatever the chunking.
+rule validate_chunk:
     input:
         features="results/features.csv",
         split="results/split.csv",
         icc=get_icc_table,
+    output:
+        fits="results/validation/chunks/{chunk}.json",
+    params:
+        clinical=list(config["clinical"]),
+        models=MODELS,
+        steps=config["selection"]["steps"],
+        param_grids={model: config["models"]["param_grid"].get(model) for model in MODELS},
+        cv_folds=config["models"]["cv_folds"],
+        imbalance=config["models"]["imbalance"],
+        permute=config["negative_control"]["permute_labels"],
+        seed=config["seed"],
+        settings=config["validation"],
+        n_chunks=VALIDATION_CHUNKS,
+        harmonisation=harmonisation_settings(),
+    log:
+        main="logs/validate_chunk/{chunk}.log",
+        # CPU and wall seconds per design and model (bench/validation.py reads them).
+        timings="logs/validate_chunk/{chunk}.timings.csv",
+    benchmark:
+        "benchmarks/validate_chunk/{chunk}.tsv"
+    wildcard_constraints:
+        chunk=r"\d+",
+    # One fit at a time per job: the parallelism is across chunks.
+    threads: 1
+    resources:
+        mem_mb=4000,
+    conda:
+        "../envs/modelling.yaml"
+    script:
+        "../scripts/validate_chunk.py"
+
+
+rule validate_model:
+    localrule: True
+    input:
+        features="results/features.csv",
+        split="results/split.csv",
+        icc=get_icc_table,
+        chunks=expand("results/validation/chunks/{chunk}.json", chunk=range(1, VALIDATION_CHUNKS + 1)),
     output:
         repeated_cv="results/validation/{model}/repeated_cv.csv",
         repeats="results/validation/{model}/repeated_cv_repeats.csv",
@@ -14,10 +56,6 @@ rule validate_model:
         summary="results/validation/{model}/summary.csv",
     params:
         clinical=list(config["clinical"]),
-        steps=config["selection"]["steps"],
-        param_grid=get_param_grid,
-        cv_folds=config["models"]["cv_folds"],
-        imbalance=config["models"]["imbalance"],
         permute=config["negative_control"]["permute_labels"],
         seed=config["seed"],
         settings=config["validation"],
@@ -26,9 +64,8 @@ rule validate_model:
         "logs/validate_model/{model}.log",
     benchmark:
         "benchmarks/validate_model/{model}.tsv"
-    threads: config["resources"]["model_threads"]
     resources:
-        mem_mb=4000,
+        mem_mb=2000,
     conda:
         "../envs/modelling.yaml"
     script:

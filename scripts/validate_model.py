@@ -1,21 +1,17 @@
 from radsnake.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.validation import validate_model
+    from radsnake.validation_jobs import validate_model
 
     validate_model(
         features_csv=snakemake.input.features,
         split_csv=snakemake.input.split,
         clinical=list(snakemake.params.clinical),
         model=snakemake.wildcards.model,
-        steps=list(snakemake.params.steps),
-        param_grid=snakemake.params.param_grid,
-        cv_folds=snakemake.params.cv_folds,
-        imbalance=snakemake.params.imbalance,
         permute=snakemake.params.permute,
         seed=snakemake.params.seed,
         settings=dict(snakemake.params.settings),
-        threads=snakemake.threads,
+        chunk_files=list(snakemake.input.chunks),
         repeated_cv_csv=snakemake.output.repeated_cv,
         repeats_csv=snakemake.output.repeats,
         nested_cv_csv=snakemake.output.nested_cv,

@@ -203,3 +203,60 @@ def test_figures_are_deterministic(tmp_path):
         outputs.append([path.read_bytes() for path in paths])
     assert outputs[0] == outputs[1]
     assert all(data.startswith(b"%PDF") for data in outputs[0][1::2])
+
+
+def counting_lasso_fits(monkeypatch) -> list:
+    """Every LassoSelector.fit call, appended to the returned list."""
+    from radsnake.selection import LassoSelector
+
+    calls, fit = [], LassoSelector.fit
+
+    def counted(self, X, y):
+        calls.append(len(y))
+        return fit(self, X, y)
+
+    monkeypatch.setattr(LassoSelector, "fit", counted)
+    return calls
+
+
+CHUNK_SETTINGS = Settings(folds=3, repeats=1, nested_outer_folds=3, bootstrap=2,
+                          learning_curve_sizes=(0.5, 1.0), learning_curve_repeats=1)
+CHUNK_STEPS = [{"step": "zscore"}, {"step": "lasso", "cv_folds": 3, "n_lambdas": 8}]
+CHUNK_GRIDS = {"logistic": {"C": [0.1, 1.0, 10.0]}, "decision_tree": {"max_depth": [2, 3]}}
+
+
+def test_selection_is_fitted_once_per_training_set_for_every_grid_point_and_model(monkeypatch, caplog):
+    from radsnake import validation_jobs
+
+    X, y = data(n=48, p=6, shift=1.0, seed=4)
+    designs = validation.plan(y, CHUNK_SETTINGS, random_state=5)
+    distinct = validation.unique_tasks(designs.tasks)
+    # 3 CV folds (the nested CV's outer folds are the same), the apparent fit, 2 bootstrap
+    # resamples, 3 learning-curve fits at half size (the full size is the CV's).
+    assert len(designs.tasks) == 3 + 3 + 1 + 2 + 6 and len(distinct) == 3 + 1 + 2 + 3
+    searches = validation_jobs.model_searches(["logistic", "decision_tree"], CHUNK_STEPS, CHUNK_GRIDS, 3, "class_weight",
+                                              5, None)
+    calls = counting_lasso_fits(monkeypatch)
+    monkeypatch.setattr(validation_jobs, "PROGRESS_EVERY", 0.0)
+    caplog.set_level("INFO", logger="radsnake.validation_jobs")
+    results, timings = validation_jobs.run_chunk(searches, X, y, distinct, "chunk 1 of 1")
+    # Per training set: 3 tuning folds + the refit on all of it, shared by the 3 + 2 grid
+    # points of both models (without the cache: (3 x 3 + 1) + (2 x 3 + 1) per set).
+    assert len(calls) == len(distinct) * (3 + 1)
+    assert "9 of 9 resamples fitted" in caplog.text and "left" in caplog.text
+    assert set(timings["model"]) == {"logistic", "decision_tree", "(selection steps)"}
+    assert set(timings["stage"]) == {"repeated_cv", "apparent", "bootstrap", "learning_curve"}
+
+    # The same numbers as each model validated on its own, without any sharing, and
+    # whatever the chunking.
+    for model, search in searches.items():
+        alone = validate(search, X, y, CHUNK_SETTINGS, random_state=5)
+        for n_chunks in (1, 4):
+            found = {}
+            for chunk in range(1, n_chunks + 1):
+                part = validation_jobs.chunk_tasks(distinct, chunk, n_chunks)
+                found.update(validation_jobs.run_chunk(searches, X, y, part, "chunk")[0])
+            shared = designs.assemble([found[task.key()][model] for task in designs.tasks])
+            for name in ("repeated_cv", "nested_cv", "bootstrap", "learning_curve"):
+                pd.testing.assert_frame_equal(getattr(alone, name), getattr(shared, name), check_exact=True)
+            assert alone.apparent_auc == shared.apparent_auc

@@ -2,10 +2,12 @@
 
 import copy
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from PIL import Image
 
 from browser import assert_report_reads_in_a_browser
@@ -94,6 +96,27 @@ def test_per_model_tables(study):
         assert sorted(set(curve["size"])) == [0.6, 1.0] and len(curve) == 2 * 3
 
 
+def test_tables_do_not_depend_on_chunks_or_cores(study, tmp_path):
+    # The fixture dealt the fits into the default 8 validate_chunk jobs run two at a time;
+    # here 3 chunks run one at a time, from the inputs alone.
+    other = tmp_path / "rechunked"
+    shutil.copytree(study, other, ignore=shutil.ignore_patterns("results", "logs", "benchmarks", ".snakemake"))
+    config = yaml.safe_load((other / "config.yaml").read_text())
+    config["validation"]["chunks"] = 3
+    write_config(other, config)
+    names = ["repeated_cv", "repeated_cv_repeats", "nested_cv", "bootstrap", "learning_curve", "summary"]
+    tables = [f"results/validation/{model}/{name}.csv" for model in MODELS for name in names]
+    snakemake(other, "--cores", "1", *tables)
+    for table in tables:
+        assert (other / table).read_bytes() == (study / table).read_bytes(), table
+    assert len(list((study / "results" / "validation" / "chunks").glob("*.json"))) == 8
+    assert sorted(p.name for p in (other / "results" / "validation" / "chunks").glob("*.json")) == [
+        "1.json", "2.json", "3.json"]
+    # Each chunk job logs its progress: resamples done and the time left.
+    assert "internal validation chunk 2 of 3: 5 of 5 resamples fitted in" in (
+        other / "logs" / "validate_chunk" / "2.log").read_text()
+
+
 def test_smote_is_in_the_fitted_models(study):
     for model in MODELS:
         info = json.loads((study / "results" / "models" / model / "model.json").read_text())
@@ -131,5 +154,6 @@ def test_editing_validation_settings_reruns_only_the_validation(study):
     switch.write_text("validation:\n  bootstrap: 5\n")
     # Targets first: --configfile takes every word after it.
     jobs = planned_jobs(study, *TARGETS, "--configfile", str(switch))
-    assert set(jobs) == {"validate_model", "summarise_validation", "plot_validation_auc", "plot_learning_curves"}
-    assert jobs["validate_model"] == len(MODELS)
+    assert set(jobs) == {"validate_chunk", "validate_model", "summarise_validation", "plot_validation_auc",
+                         "plot_learning_curves"}
+    assert jobs["validate_model"] == len(MODELS) and jobs["validate_chunk"] == 8

@@ -12,15 +12,15 @@ on cases that fit did not see (or, for Harrell's bootstrap, compares both):
 * learning curves: CV AUC against the number of training cases.
 
 docs/validation.md explains the methods and why the apparent AUC is optimistic.
-Results do not depend on ``n_jobs``: every split and resample is drawn up front from
-the seed, and each fit depends only on its own rows.
+Results do not depend on ``n_jobs`` nor on how the fits are split into jobs
+(radsnake.validation_jobs): every split and resample is drawn up front from the seed,
+and each fit depends only on its own rows.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import tempfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,9 +31,8 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, RepeatedStratifiedKFold
 
 from radsnake.errors import InputError
-from radsnake.fit_checks import check_job_size
-from radsnake.modelling import training_data
-from radsnake.models import _params_text, build_search
+from radsnake.fitcache import FitCache
+from radsnake.models import params_text
 from radsnake.tables import write_csv
 
 log = logging.getLogger(__name__)
@@ -71,6 +70,8 @@ class Task:
     train: np.ndarray
     score: tuple[np.ndarray, ...]
     what: str
+    # The design it belongs to (repeated_cv, nested_cv, bootstrap, learning_curve), for timings.
+    stage: str = ""
 
     def key(self) -> str:
         digest = hashlib.sha256()
@@ -95,48 +96,54 @@ def auc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float(roc_auc_score(labels, scores))
 
 
-def _with_own_cache(estimator: BaseEstimator, folder: str) -> BaseEstimator:
-    """A clone whose Pipeline memoises its selection steps in ``folder``.
+def with_cache(estimator: BaseEstimator, cache: FitCache) -> BaseEstimator:
+    """A clone whose Pipeline takes its fitted selection steps from ``cache``.
 
-    Each fit gets its own folder, deleted afterwards: within a grid search the cache
-    saves refitting a fold's selection once per grid point, and a shared folder would
-    grow by one transformed training matrix per fold, hundreds of times over.
+    Within a grid search the cache saves refitting a fold's selection once per grid
+    point; shared by the models fitted on the same rows, it saves refitting it per model.
     """
     fitted = clone(estimator)
     pipeline = fitted.estimator if isinstance(fitted, GridSearchCV) else fitted
     if "memory" in pipeline.get_params(deep=False):
-        pipeline.set_params(memory=folder)
+        pipeline.set_params(memory=cache)
     return fitted
 
 
-def _run(estimator: BaseEstimator, X: pd.DataFrame, y: np.ndarray, task: Task) -> Result:
-    with tempfile.TemporaryDirectory(prefix="radsnake-validation-") as folder:
-        fitted = _with_own_cache(estimator, folder)
-        try:
-            fitted.fit(X.iloc[task.train], y[task.train])
-        except ValueError as err:
-            n_pos = int(y[task.train].sum())
-            raise InputError(
-                f"internal validation, {task.what}: fitting on {task.train.size} training cases "
-                f"({n_pos} with label 1, {task.train.size - n_pos} with label 0) failed: {err}. "
-                "Use fewer validation or tuning folds, larger learning_curve_sizes, or more cases."
-            ) from None
-        aucs = [auc(y[rows], fitted.predict_proba(X.iloc[rows])[:, 1]) for rows in task.score]
+def fit_and_score(estimator: BaseEstimator, X: pd.DataFrame, y: np.ndarray, task: Task,
+                  cache: FitCache | None = None) -> Result:
+    """Fit the procedure on the task's training rows and score it on each of its row sets."""
+    fitted = with_cache(estimator, cache if cache is not None else FitCache())
+    try:
+        fitted.fit(X.iloc[task.train], y[task.train])
+    except ValueError as err:
+        n_pos = int(y[task.train].sum())
+        raise InputError(
+            f"internal validation, {task.what}: fitting on {task.train.size} training cases "
+            f"({n_pos} with label 1, {task.train.size - n_pos} with label 0) failed: {err}. "
+            "Use fewer validation or tuning folds, larger learning_curve_sizes, or more cases."
+        ) from None
+    aucs = [auc(y[rows], fitted.predict_proba(X.iloc[rows])[:, 1]) for rows in task.score]
     if isinstance(fitted, GridSearchCV):
-        return Result(aucs, _params_text(fitted.best_params_), float(fitted.best_score_))
+        return Result(aucs, params_text(fitted.best_params_), float(fitted.best_score_))
     return Result(aucs)
+
+
+def unique_tasks(tasks: list[Task]) -> list[Task]:
+    """Each distinct fit once, in the order first asked for."""
+    unique: dict[str, Task] = {}
+    for task in tasks:
+        unique.setdefault(task.key(), task)
+    return list(unique.values())
 
 
 def run_tasks(estimator: BaseEstimator, X: pd.DataFrame, y: np.ndarray, tasks: list[Task],
               n_jobs: int = 1) -> list[Result]:
     """Fit and score every task, each identical task once, in parallel; results in task order."""
-    unique: dict[str, Task] = {}
-    for task in tasks:
-        unique.setdefault(task.key(), task)
+    unique = unique_tasks(tasks)
     log.info("internal validation: %d fits (%d requested), %d job(s)", len(unique), len(tasks), n_jobs)
     # Each fit is single-threaded inside: the parallelism is across fits.
-    results = Parallel(n_jobs=n_jobs)(delayed(_run)(estimator, X, y, task) for task in unique.values())
-    by_key = dict(zip(unique, results))
+    results = Parallel(n_jobs=n_jobs)(delayed(fit_and_score)(estimator, X, y, task) for task in unique)
+    by_key = {task.key(): result for task, result in zip(unique, results)}
     return [by_key[task.key()] for task in tasks]
 
 
@@ -158,7 +165,7 @@ def repeated_cv_tasks(y: np.ndarray, folds: int, repeats: int, random_state: int
     for i, (train, test) in enumerate(splitter.split(np.zeros(y.size), y)):
         repeat, fold = divmod(i, folds)
         rows.append({"repeat": repeat + 1, "fold": fold + 1, "n_train": train.size, "n_test": test.size})
-        tasks.append(Task(train, (train, test), f"repeated CV repeat {repeat + 1} fold {fold + 1}"))
+        tasks.append(Task(train, (train, test), f"repeated CV repeat {repeat + 1} fold {fold + 1}", "repeated_cv"))
     return pd.DataFrame(rows), tasks
 
 
@@ -193,7 +200,7 @@ def nested_cv_tasks(y: np.ndarray, outer_folds: int, random_state: int) -> tuple
     rows, tasks = [], []
     for fold, (train, test) in enumerate(splitter.split(np.zeros(y.size), y), start=1):
         rows.append({"fold": fold, "n_train": train.size, "n_test": test.size})
-        tasks.append(Task(train, (train, test), f"nested CV outer fold {fold}"))
+        tasks.append(Task(train, (train, test), f"nested CV outer fold {fold}", "nested_cv"))
     return pd.DataFrame(rows), tasks
 
 
@@ -215,9 +222,9 @@ def bootstrap_samples(y: np.ndarray, n_boot: int, random_state: int) -> list[np.
 
 def bootstrap_tasks(y: np.ndarray, n_boot: int, random_state: int) -> tuple[Task, list[Task]]:
     everyone = np.arange(y.size)
-    apparent = Task(everyone, (everyone,), "apparent fit on the whole training set")
+    apparent = Task(everyone, (everyone,), "apparent fit on the whole training set", "apparent")
     tasks = [
-        Task(sample, (sample, everyone), f"bootstrap resample {b}")
+        Task(sample, (sample, everyone), f"bootstrap resample {b}", "bootstrap")
         for b, sample in enumerate(bootstrap_samples(y, n_boot, random_state), start=1)
     ]
     return apparent, tasks
@@ -270,7 +277,8 @@ def learning_curve_tasks(y: np.ndarray, sizes: tuple[float, ...], folds: int, re
                 "repeat": repeat + 1, "fold": fold + 1, "size": size,
                 "n_train": part.size, "n_positive": int(y[part].sum()), "n_validation": test.size,
             })
-            tasks.append(Task(part, (part, test), f"learning curve at {size:g} of repeat {repeat + 1} fold {fold + 1}"))
+            tasks.append(Task(part, (part, test), f"learning curve at {size:g} of repeat {repeat + 1} fold {fold + 1}",
+                              "learning_curve"))
     return pd.DataFrame(rows), tasks
 
 
@@ -311,9 +319,37 @@ class Validation:
         }], columns=SUMMARY_COLUMNS)
 
 
-def validate(estimator: BaseEstimator, X: pd.DataFrame, y: np.ndarray, settings: Settings, *,
-             random_state: int, n_jobs: int = 1) -> Validation:
-    """All four designs for one unfitted procedure (e.g. a GridSearchCV), in one batch of fits."""
+@dataclass
+class Plan:
+    """Every fit of the four designs, drawn from the seed, and their tables' rows."""
+
+    cv_design: pd.DataFrame
+    nested_design: pd.DataFrame
+    lc_design: pd.DataFrame
+    groups: list[list[Task]]
+
+    @property
+    def tasks(self) -> list[Task]:
+        return [task for group in self.groups for task in group]
+
+    def assemble(self, results: list[Result]) -> Validation:
+        """The tables, from one result per task of ``tasks`` (in that order)."""
+        parts, start = [], 0
+        for group in self.groups:
+            parts.append(results[start : start + len(group)])
+            start += len(group)
+        cv_results, nested_results, (apparent,), boot_results, lc_results = parts
+        return Validation(
+            repeated_cv=repeated_cv_table(self.cv_design, cv_results),
+            nested_cv=nested_cv_table(self.nested_design, nested_results),
+            bootstrap=bootstrap_table(boot_results),
+            learning_curve=learning_curve_table(self.lc_design, lc_results),
+            apparent_auc=apparent.aucs[0],
+        )
+
+
+def plan(y: np.ndarray, settings: Settings, random_state: int) -> Plan:
+    """The fits of all four designs; depends only on the labels, settings and seed."""
     y = np.asarray(y, dtype=int)
     _check_folds(y, settings.folds, "folds")
     _check_folds(y, settings.nested_outer_folds, "nested_outer_folds")
@@ -323,56 +359,22 @@ def validate(estimator: BaseEstimator, X: pd.DataFrame, y: np.ndarray, settings:
     lc_design, lc_tasks = learning_curve_tasks(
         y, settings.learning_curve_sizes, settings.folds, settings.learning_curve_repeats, random_state
     )
-    groups = [cv_tasks, nested_tasks, [apparent_task], boot_tasks, lc_tasks]
-    results = run_tasks(estimator, X, y, [task for group in groups for task in group], n_jobs=n_jobs)
-    parts, start = [], 0
-    for group in groups:
-        parts.append(results[start : start + len(group)])
-        start += len(group)
-    cv_results, nested_results, (apparent,), boot_results, lc_results = parts
-    return Validation(
-        repeated_cv=repeated_cv_table(cv_design, cv_results),
-        nested_cv=nested_cv_table(nested_design, nested_results),
-        bootstrap=bootstrap_table(boot_results),
-        learning_curve=learning_curve_table(lc_design, lc_results),
-        apparent_auc=apparent.aucs[0],
-    )
+    return Plan(cv_design, nested_design, lc_design, [cv_tasks, nested_tasks, [apparent_task], boot_tasks, lc_tasks])
 
 
-def validate_model(
-    features_csv: str,
-    split_csv: str,
-    clinical: list[str],
-    model: str,
-    steps: list[dict],
-    param_grid: dict | None,
-    cv_folds: int,
-    imbalance: str,
-    permute: bool,
-    seed: int,
-    settings: dict,
-    threads: int,
-    repeated_cv_csv: str,
-    repeats_csv: str,
-    nested_cv_csv: str,
-    bootstrap_csv: str,
-    learning_curve_csv: str,
-    summary_csv: str,
-    harmonisation: dict | None = None,
-    icc_csv: str = "",
-) -> None:
-    """The validate_model rule: the training cases and labels fit_model uses, the same search."""
-    design, X, y_train = training_data(
-        features_csv, split_csv, clinical, permute, seed, icc_csv=icc_csv, harmonisation=harmonisation
-    )
-    chosen = Settings.from_config(settings)
-    check_job_size(y_train, f"validate_model {model}", steps, "selection.steps", model, cv_folds, settings)
-    search = build_search(
-        model, steps, param_grid, cv_folds, random_state=seed, n_jobs=1, imbalance=imbalance,
-        harmonisation=harmonisation,
-    )
-    result = validate(search, X[design.train], y_train, chosen, random_state=seed, n_jobs=threads)
-    summary = result.summary(model, y_train, chosen)
+def validate(estimator: BaseEstimator, X: pd.DataFrame, y: np.ndarray, settings: Settings, *,
+             random_state: int, n_jobs: int = 1) -> Validation:
+    """All four designs for one unfitted procedure (e.g. a GridSearchCV), in one batch of fits."""
+    y = np.asarray(y, dtype=int)
+    designs = plan(y, settings, random_state)
+    return designs.assemble(run_tasks(estimator, X, y, designs.tasks, n_jobs=n_jobs))
+
+
+def write_validation(result: Validation, model: str, y: np.ndarray, settings: Settings, repeated_cv_csv: str,
+                     repeats_csv: str, nested_cv_csv: str, bootstrap_csv: str, learning_curve_csv: str,
+                     summary_csv: str) -> None:
+    """One model's tables (results/validation/{model}/) and its line in the log."""
+    summary = result.summary(model, y, settings)
     row = summary.iloc[0]
     log.info(
         "%s: apparent AUC %.3f, optimism %.3f, corrected %.3f, repeated CV %.3f (SD %.3f), nested CV %.3f",
