@@ -203,3 +203,8 @@ def test_figures_are_deterministic(tmp_path):
         outputs.append([path.read_bytes() for path in paths])
     assert outputs[0] == outputs[1]
     assert all(data.startswith(b"%PDF") for data in outputs[0][1::2])
+
+
+def test_optimism_interval_without_width_has_its_reason():
+    assert validation.optimism_reason(np.zeros(5)).startswith("every bootstrap resample gives the same optimism (0)")
+    assert validation.optimism_reason(np.array([0.0, 0.1, 0.05])) == ""
