@@ -20,4 +20,5 @@ with job(snakemake.log[0], snakemake.threads):
         summary_csv=snakemake.output.summary,
         harmonisation=snakemake.params.harmonisation,
         icc_csv=snakemake.input.icc[0] if snakemake.input.icc else "",
+        model_json=snakemake.input.model_json,
     )

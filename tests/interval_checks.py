@@ -13,23 +13,48 @@ import pandas as pd
 PRINTED_INTERVAL = re.compile(r"(\d+\.\d+)\s*\u2013\s*(\d+\.\d+)")
 
 
+# Interval-looking column pairs: x_low/x_high, x_lower/x_upper, x_lo/x_hi, or the bare names.
+BOUND_NAMES = (("low", "high"), ("lower", "upper"), ("lo", "hi"))
+
+
+def interval_columns(columns) -> list[tuple[str, str, str]]:
+    """(lower bound, upper bound, reason) column names of every interval in a table's
+    columns: the reason of x_low/x_high is x_reason, of bare low/high it is reason."""
+    found = []
+    for column in columns:
+        for low, high in BOUND_NAMES:
+            if column == low:
+                found.append((column, high, "reason"))
+            elif column.endswith(f"_{low}"):
+                stem = column[: -len(low) - 1]
+                found.append((column, f"{stem}_{high}", f"{stem}_reason"))
+    return [pair for pair in found if pair[1] in columns]
+
+
 def equal_bound_rows_without_reason(results: Path) -> list[str]:
-    """Rows of any table under results/ whose bounds (x_low, x_high) are equal and whose
-    reason (x_reason) is empty."""
+    """Rows of any table under results/ whose interval bounds are equal and whose reason is
+    empty (interval_columns names them)."""
     bad = []
     for path in sorted(results.rglob("*.csv")):
         table = pd.read_csv(path, low_memory=False)
-        for low in [c for c in table.columns if c.endswith("_low")]:
-            stem = low[: -len("_low")]
-            high, reason = f"{stem}_high", f"{stem}_reason"
-            if high not in table:
-                continue
-            equal = table[low].notna() & (table[low] == table[high])
+        for low, high, reason in interval_columns(list(table.columns)):
+            lower, upper = (pd.to_numeric(table[c], errors="coerce") for c in (low, high))
+            equal = lower.notna() & (lower == upper)
             reasons = table[reason] if reason in table else pd.Series(pd.NA, index=table.index)
             missing = equal & reasons.map(lambda value: pd.isna(value) or not str(value).strip())
             if missing.any():
                 bad.append(f"{path.relative_to(results)} {low}: {int(missing.sum())} row(s)")
     return bad
+
+
+def tables_scanned(results: Path) -> dict[str, list[str]]:
+    """Each table under results/ with intervals, and their lower-bound columns (for reports)."""
+    found = {}
+    for path in sorted(results.rglob("*.csv")):
+        pairs = interval_columns(list(pd.read_csv(path, nrows=0).columns))
+        if pairs:
+            found[str(path.relative_to(results))] = [low for low, _, _ in pairs]
+    return found
 
 
 def intervals_shown_with_equal_bounds(text: str) -> list[str]:

@@ -29,16 +29,12 @@ STEPS = [
 SETTINGS = {"seed": 1, "threshold": "youden", "target": 0.9, "permuted_labels": False}
 
 
-@pytest.fixture(scope="module")
-def study(tmp_path_factory):
-    """features.csv/split.csv of 80 cases, selection, one logistic model and its bundle."""
-    folder = tmp_path_factory.mktemp("bundle")
-    rng = np.random.default_rng(3)
-    n = 80
-    X = rng.normal(size=(n, 6))
-    y = (X[:, 0] - X[:, 1] + rng.normal(scale=0.8, size=n) > 0).astype(int)
+def bundle_study(folder, X, y, steps=STEPS):
+    """features.csv/split.csv of X, y (every 4th case in the test set), selection, one
+    logistic model and its bundle, written to folder."""
+    n = len(y)
     ids = [f"c{i:03d}" for i in range(n)]
-    table = pd.DataFrame(X, columns=[f"f{j}" for j in range(6)])
+    table = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
     table.insert(0, "case_id", ids)
     table.insert(1, "label", y)
     table.insert(2, "center", np.where(np.arange(n) % 2, "A", "B"))
@@ -52,9 +48,9 @@ def study(tmp_path_factory):
         "radscore.joblib", "pred.csv", "model.joblib", "model.json", "cvres.csv", "imp.csv",
         "bundle.joblib", "bundle.json",
     )}
-    select_features(f["features.csv"], f["split.csv"], [], STEPS, False, 1, f["selected.csv"], f["coef.csv"],
+    select_features(f["features.csv"], f["split.csv"], [], steps, False, 1, f["selected.csv"], f["coef.csv"],
                     f["path.csv"], f["cv.csv"], f["radscore.csv"], radscore_joblib=f["radscore.joblib"])
-    fit_model(f["features.csv"], f["split.csv"], [], "logistic", STEPS, {"C": [1.0]}, 3, False, 1, 1,
+    fit_model(f["features.csv"], f["split.csv"], [], "logistic", steps, {"C": [1.0]}, 3, False, 1, 1,
               f["pred.csv"], f["model.joblib"], f["model.json"], f["cvres.csv"], f["imp.csv"])
     write_bundle("logistic", f["model.joblib"], f["model.json"], f["radscore.joblib"], f["features.csv"],
                  f["split.csv"], f["pred.csv"], f["radscore.csv"], [], str(params), [], SETTINGS,
@@ -62,6 +58,15 @@ def study(tmp_path_factory):
     f["params"] = str(params)
     f["folder"] = folder
     return f
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """80 cases whose labels follow f0 - f1."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(80, 6))
+    y = (X[:, 0] - X[:, 1] + rng.normal(scale=0.8, size=80) > 0).astype(int)
+    return bundle_study(tmp_path_factory.mktemp("bundle"), X, y)
 
 
 def bundles(study):
@@ -127,9 +132,26 @@ def test_applied_model_reproduces_the_study(study, tmp_path):
 def test_without_labels_only_predictions(study, tmp_path):
     features = new_cases(study, tmp_path, labels=False)
     apply_bundles(features, bundles(study), 0.95, str(tmp_path / "pred.csv"))
-    assert list(pd.read_csv(tmp_path / "pred.csv").columns) == ["case_id", "model", "radscore", "probability"]
+    assert list(pd.read_csv(tmp_path / "pred.csv").columns) == ["case_id", "model", "radscore", "probability", "no_signature"]
     with pytest.raises(InputError, match="no labels"):
         apply_bundles(features, bundles(study), 0.95, str(tmp_path / "p.csv"), str(tmp_path / "m.csv"))
+
+
+def test_a_bundle_without_signature_is_marked(tmp_path):
+    """Labels independent of the features: the bundle's LASSO keeps nothing, and every row
+    of the applied predictions and metrics says so; no AUC interval is shown as one."""
+    rng = np.random.default_rng(11)
+    y = rng.permutation(np.r_[np.zeros(40, int), np.ones(40, int)])
+    steps = [*STEPS[:-1], {**STEPS[-1], "rule": "1se"}]
+    study = bundle_study(tmp_path, rng.normal(size=(80, 6)), y, steps)
+    assert pd.read_csv(study["radscore.csv"])["no_signature"].str.startswith("no signature").all()
+    features = new_cases(study, tmp_path)
+    apply_bundles(features, bundles(study), 0.95, str(tmp_path / "p.csv"), str(tmp_path / "m.csv"))
+    predictions, metrics = pd.read_csv(tmp_path / "p.csv"), pd.read_csv(tmp_path / "m.csv")
+    assert predictions["no_signature"].str.startswith("no signature: model logistic's selection kept no").all()
+    assert metrics["model"].tolist() == ["logistic", "radscore"]
+    assert metrics["no_signature"].str.startswith("no signature").all()
+    assert metrics["auc_ci_reason"].str.startswith("no signature").all()
 
 
 def test_missing_feature_refused(study, tmp_path):

@@ -103,5 +103,8 @@ def test_the_zero_width_check_finds_a_row_without_reason(tmp_path):
     (tmp_path / "evaluation").mkdir()
     pd.DataFrame({"auc_ci_low": [0.5, 1.0, 1.0], "auc_ci_high": [0.6, 1.0, 1.0],
                   "auc_ci_reason": [None, "DeLong variance is 0", None]}).to_csv(tmp_path / "evaluation" / "m.csv", index=False)
-    assert equal_bound_rows_without_reason(tmp_path) == ["evaluation/m.csv auc_ci_low: 1 row(s)"]
+    pd.DataFrame({"lower": [0.2, 0.3], "upper": [0.2, 0.4], "icc_lower": [1.0, 1.0], "icc_upper": [1.0, 1.0],
+                  "icc_reason": ["perfect agreement", ""]}).to_csv(tmp_path / "o.csv", index=False)
+    assert equal_bound_rows_without_reason(tmp_path) == [
+        "evaluation/m.csv auc_ci_low: 1 row(s)", "o.csv lower: 1 row(s)", "o.csv icc_lower: 1 row(s)"]
     assert intervals_shown_with_equal_bounds("| 1.00 (1.00\u20131.00) | 0.85 (0.78\u20130.91) |") == ["1.00\u20131.00"]

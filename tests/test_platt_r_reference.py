@@ -65,3 +65,19 @@ def test_reference_covers_required_cases(r_values):
     assert len(DATASETS["n20"]) == 20 and DATASETS["imbalanced"]["y"].mean() < 0.15
     assert np.abs(DATASETS["wide_scores"]["f"]).max() > 30
     assert not math.isnan(r_values[("weak", "A")])
+
+
+def test_worst_difference_over_all_data_sets(r_values, capsys):
+    """The largest |python - R| of A, B and the probabilities, printed (pytest -s)."""
+    worst = {"A": 0.0, "B": 0.0, "p": 0.0}
+    for ds, frame in DATASETS.items():
+        y, f = frame["y"].to_numpy(), frame["f"].to_numpy()
+        slope, intercept = platt_fit(f, y)
+        p = 1.0 / (1.0 + np.exp(-(slope * f + intercept)))
+        r_p = np.array([r_values[(ds, f"p_{i}")] for i in range(len(f))])
+        worst["A"] = max(worst["A"], abs(-slope - r_values[(ds, "A")]))
+        worst["B"] = max(worst["B"], abs(-intercept - r_values[(ds, "B")]))
+        worst["p"] = max(worst["p"], float(np.abs(p - r_p).max()))
+    with capsys.disabled():
+        print("\nPlatt max |python - R|:", {k: float("%.3g" % v) for k, v in worst.items()})
+    assert worst["p"] < TOL and worst["B"] < TOL, worst

@@ -277,7 +277,7 @@ def test_write_icc_uses_training_cases_only(tmp_path):
     originals, others = [], []
     for case in cases:
         truth = rng.normal(size=3) * 10
-        originals.append(_write_row(tmp_path / "o" / f"{case}.csv", case, {"stable": truth[0], "noisy": rng.normal(), "flat": 1.0}))
+        originals.append(_write_row(tmp_path / "o" / f"{case}.csv", case, {"stable": truth[0], "noisy": rng.normal(), "flat": 1.0, "exact": truth[1]}))
         for rater in raters:
             path = tmp_path / "r" / case / f"{rater}.csv"
             if case == "X1" and rater == "dilate":
@@ -285,16 +285,23 @@ def test_write_icc_uses_training_cases_only(tmp_path):
                 pd.DataFrame([{"case_id": case, "excluded_reason": "perturbation dilate leaves no ROI voxel"}]).to_csv(path, index=False)
                 others.append(str(path))
                 continue
-            others.append(_write_row(path, case, {"stable": truth[0] + rng.normal() * 0.01, "noisy": rng.normal(), "flat": 1.0}))
+            others.append(_write_row(path, case, {"stable": truth[0] + rng.normal() * 0.01, "noisy": rng.normal(), "flat": 1.0,
+                                                      "exact": truth[1]}))
     table = robustness.write_icc(
         str(tmp_path / "split.csv"), cases, raters, originals, others, "icc2_1", 0.75,
         str(tmp_path / "icc.csv"), str(tmp_path / "cases.csv"),
     )
     assert list(table.columns) == robustness.ICC_COLUMNS
-    assert table["feature"].tolist() == ["stable", "noisy", "flat"]
+    assert table["feature"].tolist() == ["stable", "noisy", "flat", "exact"]
     assert (table["n_cases"] == 5).all() and (table["n_raters"] == 3).all()
     kept = dict(zip(table["feature"], table["kept"]))
-    assert kept == {"stable": True, "noisy": False, "flat": False}
+    assert kept == {"stable": True, "noisy": False, "flat": False, "exact": True}
+    # Bounds without width or undefined, each with its reason; a real interval has none.
+    reasons = table.set_index("feature")
+    assert reasons.loc["exact", "icc3_1_ci_low"] == reasons.loc["exact", "icc3_1_ci_high"] == 1.0
+    assert reasons.loc["exact", "icc3_1_ci_reason"].startswith("perfect agreement")
+    assert reasons.loc["flat", "icc2_1_ci_reason"].startswith("ICC undefined: the feature has the same value")
+    assert reasons.loc[["stable", "noisy"], "icc2_1_ci_reason"].fillna("").eq("").all()
     assert table.loc[table["feature"] == "stable", "icc2_1"].item() > 0.99
     assert math.isnan(table.loc[table["feature"] == "flat", "icc2_1"].item())
     used = pd.read_csv(tmp_path / "cases.csv").set_index("case_id")

@@ -288,9 +288,10 @@ def test_lasso_decision_function_and_frames(fitted_lasso):
     assert row["coefficient"].item() == pytest.approx(lasso.coef_[0])
 
     cv = lasso.cv_frame()
-    assert list(cv.columns) == ["lambda", "cv_mean_deviance", "cv_se", "n_nonzero", "is_min", "is_1se"]
+    assert list(cv.columns) == ["lambda", "cv_mean_deviance", "cv_se", "n_nonzero", "is_min", "is_1se", "is_used"]
     assert cv["is_min"].sum() == 1 and cv["is_1se"].sum() == 1
     assert cv.loc[cv["is_1se"], "lambda"].item() == lasso.lambda_1se_
+    assert cv.loc[cv["is_used"], "lambda"].item() == lasso.lambda_
     assert cv["n_nonzero"].iloc[0] == 0
 
 

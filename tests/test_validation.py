@@ -260,3 +260,8 @@ def test_selection_is_fitted_once_per_training_set_for_every_grid_point_and_mode
             for name in ("repeated_cv", "nested_cv", "bootstrap", "learning_curve"):
                 pd.testing.assert_frame_equal(getattr(alone, name), getattr(shared, name), check_exact=True)
             assert alone.apparent_auc == shared.apparent_auc
+
+
+def test_optimism_interval_without_width_has_its_reason():
+    assert validation.optimism_reason(np.zeros(5)).startswith("every bootstrap resample gives the same optimism (0)")
+    assert validation.optimism_reason(np.array([0.0, 0.1, 0.05])) == ""

@@ -100,6 +100,67 @@ def test_every_figure_and_clinical_table_says_no_signature(no_signal, monkeypatc
     assert "Clinical model alone (rad-score: no signature)" in shown["nomogram"], shown["nomogram"]
 
 
+MARKED_TABLES = ("metrics", "calibration", "calibration_binned", "calibration_smoothed", "decision_curves",
+                 "confusion_matrices", "bootstrap_ci", "summary", "verdicts", "delong", "model_comparison")
+
+
+def test_every_table_listing_a_model_is_marked(no_signal):
+    folder, _, _ = no_signal
+    results = folder / "results"
+    for name in MARKED_TABLES:
+        table = pd.read_csv(results / "evaluation" / f"{name}.csv")
+        assert len(table) and table["no_signature"].fillna("").str.startswith("no signature").all(), name
+    radscore = pd.read_csv(results / "selection" / "radscore.csv")
+    assert radscore["no_signature"].str.startswith("no signature: selection 'main' kept no feature").all()
+    cv = pd.read_csv(results / "selection" / "lasso_cv.csv")
+    assert cv["is_used"].sum() == 1 and cv.loc[cv["is_used"], "n_nonzero"].item() == 0
+
+
+def test_validation_of_a_model_without_signature_is_marked(no_signal, monkeypatch, tmp_path):
+    """The validate_model job on the study's own files (small settings), then its figures."""
+    from matplotlib.text import Text
+
+    from radsnake import figures, validation, validation_figures, validation_jobs
+
+    folder, _, _ = no_signal
+    results = folder / "results"
+    out = {name: str(tmp_path / f"{name}.csv") for name in (
+        "repeated_cv", "repeats", "nested_cv", "bootstrap", "learning_curve", "summary")}
+    settings = {"folds": 2, "repeats": 1, "nested_outer_folds": 2, "bootstrap": 3,
+                "learning_curve_sizes": [0.5, 1.0], "learning_curve_repeats": 1}
+    validation_jobs.validate_chunk(
+        str(results / "features.csv"), str(results / "split.csv"), ["age"], ["logistic"],
+        FAST_CONFIG["selection"]["steps"], {"logistic": {"C": [1.0]}}, 3, "class_weight", False, 42, settings,
+        1, 1, str(tmp_path / "chunk.json"), str(tmp_path / "timings.csv"),
+    )
+    validation_jobs.validate_model(
+        str(results / "features.csv"), str(results / "split.csv"), ["age"], "logistic", False, 42, settings,
+        [str(tmp_path / "chunk.json")],
+        *(out[name] for name in ("repeated_cv", "repeats", "nested_cv", "bootstrap", "learning_curve", "summary")),
+        model_json=str(results / "models" / "logistic" / "model.json"),
+    )
+    for name, path in out.items():
+        assert pd.read_csv(path)["no_signature"].str.startswith("no signature").all(), name
+    validation.summarise_validation({"logistic": out["summary"]}, str(tmp_path / "all.csv"))
+    summary = pd.read_csv(tmp_path / "all.csv")
+    assert list(summary.columns) == validation.SUMMARY_COLUMNS and summary["no_signature"].notna().all()
+    shown = {}
+
+    def read_text(fig, png, pdf):
+        shown[Path(png).stem] = " | ".join(t.get_text() for t in fig.findobj(Text) if t.get_text())
+
+    monkeypatch.setattr(validation_figures, "_save_snapped", read_text)
+    monkeypatch.setattr(figures, "save_figure", read_text)
+    validation_figures.plot_validation_auc(tmp_path / "all.csv", tmp_path / "auc.png", tmp_path / "a.pdf")
+    validation_figures.plot_learning_curves({"logistic": out["learning_curve"]}, tmp_path / "curves.png",
+                                            tmp_path / "c.pdf")
+    figures.lasso_figure(pd.read_csv(results / "selection" / "lasso_path.csv"),
+                         pd.read_csv(results / "selection" / "lasso_cv.csv"), tmp_path / "lasso.png",
+                         tmp_path / "l.pdf")
+    assert "logistic \u2014 no signature" in shown["auc"] and "logistic \u2014 no signature" in shown["curves"]
+    assert "(used): keeps 0 features \u2014 no signature" in shown["lasso"], shown["lasso"]
+
+
 def test_no_interval_without_width_is_shown(no_signal):
     folder, _, _ = no_signal
     check_no_zero_width_interval_shown(folder, folder / "report.html")

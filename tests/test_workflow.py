@@ -161,7 +161,7 @@ def test_metrics(study):
     # One threshold per model, fixed on the training set and reused on the others.
     assert (metrics.groupby("model")["threshold"].nunique() == 1).all()
     delong = pd.read_csv(study / "results" / "evaluation" / "delong.csv")
-    assert list(delong.columns) == ["set", "model_a", "model_b", "auc_a", "auc_b", "z", "p_value", "reason"]
+    assert list(delong.columns) == ["set", "model_a", "model_b", "auc_a", "auc_b", "z", "p_value", "reason", "no_signature"]
     assert set(delong["set"]) <= set(SETS) - {"train"} and len(delong) > 0
 
 
@@ -437,7 +437,7 @@ def test_apply_reproduces_the_study_on_unseen_cases(study):
 
     folder = study / "results" / "apply" / "unseen"
     predictions = pd.read_csv(folder / "predictions.csv", dtype={"case_id": str})
-    assert list(predictions.columns) == ["case_id", "model", "radscore", "probability", "label"]
+    assert list(predictions.columns) == ["case_id", "model", "radscore", "probability", "no_signature", "label"]
     assert set(predictions["model"]) == set(MODELS)
     for model in MODELS:
         applied = predictions[predictions["model"] == model].set_index("case_id")
@@ -475,7 +475,7 @@ def test_apply_without_labels_writes_predictions_only(study):
     snakemake(study, "apply_all", "--configfile", config)
     folder = study / "results" / "apply" / "unlabelled"
     predictions = pd.read_csv(folder / "predictions.csv", dtype={"case_id": str})
-    assert list(predictions.columns) == ["case_id", "model", "radscore", "probability"]
+    assert list(predictions.columns) == ["case_id", "model", "radscore", "probability", "no_signature"]
     assert not (folder / "metrics.csv").exists()
     applied = predictions[predictions["model"] == "svm"].set_index("case_id")
     assert largest_difference(applied, study / "results" / "models" / "svm" / "predictions.csv", "probability") <= 1e-12

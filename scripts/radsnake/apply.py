@@ -22,7 +22,7 @@ import pandas as pd
 import sklearn
 
 import radsnake
-from radsnake import stats
+from radsnake import intervals, signature, stats
 from radsnake.aggregate import checked, read_case_files, write_table
 from radsnake.bundle import BUNDLE_FORMAT, card_json, extraction_versions, library_versions
 from radsnake.calibration import calibration_stats
@@ -35,10 +35,12 @@ from radsnake.tables import write_csv
 
 log = logging.getLogger(__name__)
 
-PREDICTION_COLUMNS = ["case_id", "model", "radscore", "probability"]
+PREDICTION_COLUMNS = ["case_id", "model", "radscore", "probability", "no_signature"]
 METRIC_COLUMNS = [
     "model", "n", "n_positive", "auc", "auc_ci_low", "auc_ci_high", "accuracy", "sensitivity",
     "specificity", "ppv", "npv", "threshold", "calibration_intercept", "calibration_slope", "brier",
+    # As in results/evaluation/metrics.csv (radsnake.intervals, radsnake.signature).
+    "auc_ci_reason", "no_signature",
 ]
 
 
@@ -220,7 +222,8 @@ def _metrics_row(name: str, y: np.ndarray, probability: np.ndarray, threshold: f
     row = {"model": name, "n": len(y), "n_positive": int(y.sum()), "threshold": threshold}
     if len(set(y)) == 2:
         auc = stats.auc_delong(y, probability, level=level)
-        row.update(auc=auc["auc"], auc_ci_low=auc["ci_low"], auc_ci_high=auc["ci_high"])
+        row.update(auc=auc["auc"], auc_ci_low=auc["ci_low"], auc_ci_high=auc["ci_high"],
+                   auc_ci_reason=intervals.delong_reason(y, probability, auc["auc"], auc["ci_low"], auc["ci_high"]))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             calibration = calibration_stats(y, probability)
@@ -231,7 +234,8 @@ def _metrics_row(name: str, y: np.ndarray, probability: np.ndarray, threshold: f
         )
     else:
         log.warning("%s: the new cases have one class only; AUC and calibration undefined", name)
-        row.update(auc=np.nan, auc_ci_low=np.nan, auc_ci_high=np.nan, brier=float(np.mean((probability - y) ** 2)))
+        row.update(auc=np.nan, auc_ci_low=np.nan, auc_ci_high=np.nan, brier=float(np.mean((probability - y) ** 2)),
+                   auc_ci_reason=intervals.unsupported("AUC", y))
     counts = stats.threshold_metrics(y, probability, threshold)
     row.update({k: counts[k] for k in ("accuracy", "sensitivity", "specificity", "ppv", "npv")})
     return row
@@ -271,7 +275,7 @@ def apply_bundles(
     if diagnostics_files:
         _compare_versions(extraction_versions(diagnostics_files), loaded)
 
-    radscore_rows = {}
+    radscore_rows, messages = {}, {}
     for model, bundle in loaded.items():
         card = bundle["card"]
         X = design_matrix(table, [], features_csv, columns=card["input_features"])
@@ -281,7 +285,13 @@ def apply_bundles(
         selection = bundle["radscore"]
         lasso_input = selection[:-1].transform(X) if len(selection) > 1 else X
         radscore = selection[-1].decision_function(lasso_input)
-        frame = pd.DataFrame({"case_id": X.index, "model": model, "radscore": radscore, "probability": probability})
+        # A bundle whose selection kept no feature says so in every row (radsnake.signature).
+        messages[model] = signature.message(f"model {model}'s selection", int(card["training"]["n"]),
+                                            signature.empty_steps(bundle["model"]))
+        messages["radscore"] = signature.message("the rad-score's selection", int(card["training"]["n"]),
+                                                 signature.empty_steps(selection))
+        frame = pd.DataFrame({"case_id": X.index, "model": model, "radscore": radscore, "probability": probability,
+                              "no_signature": messages[model]})
         if labelled:
             frame["label"] = table["label"].to_numpy(dtype=int)
             rows.append(_metrics_row(model, frame["label"].to_numpy(), probability, card["thresholds"]["model"], ci_level))
@@ -297,6 +307,11 @@ def apply_bundles(
     # The rad-score is the same selection in every bundle of one study: one row.
     y, probability, threshold = next(iter(radscore_rows.values()))
     rows.append(_metrics_row("radscore", y, probability, threshold, ci_level))
-    metrics = pd.DataFrame(rows, columns=METRIC_COLUMNS)
+    metrics = signature.marked(pd.DataFrame(rows, columns=METRIC_COLUMNS[:-1]), messages)
+    # Not presented as an interval: the reason says no signature first (as metrics.csv does).
+    metrics["auc_ci_reason"] = [
+        "; ".join(part for part in (signature.NO_SIGNATURE if mark else "", reason if isinstance(reason, str) else "") if part)
+        for mark, reason in zip(metrics["no_signature"], metrics["auc_ci_reason"])
+    ]
     log.info("metrics:\n%s", metrics.to_string())
     write_csv(metrics, metrics_csv)

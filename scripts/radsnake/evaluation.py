@@ -15,7 +15,7 @@ import pandas as pd
 from radsnake import intervals, stats
 from radsnake.external import ordered_sets, with_sets
 from radsnake.runtime import tell_console
-from radsnake.signature import NO_SIGNATURE, read_message
+from radsnake.signature import NO_SIGNATURE, marked, read_message
 from radsnake.tables import write_csv
 
 log = logging.getLogger(__name__)
@@ -159,4 +159,4 @@ def evaluate(
     metrics = pd.DataFrame(rows, columns=METRIC_COLUMNS)
     log.info("metrics:\n%s", metrics.to_string())
     write_csv(metrics, metrics_csv)
-    write_csv(pairwise_delong(predictions), delong_csv)
+    write_csv(marked(pairwise_delong(predictions), messages, ("model_a", "model_b")), delong_csv)

@@ -531,19 +531,27 @@ def lasso_figure(
         hit = cv.loc[cv[col].astype(str).str.lower().isin(["true", "1"])]
         return float(hit["lambda"].iloc[0]) if not hit.empty else None
 
-    lam_min, lam_1se = _pick("is_min"), _pick("is_1se")
+    lam_min, lam_1se, lam_used = _pick("is_min"), _pick("is_1se"), _pick("is_used")
     lam_chosen = lam_1se if chosen == "1se" else lam_min
+    if lam_used is not None:  # lasso_cv.csv says which lambda the selection used
+        lam_chosen = lam_used
     if lam_chosen is None:
         lam_chosen = lam_min if lam_min is not None else lam_1se
+    # A selection that keeps no feature at the lambda it used has no signature: said on the figure.
+    kept = cv.loc[cv["lambda"] == lam_chosen, "n_nonzero"] if "n_nonzero" in cv else pd.Series(dtype=float)
+    used_mark = " (used): keeps 0 features \u2014 no signature" if len(kept) and int(kept.iloc[0]) == 0 else " (used)"
 
     vlines = []
     for lam, name, ls in ((lam_min, "min", (0, (4, 2))), (lam_1se, "1se", (0, (1.5, 1.5)))):
         if lam is None:
             continue
         sub = "min" if name == "min" else "1SE"
-        mark = " (chosen)" if name == chosen else ""
+        mark = used_mark if lam == lam_chosen and (name == chosen or lam_min != lam_1se) else ""
         label = f"λ$_{{\\mathrm{{{sub}}}}}$ = {lam:.3g}, log λ = {_fmt(math.log(lam))}{mark}"
         vlines.append((math.log(lam), ls, label))
+    if lam_chosen is not None and lam_chosen not in (lam_min, lam_1se):  # n_features: k picks its own
+        vlines.append((math.log(lam_chosen), (0, (6, 1.5, 1, 1.5)),
+                       f"λ = {lam_chosen:.3g}, log λ = {_fmt(math.log(lam_chosen))}{used_mark}"))
 
     # -- (a) coefficient paths ----------------------------------------------------------
     p = path.copy()

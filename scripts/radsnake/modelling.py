@@ -214,6 +214,8 @@ def select_features(
                 "set": design.sets,
                 "label": design.labels,
                 "radscore": radscore,
+                # The selection's no-signature message on every row ('' when it kept features).
+                "no_signature": found["message"],
             }
         ),
         radscore_csv,

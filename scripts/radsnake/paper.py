@@ -16,7 +16,7 @@ from radsnake.evaluation import model_metrics, pairwise_delong, read_predictions
 from radsnake.external import ordered_sets, with_sets
 from radsnake.intervals import formatted
 from radsnake.modelling import load_design
-from radsnake.signature import NO_SIGNATURE, read_message
+from radsnake.signature import NO_SIGNATURE, marked, read_message
 from radsnake.tables import write_csv
 
 log = logging.getLogger(__name__)
@@ -200,14 +200,14 @@ def summarise_models(
     predictions = read_predictions(prediction_files, radscore_csv, sets)
     metrics = pd.read_csv(metrics_csv)
     tables = calibration_tables(predictions)
-    no_signature = _no_signature(metrics)
-    tables["calibration"]["no_signature"] = [no_signature.get(model, "") for model in tables["calibration"]["model"]]
     tables["bootstrap"], tables["confusion"] = bootstrap_tables(predictions, metrics, n_boot, seed)
     tables["summary"] = summary_table(metrics, tables["bootstrap"])
     tables["verdicts"] = verdicts.verdicts(metrics, pd.read_csv(control_csv) if control_csv else None)
+    # Every table that lists a model carries metrics.csv's no-signature message (docs/statistics.md).
+    no_signature = _no_signature(metrics)
     for name, frame in tables.items():
         if name in outputs:
-            write_csv(frame, outputs[name])
+            write_csv(marked(frame, no_signature), outputs[name])
     notes = verdicts.notices(read_message(signature_json) if signature_json else "", small_sets(predictions["radscore"]))
     with open(outputs["summary_md"], "w") as handle:
         handle.write(verdicts.markdown(notes, tables["verdicts"]) + markdown_table(tables["summary"]))

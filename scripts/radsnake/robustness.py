@@ -37,9 +37,11 @@ ICC_COLUMNS = [
     "icc3_1",
     "icc3_1_ci_low",
     "icc3_1_ci_high",
+    "icc3_1_ci_reason",
     "icc2_1",
     "icc2_1_ci_low",
     "icc2_1_ci_high",
+    "icc2_1_ci_reason",
     "n_cases",
     "n_raters",
     "kept",
@@ -365,6 +367,11 @@ def write_icc(
     ratings = np.stack([np.stack([row.reindex(features).to_numpy(dtype=float) for row in values]) for values in usable])
     result = icc(ratings, alpha=alpha)
     table = pd.DataFrame({"feature": features, **result})
+    finite = np.isfinite(ratings).all(axis=(0, 1))
+    for name in ICC_TYPES:
+        table[f"{name}_ci_reason"] = [
+            icc_reason(*values) for values in zip(table[name], table[f"{name}_ci_low"], table[f"{name}_ci_high"], finite)
+        ]
     table["n_cases"] = len(usable)
     table["n_raters"] = 1 + len(raters)
     chosen = table[icc_type].to_numpy()
@@ -382,6 +389,22 @@ def write_icc(
     )
     write_csv(table, icc_csv)
     return table
+
+
+def icc_reason(estimate: float, low: float, high: float, finite: bool) -> str:
+    """Why an ICC's interval is missing or has no width, '' when it is a real interval."""
+    if not np.isfinite(estimate):
+        if not finite:
+            return "ICC undefined: a rating of this feature is missing or not finite"
+        return "ICC undefined: the feature has the same value in every case and rating (0/0)"
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return "ICC interval undefined (its F quantile is not finite)"
+    if low != high:
+        return ""
+    if low == 1.0:
+        return ("perfect agreement: no within-case variation (residual mean square 0), so the interval "
+                "collapses at 1 (R's psych::ICC gives 1 up to rounding)")
+    return "the ICC interval has no width"
 
 
 def removed_features(icc_csv: str, features: list[str]) -> list[str]:

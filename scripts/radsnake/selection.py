@@ -321,6 +321,8 @@ class LassoSelector(_SupervisedSelector):
             "n_nonzero": (self.coef_path_ != 0).sum(axis=1),
             "is_min": self.lambdas_ == self.lambda_min_,
             "is_1se": self.lambdas_ == self.lambda_1se_,
+            # The lambda the selection used (the rule's, or n_features'); the figure marks it.
+            "is_used": self.lambdas_ == self.lambda_,
         })
 
 

@@ -63,6 +63,22 @@ def status(selection: str, n_train: int, pipeline) -> dict:
             "message": message(selection, n_train, steps)}
 
 
+def marked(frame, messages: dict[str, str], columns=("model",)):
+    """frame with a ``no_signature`` column: for each row, the no-signature message of its
+    model (messages: model -> message, '' or absent when it has a signature). With several
+    model columns (a pairwise table), the models without signature are named."""
+    if any(column not in frame for column in columns):  # an empty table
+        marks = [""] * len(frame)
+    elif len(columns) == 1:
+        marks = [messages.get(str(model), "") or "" for model in frame[columns[0]]]
+    else:
+        marks = []
+        for models in zip(*(frame[column] for column in columns)):
+            empty = [str(model) for model in models if messages.get(str(model))]
+            marks.append(f"{NO_SIGNATURE}: {', '.join(empty)}" if empty else "")
+    return frame.assign(no_signature=marks)
+
+
 def write_status(record: dict, path: str) -> None:
     with open(path, "w") as handle:
         json.dump(record, handle, indent=2, sort_keys=True)

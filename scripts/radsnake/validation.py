@@ -33,6 +33,7 @@ from sklearn.model_selection import GridSearchCV, RepeatedStratifiedKFold
 from radsnake.errors import InputError
 from radsnake.fitcache import FitCache
 from radsnake.models import params_text
+from radsnake.signature import read_message
 from radsnake.tables import write_csv
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ SUMMARY_COLUMNS = [
     "model", "n_train", "n_positive", "apparent_auc", "optimism", "optimism_low", "optimism_high",
     "corrected_auc", "cv_auc_mean", "cv_auc_sd", "cv_auc_repeat_sd", "nested_auc", "nested_auc_sd",
     "bootstrap_resamples", "cv_folds", "cv_repeats", "nested_folds",
+    # Why the optimism interval has no width; the model's no-signature message (its model.json).
+    "optimism_reason", "no_signature",
 ]
 
 
@@ -316,7 +319,16 @@ class Validation:
             "cv_folds": settings.folds,
             "cv_repeats": settings.repeats,
             "nested_folds": settings.nested_outer_folds,
+            "optimism_reason": optimism_reason(optimism),
         }], columns=SUMMARY_COLUMNS)
+
+
+def optimism_reason(optimism: np.ndarray) -> str:
+    """Why the bootstrap optimism's percentile interval has no width, '' when it has."""
+    if np.percentile(optimism, 2.5) != np.percentile(optimism, 97.5):
+        return ""
+    return (f"every bootstrap resample gives the same optimism ({float(np.median(optimism)):g}), "
+            "e.g. a model that ranks the cases the same way in every resample")
 
 
 @dataclass
@@ -372,8 +384,11 @@ def validate(estimator: BaseEstimator, X: pd.DataFrame, y: np.ndarray, settings:
 
 def write_validation(result: Validation, model: str, y: np.ndarray, settings: Settings, repeated_cv_csv: str,
                      repeats_csv: str, nested_cv_csv: str, bootstrap_csv: str, learning_curve_csv: str,
-                     summary_csv: str) -> None:
-    """One model's tables (results/validation/{model}/) and its line in the log."""
+                     summary_csv: str, model_json: str = "") -> None:
+    """One model's tables (results/validation/{model}/) and its line in the log.
+
+    model_json: the model's results/models/<model>/model.json; its no-signature message
+    marks every table written here (radsnake.signature)."""
     summary = result.summary(model, y, settings)
     row = summary.iloc[0]
     log.info(
@@ -381,15 +396,14 @@ def write_validation(result: Validation, model: str, y: np.ndarray, settings: Se
         model, row["apparent_auc"], row["optimism"], row["corrected_auc"], row["cv_auc_mean"],
         row["cv_auc_sd"], row["nested_auc"],
     )
-    write_csv(result.repeated_cv, repeated_cv_csv)
-    write_csv(per_repeat(result.repeated_cv), repeats_csv)
-    write_csv(result.nested_cv, nested_cv_csv)
-    write_csv(result.bootstrap, bootstrap_csv)
-    write_csv(result.learning_curve, learning_curve_csv)
-    write_csv(summary, summary_csv)
+    message = read_message(model_json) if model_json else ""
+    for table, path in ((result.repeated_cv, repeated_cv_csv), (per_repeat(result.repeated_cv), repeats_csv),
+                        (result.nested_cv, nested_cv_csv), (result.bootstrap, bootstrap_csv),
+                        (result.learning_curve, learning_curve_csv), (summary, summary_csv)):
+        write_csv(table.assign(no_signature=message), path)
 
 
 def summarise_validation(summary_files: dict[str, str], summary_csv: str) -> None:
     """One row per model, in the config's model order."""
-    frames = [pd.read_csv(path) for path in summary_files.values()]
+    frames = [pd.read_csv(path).reindex(columns=SUMMARY_COLUMNS) for path in summary_files.values()]
     write_csv(pd.concat(frames, ignore_index=True)[SUMMARY_COLUMNS], summary_csv)

@@ -19,6 +19,7 @@ from radsnake.figures import (
     _save_snapped,
     _styled,
 )
+from radsnake.intervals import no_signature_mark
 
 # (column, label, colour, marker): the estimates from most to least optimistic.
 _ESTIMATES = [
@@ -28,6 +29,11 @@ _ESTIMATES = [
     ("nested_auc", "nested CV (mean ± SD)", PALETTE[3], "^"),
 ]
 _CHANCE_KW = dict(color="#999999", lw=0.8, ls=(0, (4, 3)))
+
+
+def _shown(model: str, row) -> str:
+    """A model's name in a figure, "svm — no signature" when its table row has none."""
+    return model.replace("_", " ") + no_signature_mark(row)
 
 
 def _error(row: pd.Series, column: str) -> tuple[float, float] | None:
@@ -59,7 +65,7 @@ def validation_auc_figure(summary: pd.DataFrame, png_path, pdf_path) -> None:
                             capsize=1.5)
         ax.scatter(summary[column], ys, color=colour, marker=marker, s=16, zorder=3, label=label)
     ax.axvline(0.5, **_CHANCE_KW)
-    ax.set_yticks(np.arange(n)[::-1], summary["model"].str.replace("_", " "))
+    ax.set_yticks(np.arange(n)[::-1], [_shown(row["model"], row) for _, row in summary.iterrows()])
     ax.set_ylim(-0.6, n - 0.4)
     low = min(0.4, float(np.nanmin(summary[[c for c, *_ in _ESTIMATES]].to_numpy())) - 0.05)
     ax.set_xlim(max(0.0, low), 1.0)
@@ -92,7 +98,7 @@ def learning_curves_figure(curves: dict[str, pd.DataFrame], png_path, pdf_path) 
             ax.plot(n_train, mean, color=colour, ls=style, marker="o", ms=3, label=label)
             lowest = min(lowest, float((mean - sd).min()) - 0.05)
         ax.axhline(0.5, **_CHANCE_KW)
-        ax.set_title(name.replace("_", " "))
+        ax.set_title(_shown(name, curves[name].iloc[0] if len(curves[name]) else {}))
         ax.grid(True)
     axes[0, 0].set_ylim(max(0.0, lowest), 1.02)
     for ax in axes.ravel()[len(names):]:

@@ -185,8 +185,11 @@ def validate_model(
     summary_csv: str,
     harmonisation: dict | None = None,
     icc_csv: str = "",
+    model_json: str = "",
 ) -> None:
-    """The validate_model rule: one model's tables from the results of every chunk."""
+    """The validate_model rule: one model's tables from the results of every chunk.
+
+    model_json: the model's model.json, whose no-signature message marks the tables."""
     _, _, y = training_data(features_csv, split_csv, clinical, permute, seed, icc_csv=icc_csv,
                             harmonisation=harmonisation)
     chosen = Settings.from_config(settings)
@@ -200,4 +203,4 @@ def validate_model(
         )
     result = designs.assemble([found[task.key()] for task in designs.tasks])
     write_validation(result, model, y, chosen, repeated_cv_csv, repeats_csv, nested_cv_csv, bootstrap_csv,
-                     learning_curve_csv, summary_csv)
+                     learning_curve_csv, summary_csv, model_json=model_json)
