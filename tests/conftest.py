@@ -170,8 +170,13 @@ FAST_MODULES = {
 # The fast tier's end-to-end study: a bring-your-own-features study through the whole workflow.
 FAST_TESTS = {"test_own_features.py::test_feature_table_skips_images"}
 # Under pytest-xdist (`make test` runs -n 2 --dist loadgroup) each module is one work unit,
-# so its module-scoped study is built once. The longest module starts first.
-FIRST_MODULES = ["test_demo_study.py"]
+# so its module-scoped study is built once. The longest modules (their measured order) start
+# first, so that no long module is left running alone at the end; the rest keep their order.
+FIRST_MODULES = [
+    "test_demo_study.py", "test_slurm.py", "test_resume.py", "test_workflow.py", "test_weak_signal.py",
+    "test_harmonisation_workflow.py", "test_console.py", "test_own_study.py", "test_robustness_workflow.py",
+    "test_study_config.py", "test_validation_workflow.py", "test_own_features.py",
+]
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -184,4 +189,5 @@ def pytest_collection_modifyitems(config, items):
         # keeps it; every other test goes with its module.
         if item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(module))
-    items.sort(key=lambda item: item.path.name not in FIRST_MODULES)
+    first = {name: rank for rank, name in enumerate(FIRST_MODULES)}
+    items.sort(key=lambda item: first.get(item.path.name, len(first)))
