@@ -2,7 +2,7 @@
 CORES ?= all
 BIN := .venv/bin
 
-.PHONY: demo test install report lint clean new-study config-doc
+.PHONY: demo test test-fast install report lint clean new-study config-doc
 
 # The demo is one study config among others; its study folder is this clone.
 DEMO_CONFIG := config/demo/config.yaml
@@ -15,9 +15,17 @@ demo: install
 report: install
 	$(BIN)/snakemake --cores $(CORES) --report results/report.html --configfile $(DEMO_CONFIG)
 
+# Two pytest-xdist workers; each test module stays on one worker (tests/conftest.py).
+PYTEST := $(BIN)/python -m pytest -q -ra -n 2 --dist loadgroup --no-loadscope-reorder
+
 test:
 	bash envs/install.sh --test
-	$(BIN)/python -m pytest -q -ra --durations=30
+	$(PYTEST) --durations=30
+
+# Unit tests and one small end-to-end study (docs/development.md, "Test tiers").
+test-fast:
+	bash envs/install.sh --test
+	$(PYTEST) --durations=10 -m fast
 
 install:
 	bash envs/install.sh

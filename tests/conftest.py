@@ -150,3 +150,44 @@ def r_reference_values(script: Path, datasets: dict, columns: list[str], folder:
     run_r(script, str(folder / "input.csv"), str(folder / "out.csv"), packages=packages)
     out = pd.read_csv(folder / "out.csv", dtype=str)
     return {(row.dataset, row.key): parse(row.value) for row in out.itertuples()}
+
+
+# Test tiers (docs/development.md, "Test tiers"). `make test-fast` runs the tests marked `fast`:
+# these unit-test modules and one small end-to-end study. A module not named here, a new one
+# included, runs in `make test` only (which runs everything).
+FAST_MODULES = {
+    "test_aggregate.py", "test_apply.py", "test_browser.py", "test_calibration.py",
+    "test_calibration_r_reference.py", "test_clinical.py", "test_clinical_data.py", "test_clinical_firth.py",
+    "test_cohort.py", "test_comparison.py", "test_config_doc.py", "test_demo.py", "test_dictionary.py",
+    "test_envs.py", "test_evaluation.py", "test_extract.py", "test_feature_stats.py", "test_figures.py",
+    "test_figures_evaluation.py", "test_fingerprints.py", "test_fit_check_rules.py", "test_harmonise.py",
+    "test_ibsi.py", "test_imageio.py", "test_imbalance.py", "test_inputs.py", "test_intervals.py",
+    "test_models.py", "test_paper.py", "test_platt.py", "test_platt_r_reference.py", "test_provenance.py",
+    "test_qc.py", "test_readme.py", "test_robustness.py", "test_runtime.py", "test_segment.py",
+    "test_selection.py", "test_sheets.py", "test_snakemake_fixes.py", "test_split.py",
+    "test_split_r_reference.py", "test_stats.py", "test_stats_r_reference.py", "test_validation.py",
+}
+# The fast tier's end-to-end study: a bring-your-own-features study through the whole workflow.
+FAST_TESTS = {"test_own_features.py::test_feature_table_skips_images"}
+# Under pytest-xdist (`make test` runs -n 2 --dist loadgroup) each module is one work unit,
+# so its module-scoped study is built once. The longest modules (their measured order) start
+# first, so that no long module is left running alone at the end; the rest keep their order.
+FIRST_MODULES = [
+    "test_demo_study.py", "test_slurm.py", "test_resume.py", "test_workflow.py", "test_weak_signal.py",
+    "test_harmonisation_workflow.py", "test_console.py", "test_own_study.py", "test_robustness_workflow.py",
+    "test_study_config.py", "test_validation_workflow.py", "test_own_features.py",
+]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.path.name
+        if module in FAST_MODULES or f"{module}::{item.name}" in FAST_TESTS:
+            item.add_marker(pytest.mark.fast)
+        # A test that names its own group (e.g. "clone": it runs Snakemake in the clone itself)
+        # keeps it; every other test goes with its module.
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(module))
+    first = {name: rank for rank, name in enumerate(FIRST_MODULES)}
+    items.sort(key=lambda item: first.get(item.path.name, len(first)))

@@ -51,6 +51,7 @@ def lines_with_warning(text: str) -> list[str]:
 
 
 # The demo's two documented commands (README, Makefile), from the repository root.
+@pytest.mark.xdist_group("clone")
 @pytest.mark.parametrize(
     "args", [["-n"], ["--cores", "2", "--configfile", "config/demo/config.yaml", "-n"]], ids=["plain", "make_demo"]
 )

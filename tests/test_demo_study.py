@@ -22,17 +22,35 @@ SIGNAL_FEATURES = {
 }
 
 
+# The demo config as shipped, with smaller internal-validation sizes on top (a second
+# --configfile, as a user overrides a study's config). Validation writes only
+# results/validation/ and its two figures, which no other job reads, so every number these
+# tests assert is the one `make demo` gives; every validation stage still runs, and its
+# statistics are tested in test_validation*.py (docs/development.md, "Test tiers").
+VALIDATION_OVERRIDE = {
+    "validation": {"folds": 2, "repeats": 2, "nested_outer_folds": 2, "bootstrap": 2,
+                   "learning_curve_sizes": [0.5, 1.0], "learning_curve_repeats": 1}
+}
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """A copy of the clone's config/ folder: the demo config's study_dir (../..) is the copy's root."""
     workdir = tmp_path_factory.mktemp("demo")
     shutil.copytree(REPO / "config", workdir / "config")
-    snakemake(workdir, timeout=3000, configfile=demo_config(workdir))
+    (workdir / "validation.yaml").write_text(yaml.safe_dump(VALIDATION_OVERRIDE))
+    run_demo(workdir, timeout=3000)
     return workdir
 
 
 def demo_config(workdir):
     return workdir / "config" / "demo" / "config.yaml"
+
+
+def run_demo(workdir, *args, timeout):
+    """The demo's command on its shipped config, the validation sizes above given after it."""
+    return snakemake(workdir, *args, "--configfile", str(workdir / "validation.yaml"), timeout=timeout,
+                     configfile=demo_config(workdir))
 
 
 # Centres C and D are the two external cohorts, each reported on its own, then pooled.
@@ -60,7 +78,7 @@ def test_two_external_cohorts_reported_separately(demo):
         assert n[f"external_{centre}"] == len(cases) >= 30
     assert n["external"] == n["external_C"] + n["external_D"]
 
-    snakemake(demo, "--report", str(demo / "report.html"), timeout=600, configfile=demo_config(demo))
+    run_demo(demo, "--report", str(demo / "report.html"), timeout=600)
     html = (demo / "report.html").read_text(errors="replace")
     for centre in ("C", "D"):
         for kind in ("roc", "calibration", "decision_curve", "radscore_waterfall"):
@@ -97,7 +115,7 @@ def test_model_comparison_covers_every_model_and_selection(demo):
 
 
 def test_report_shows_negative_control_and_comparison(demo):
-    snakemake(demo, "--report", str(demo / "report.html"), timeout=1200, configfile=demo_config(demo))
+    run_demo(demo, "--report", str(demo / "report.html"), timeout=1200)
     html = (demo / "report.html").read_text(errors="replace")
     for name in ("negative_control.png", "model_comparison.png", "model_comparison.csv", "Leakage negative control"):
         assert name in html, name

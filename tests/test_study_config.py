@@ -160,6 +160,7 @@ def test_paths_resolve_against_the_config_folder_from_anywhere(own_study, tmp_pa
     assert not any(elsewhere.iterdir())
 
 
+@pytest.mark.xdist_group("clone")
 def test_plain_snakemake_runs_the_demo_study():
     """No --configfile: the demo study (config/demo/config.yaml), in the clone."""
     result = run("-n", "--cores", "1")
