@@ -14,6 +14,7 @@ include: "rules/common.smk"
 # verdicts once summarise_models has written them (rules/statistics.smk).
 report: report_text()
 
+
 include: "rules/demo.smk"
 include: "rules/segmentation.smk"
 include: "rules/qc.smk"
@@ -41,6 +42,6 @@ include: "rules/code.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_outputs(),
-    default_target: True

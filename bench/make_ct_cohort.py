@@ -132,7 +132,7 @@ def make_case(index: int, n_cases: int, seed: int, out_dir: str) -> dict:
     lo = [max(0, int((c - half_box) / s)) for c, s in zip(centre, spacing)]
     hi = [min(n, int((c + half_box) / s) + 2) for c, s, n in zip(centre, spacing, (MATRIX, MATRIX, n_slices))]
     sub = (slice(lo[2], hi[2]), slice(lo[1], hi[1]), slice(lo[0], hi[0]))
-    local_centre = [c - l * s for c, l, s in zip(centre, lo, spacing)]
+    local_centre = [c - low * s for c, low, s in zip(centre, lo, spacing)]
     offsets = _grid_offsets(image[sub].shape, spacing, local_centre)
     lesion = _lesion_mask(offsets, radius, shape)
     mask = np.zeros(image.shape, dtype=np.uint8)

@@ -87,7 +87,7 @@ def time_dry_runs(study: Path, repeats: int) -> dict:
     walls = {"workflow": [], "trivial": []}
     cpus = {"workflow": [], "trivial": []}
     loads = []
-    for attempt in range(repeats):
+    for _ in range(repeats):
         for which in walls:
             loads.append(benchlib.load_average())
             run = benchlib.run_timed(dry_run_cmd(study, which), cwd=benchlib.REPO, log_dir=study,

@@ -2,30 +2,29 @@
 if BRING_YOUR_OWN_FEATURES:
 
     rule import_features:
-        localrule: True
         input:
             table=config["features_table"],
             sheet=config["cohort"],
         output:
             features="results/features.csv",
+        log:
+            "logs/import_features.log",
+        localrule: True
+        conda:
+            "../envs/modelling.yaml"
+        resources:
+            mem_mb=2000,
         params:
+            **endpoint_param(),
             schema=COHORT_SCHEMA,
             clinical=config["clinical"],
             # survival: the label of features.csv is the sheet's event (radsnake.survival_cohort)
-            **endpoint_param(),
-        log:
-            "logs/import_features.log",
-        resources:
-            mem_mb=2000,
-        conda:
-            "../envs/modelling.yaml"
         script:
             "../scripts/import_features.py"
 
 else:
 
     rule aggregate_features:
-        localrule: True
         input:
             features=get_case_features,
             sheet=config["cohort"],
@@ -33,26 +32,26 @@ else:
             params=config["pyradiomics"]["params"],
         output:
             features="results/features.csv",
-        params:
-            schema=COHORT_SCHEMA,
-            clinical=config["clinical"],
-            # survival: the label of features.csv is the sheet's event (radsnake.survival_cohort)
-            **endpoint_param(),
         log:
             "logs/aggregate_features.log",
         benchmark:
             "benchmarks/aggregate_features.tsv"
-        resources:
-            mem_mb=4000,
+        localrule: True
         conda:
             "../envs/modelling.yaml"
+        resources:
+            mem_mb=4000,
+        params:
+            **endpoint_param(),
+            schema=COHORT_SCHEMA,
+            clinical=config["clinical"],
+            # survival: the label of features.csv is the sheet's event (radsnake.survival_cohort)
         script:
             "../scripts/aggregate_features.py"
 
     # What every feature column means (image type, filter, class, IBSI code). Only for
     # PyRadiomics features: bring-your-own columns follow no naming scheme.
     rule feature_dictionary:
-        localrule: True
         input:
             features="results/features.csv",
         output:
@@ -62,11 +61,12 @@ else:
                 category="3. Feature selection",
                 labels={"table": "feature dictionary"},
             ),
-        params:
-            non_feature_columns=non_feature_columns(),
         log:
             "logs/feature_dictionary.log",
+        localrule: True
         conda:
             "../envs/modelling.yaml"
+        params:
+            non_feature_columns=non_feature_columns(),
         script:
             "../scripts/feature_dictionary.py"

@@ -10,37 +10,37 @@ rule apply_all:
 if APPLY_COHORT is not None:
 
     rule apply_check:
-        localrule: True
         input:
             bundles=get_apply_bundles,
             cards=get_apply_cards,
             params=get_apply_params,
         output:
             checks=f"{APPLY_DIR}/checks.json",
+        log:
+            f"logs/apply_check/{APPLY_NAME}.log",
+        localrule: True
+        conda:
+            "../envs/modelling.yaml"
         params:
             models=APPLY_MODELS,
             from_table=APPLY_FROM_TABLE,
-        log:
-            f"logs/apply_check/{APPLY_NAME}.log",
-        conda:
-            "../envs/modelling.yaml"
         script:
             "../scripts/apply_check.py"
 
     if not APPLY_FROM_TABLE:
 
         use rule qc_table as apply_qc_table with:
-            # `with:` resets localrule to False (Snakemake 9.27.1): set it again.
-            localrule: True
             input:
                 qc=get_apply_case_qc,
             output:
                 qc=f"{APPLY_DIR}/qc/qc.csv",
                 excluded=f"{APPLY_DIR}/qc/excluded.csv",
-            params:
-                pending=APPLY_PENDING,
             log:
                 f"logs/apply_qc_table/{APPLY_NAME}.log",
+            # `with:` resets localrule to False (Snakemake 9.27.1): set it again.
+            localrule: True
+            params:
+                pending=APPLY_PENDING,
 
         use rule extract_features as apply_extract_features with:
             input:
@@ -52,17 +52,16 @@ if APPLY_COHORT is not None:
                 qc=f"{APPLY_DIR}/qc/cases/{{case}}.csv",
                 features=f"{APPLY_DIR}/features/{{case}}.csv",
                 diagnostics=f"{APPLY_DIR}/diagnostics/{{case}}.csv",
-            params:
-                content="",  # the new cases' files rerun it by modification time
-                args=case_job_args(get_apply_case_spec),
-                settings=case_job_settings(overlay=False),
             log:
                 f"logs/apply_extract_features/{APPLY_NAME}/{{case}}.log",
             benchmark:
                 f"benchmarks/apply_extract_features/{APPLY_NAME}/{{case}}.tsv"
+            params:
+                content="",  # the new cases' files rerun it by modification time
+                args=case_job_args(get_apply_case_spec),
+                settings=case_job_settings(overlay=False),
 
     rule apply_features:
-        localrule: True
         input:
             checks=f"{APPLY_DIR}/checks.json",
             features=get_apply_case_features,
@@ -71,12 +70,13 @@ if APPLY_COHORT is not None:
             params=get_apply_params,
         output:
             features=f"{APPLY_DIR}/features.csv",
-        params:
-            schema=COHORT_SCHEMA,
         log:
             f"logs/apply_features/{APPLY_NAME}.log",
+        localrule: True
         conda:
             "../envs/modelling.yaml"
+        params:
+            schema=COHORT_SCHEMA,
         script:
             "../scripts/apply_features.py"
 
@@ -89,16 +89,16 @@ if APPLY_COHORT is not None:
             diagnostics=get_apply_case_diagnostics,
             table=get_apply_table,
         output:
-            predictions=f"{APPLY_DIR}/predictions.csv",
             **apply_metrics_output(),
+            predictions=f"{APPLY_DIR}/predictions.csv",
+        log:
+            f"logs/apply_models/{APPLY_NAME}.log",
+        conda:
+            "../envs/modelling.yaml"
+        resources:
+            mem_mb=2000,
         params:
             models=APPLY_MODELS,
             ci_level=config["evaluation"]["ci_level"],
-        log:
-            f"logs/apply_models/{APPLY_NAME}.log",
-        resources:
-            mem_mb=2000,
-        conda:
-            "../envs/modelling.yaml"
         script:
             "../scripts/apply_models.py"

@@ -3,7 +3,6 @@
 # summary, thresholds, versions and config. The params file is an input: its hash is recorded.
 # The extraction's library versions come from the training cases' diagnostics files.
 rule bundle_model:
-    localrule: True
     input:
         model="results/models/{model}/model.joblib",
         model_info="results/models/{model}/model.json",
@@ -17,17 +16,18 @@ rule bundle_model:
     output:
         bundle="results/bundle/{model}/bundle.joblib",
         card="results/bundle/{model}/bundle.json",
+    log:
+        "logs/bundle_model/{model}.log",
+    localrule: True
+    conda:
+        "../envs/modelling.yaml"
+    resources:
+        mem_mb=2000,
     params:
         clinical=list(config["clinical"]),
         settings=get_bundle_settings,
         # Read in the job, not inputs: the per-case diagnostics are written with the
         # features, so features.csv (an input) follows them; 4 x N inputs cost planning.
         diagnostics="" if BRING_YOUR_OWN_FEATURES else "results/diagnostics",
-    log:
-        "logs/bundle_model/{model}.log",
-    resources:
-        mem_mb=2000,
-    conda:
-        "../envs/modelling.yaml"
     script:
         "../scripts/bundle_model.py"

@@ -25,7 +25,6 @@ if unsupported_version(SNAKEMAKE_VERSION):
 apply_snakemake_fixes(SNAKEMAKE_VERSION)
 from radsnake import external  # noqa: E402
 
-
 # --- The study. The user's --configfile is the whole truth: no other config is read, and
 # missing keys take the schema's defaults. With no --configfile, the demo study runs.
 # The study folder (the config's folder, or its study_dir) becomes the working directory,
@@ -54,7 +53,11 @@ validate(config, CONFIG_SCHEMA)
 _study_folder = study.study_folder(config, CONFIG_FILE)
 if not os.path.isdir(_study_folder):
     stop(f"radsnake: {CONFIG_FILE}: study_dir {_study_folder} is not a folder")
+
+
 workdir: _study_folder
+
+
 STUDY_DIR = os.getcwd()  # -d/--directory, when given, wins over study_dir
 # A read-only or full study folder: one line now, not Snakemake's traceback mid-run.
 from radsnake.faults import study_folder_fault  # noqa: E402
@@ -117,8 +120,10 @@ try:
         from radsnake.survival_cohort import study_problems
 
         _survival_problems = study_problems(
-            COHORT, planned_sets(COHORT, config["split"], config["seed"], CASE_COHORTS, SPLIT_KEPT),
-            config["endpoint"], os.path.abspath(config["cohort"]),
+            COHORT,
+            planned_sets(COHORT, config["split"], config["seed"], CASE_COHORTS, SPLIT_KEPT),
+            config["endpoint"],
+            os.path.abspath(config["cohort"]),
         )
         if _survival_problems:
             stop("\n".join(f"radsnake: {line}" for line in _survival_problems))
@@ -176,6 +181,7 @@ check_clinical_values()
 def clinical_imputation_output():
     """results/clinical/imputation.csv, made when clinical_missing is impute."""
     return {"imputation": "results/clinical/imputation.csv"} if config["clinical_missing"] == "impute" else {}
+
 
 # Feature robustness (rules/robustness.smk): which planned training cases get extra
 # extraction jobs, and with which raters, fixed at parse time so dry runs plan them.
@@ -246,9 +252,7 @@ def check_harmonisation():
         stop(f"radsnake: harmonisation.covariates {undeclared} must be declared under clinical")
     batch = settings["batch_column"]
     if batch != "center" and config["clinical"].get(batch) != "categorical":
-        stop(
-            f"radsnake: harmonisation.batch_column {batch!r} must be center or a categorical clinical column"
-        )
+        stop(f"radsnake: harmonisation.batch_column {batch!r} must be center or a categorical clinical column")
     if batch in settings["covariates"]:
         stop(f"radsnake: harmonisation.batch_column {batch!r} cannot also be a protected covariate")
 
@@ -296,7 +300,7 @@ def resample_flag():
 
 def case_job_args(spec_of):
     """The per-case job's --case, --spec and outputs (--qc X --features Y ...) as one
-    param: the robustness and apply jobs (use rule ... with:) name other outputs and
+    param: the robustness and apply jobs (derived with `use rule`) name other outputs and
     specs. `spec_of(wildcards)` is the spec's JSON."""
 
     def args(wildcards, output):
@@ -744,3 +748,74 @@ def conda_env_files():
     if DeploymentMethod.CONDA not in workflow.deployment_settings.deployment_method:
         return []
     return sorted(glob.glob(os.path.join(workflow.basedir, "envs", "*.yaml")))
+
+
+# --- Survival studies (rules/survival.smk, rules/survival_report.smk; docs/survival.md).
+SURVIVAL_MODELS = config["survival"]["models"]
+SURVIVAL_SETTINGS = config["survival"]
+SURVIVAL_VALIDATION = config["survival"]["bootstrap"] > 0
+
+
+def survival_outputs():
+    targets = [
+        "results/survival/metrics.csv",
+        "results/survival/risk_groups.csv",
+        "results/survival/km.csv",
+        "results/survival/calibration.csv",
+        "results/survival/decision_curve.csv",
+        "results/survival/cox_univariate.csv",
+        "results/survival/cox_multivariable.csv",
+        "results/survival/selection/selected_features.csv",
+    ]
+    targets += expand("results/survival/models/{smodel}/predictions.csv", smodel=SURVIVAL_MODELS)
+    if NEGATIVE_CONTROL:
+        targets.append("results/survival/negative_control/metrics.csv")
+    if SURVIVAL_VALIDATION:
+        targets.append("results/survival/validation/optimism.csv")
+    return targets + survival_report_outputs()
+
+
+SURVIVAL_UNIT = config["endpoint"]["time_unit"]
+
+
+def survival_figure_sets():
+    return ["train", *[s for s in evaluation_sets() if s != "train"]]
+
+
+def survival_report_outputs():
+    targets = expand(
+        "results/survival/figures/{kind}_{set}.png",
+        kind=["km", "calibration", "decision_curve"],
+        set=survival_figure_sets(),
+    )
+    return targets + ["results/survival/figures/td_auc.png", "results/survival/summary.md"]
+
+
+def survival_figure_outputs():
+    """Every survival figure (PNG in the report, PDF beside it), one job for all: each job
+    costs an interpreter start, the figures themselves take a second."""
+    outputs = {}
+    captions = {
+        "km": "Kaplan-Meier by risk group",
+        "calibration": "survival calibration",
+        "decision_curve": "survival decision curve",
+    }
+    for kind, label in captions.items():
+        for set_name in survival_figure_sets():
+            outputs[f"{kind}_{set_name}_png"] = report(
+                f"results/survival/figures/{kind}_{set_name}.png",
+                caption=f"../docs/report/survival_{kind}.rst",
+                category="4. Evaluation",
+                subcategory="Survival",
+                labels={"figure": label, "set": set_name},
+            )
+            outputs[f"{kind}_{set_name}_pdf"] = f"results/survival/figures/{kind}_{set_name}.pdf"
+    outputs["td_auc_png"] = report(
+        "results/survival/figures/td_auc.png",
+        caption="../docs/report/survival_td_auc.rst",
+        category="4. Evaluation",
+        subcategory="Survival",
+        labels={"figure": "time-dependent AUC", "set": "all"},
+    )
+    outputs["td_auc_pdf"] = "results/survival/figures/td_auc.pdf"
+    return outputs

@@ -8,17 +8,16 @@ use rule fit_model as comparison_fit_model with:
         model_info="results/comparison/{selection}/{model}/model.json",
         cv_results="results/comparison/{selection}/{model}/cv_results.csv",
         importance="results/comparison/{selection}/{model}/importance.csv",
-    params:
-        steps=get_comparison_steps,
-        selection_setting=lambda wildcards: f"comparison.selections.{wildcards.selection}",
     log:
         "logs/comparison_fit_model/{selection}/{model}.log",
     benchmark:
         "benchmarks/comparison_fit_model/{selection}/{model}.tsv"
+    params:
+        steps=get_comparison_steps,
+        selection_setting=lambda wildcards: f"comparison.selections.{wildcards.selection}",
 
 
 rule compare_models:
-    localrule: True
     input:
         predictions=comparison_files("predictions.csv"),
         cv_results=comparison_files("cv_results.csv"),
@@ -30,21 +29,21 @@ rule compare_models:
             category="7. Model comparison",
             labels={"table": "model x selection comparison"},
         ),
+    log:
+        "logs/compare_models.log",
+    localrule: True
+    conda:
+        "../envs/modelling.yaml"
     params:
         models=MODELS,
         selections=comparison_selections(),
         ci_level=config["evaluation"]["ci_level"],
         sets=EVALUATION_SETS,
-    log:
-        "logs/compare_models.log",
-    conda:
-        "../envs/modelling.yaml"
     script:
         "../scripts/compare_models.py"
 
 
 rule plot_model_comparison:
-    localrule: True
     input:
         table="results/evaluation/model_comparison.csv",
     output:
@@ -55,11 +54,12 @@ rule plot_model_comparison:
             labels={"figure": "model x selection comparison"},
         ),
         pdf="results/figures/model_comparison.pdf",
-    params:
-        ci_level=config["evaluation"]["ci_level"],
     log:
         "logs/plot_model_comparison.log",
+    localrule: True
     conda:
         "../envs/figures.yaml"
+    params:
+        ci_level=config["evaluation"]["ci_level"],
     script:
         "../scripts/plot_model_comparison.py"

@@ -5,15 +5,15 @@ if config["demo"]["enabled"]:
         output:
             image="results/demo/{case}_image.nii.gz",
             mask="results/demo/{case}_mask.nii.gz",
-        params:
-            case=get_demo_case,
-            seed=config["demo"]["seed"],
         log:
             "logs/demo_case/{case}.log",
+        conda:
+            "../envs/extract.yaml"
         threads: 1
         resources:
             mem_mb=300,
-        conda:
-            "../envs/extract.yaml"
+        params:
+            case=get_demo_case,
+            seed=config["demo"]["seed"],
         script:
             "../scripts/demo_case.py"

@@ -1,5 +1,4 @@
 rule evaluate_models:
-    localrule: True
     input:
         predictions=get_predictions,
         radscore="results/selection/radscore.csv",
@@ -19,15 +18,16 @@ rule evaluate_models:
             category="4. Evaluation",
             labels={"table": "DeLong tests"},
         ),
+    log:
+        "logs/evaluate_models.log",
+    localrule: True
+    conda:
+        "../envs/modelling.yaml"
     params:
         models=MODELS,
         threshold=config["evaluation"]["threshold"],
         target=config["evaluation"]["target"],
         ci_level=config["evaluation"]["ci_level"],
         sets=evaluation_sets(),
-    log:
-        "logs/evaluate_models.log",
-    conda:
-        "../envs/modelling.yaml"
     script:
         "../scripts/evaluate_models.py"

@@ -20,6 +20,15 @@ rule extract_features:
             subcategory="Overlays",
             labels={"case": "{case}"},
         ),
+    log:
+        "logs/extract_features/{case}.log",
+    benchmark:
+        "benchmarks/extract_features/{case}.tsv"
+    conda:
+        "../envs/extract.yaml"
+    threads: 1
+    resources:
+        mem_mb=config["resources"]["extract_mem_mb"],
     # Few params and input functions, and few fields in the command: each costs
     # Snakemake's planning time per case (docs/benchmarks.md, planning).
     params:
@@ -31,15 +40,6 @@ rule extract_features:
         # change reruns every case.
         settings=case_job_settings(overlay=True),
         perturbation="",
-    log:
-        "logs/extract_features/{case}.log",
-    benchmark:
-        "benchmarks/extract_features/{case}.tsv"
-    threads: 1
-    resources:
-        mem_mb=config["resources"]["extract_mem_mb"],
-    conda:
-        "../envs/extract.yaml"
     shell:
         "{params.settings} {params.args} --params {input.params:q} {params.perturbation} --log {log:q} "
         "--threads {threads}"

@@ -1,6 +1,5 @@
 # Publication figures, PNG (300 dpi, in the report) and PDF (for the journal) side by side.
 rule plot_roc:
-    localrule: True
     input:
         predictions=get_predictions,
         radscore="results/selection/radscore.csv",
@@ -13,20 +12,20 @@ rule plot_roc:
             labels={"figure": "ROC curves", "set": "{set}"},
         ),
         pdf="results/figures/roc_{set}.pdf",
+    log:
+        "logs/plot_roc/{set}.log",
+    localrule: True
+    conda:
+        "../envs/figures.yaml"
     params:
         models=MODELS,
         n_boot=config["evaluation"]["bootstrap"],
         seed=config["seed"],
-    log:
-        "logs/plot_roc/{set}.log",
-    conda:
-        "../envs/figures.yaml"
     script:
         "../scripts/plot_roc.py"
 
 
 rule plot_lasso:
-    localrule: True
     input:
         path="results/selection/lasso_path.csv",
         cv="results/selection/lasso_cv.csv",
@@ -38,18 +37,18 @@ rule plot_lasso:
             labels={"figure": "LASSO path"},
         ),
         pdf="results/figures/lasso_path.pdf",
-    params:
-        chosen=lasso_rule(),
     log:
         "logs/plot_lasso.log",
+    localrule: True
     conda:
         "../envs/figures.yaml"
+    params:
+        chosen=lasso_rule(),
     script:
         "../scripts/plot_lasso.py"
 
 
 rule plot_waterfall:
-    localrule: True
     input:
         radscore="results/selection/radscore.csv",
         metrics="results/evaluation/metrics.csv",
@@ -63,6 +62,7 @@ rule plot_waterfall:
         pdf="results/figures/radscore_waterfall_{set}.pdf",
     log:
         "logs/plot_waterfall/{set}.log",
+    localrule: True
     conda:
         "../envs/figures.yaml"
     script:
@@ -70,7 +70,6 @@ rule plot_waterfall:
 
 
 rule plot_correlation:
-    localrule: True
     input:
         features="results/features.csv",
         split="results/split.csv",
@@ -85,6 +84,7 @@ rule plot_correlation:
         pdf="results/figures/correlation_heatmap.pdf",
     log:
         "logs/plot_correlation.log",
+    localrule: True
     conda:
         "../envs/figures.yaml"
     script:
@@ -92,7 +92,6 @@ rule plot_correlation:
 
 
 rule plot_importance:
-    localrule: True
     input:
         importances=get_importances,
         metrics="results/evaluation/metrics.csv",
@@ -105,18 +104,18 @@ rule plot_importance:
             labels={"figure": "coefficients and importances"},
         ),
         pdf="results/figures/importance.pdf",
-    params:
-        models=MODELS,
     log:
         "logs/plot_importance.log",
+    localrule: True
     conda:
         "../envs/figures.yaml"
+    params:
+        models=MODELS,
     script:
         "../scripts/plot_importance.py"
 
 
 rule plot_calibration:
-    localrule: True
     input:
         binned="results/evaluation/calibration_binned.csv",
         smoothed="results/evaluation/calibration_smoothed.csv",
@@ -132,6 +131,7 @@ rule plot_calibration:
         pdf="results/figures/calibration_{set}.pdf",
     log:
         "logs/plot_calibration/{set}.log",
+    localrule: True
     conda:
         "../envs/figures.yaml"
     script:
@@ -139,7 +139,6 @@ rule plot_calibration:
 
 
 rule plot_decision_curve:
-    localrule: True
     input:
         decision="results/evaluation/decision_curves.csv",
         metrics="results/evaluation/metrics.csv",
@@ -153,6 +152,7 @@ rule plot_decision_curve:
         pdf="results/figures/decision_curve_{set}.pdf",
     log:
         "logs/plot_decision_curve/{set}.log",
+    localrule: True
     conda:
         "../envs/figures.yaml"
     script:
@@ -160,7 +160,6 @@ rule plot_decision_curve:
 
 
 rule plot_confusion:
-    localrule: True
     input:
         confusion="results/evaluation/confusion_matrices.csv",
         metrics="results/evaluation/metrics.csv",
@@ -174,6 +173,7 @@ rule plot_confusion:
         pdf="results/figures/confusion_matrices.pdf",
     log:
         "logs/plot_confusion.log",
+    localrule: True
     conda:
         "../envs/figures.yaml"
     script:
@@ -181,7 +181,6 @@ rule plot_confusion:
 
 
 rule plot_radscore_violin:
-    localrule: True
     input:
         radscore="results/selection/radscore.csv",
         metrics="results/evaluation/metrics.csv",
@@ -195,6 +194,7 @@ rule plot_radscore_violin:
         pdf="results/figures/radscore_violin.pdf",
     log:
         "logs/plot_radscore_violin.log",
+    localrule: True
     conda:
         "../envs/figures.yaml"
     script:

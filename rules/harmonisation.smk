@@ -1,7 +1,6 @@
 # ComBat fitted on the training cases, as the first step of every model's Pipeline does,
 # and its effect per centre for the report. Only when harmonisation.method is combat.
 rule harmonise_features:
-    localrule: True
     input:
         features="results/features.csv",
         split="results/split.csv",
@@ -10,21 +9,21 @@ rule harmonise_features:
         parameters="results/harmonisation/parameters.csv",
         centre_effect="results/harmonisation/centre_effect.csv",
         pca="results/harmonisation/pca.csv",
+    log:
+        "logs/harmonise_features.log",
+    localrule: True
+    conda:
+        "../envs/modelling.yaml"
     params:
         clinical=list(config["clinical"]),
         harmonisation=harmonisation_settings(),
         permute=config["negative_control"]["permute_labels"],
         seed=config["seed"],
-    log:
-        "logs/harmonise_features.log",
-    conda:
-        "../envs/modelling.yaml"
     script:
         "../scripts/harmonise_features.py"
 
 
 rule plot_harmonisation:
-    localrule: True
     input:
         pca="results/harmonisation/pca.csv",
         centre_effect="results/harmonisation/centre_effect.csv",
@@ -37,11 +36,12 @@ rule plot_harmonisation:
             labels={"figure": "harmonisation before/after"},
         ),
         pdf="results/figures/harmonisation.pdf",
-    params:
-        unseen_batch=config["harmonisation"]["unseen_batch"],
     log:
         "logs/plot_harmonisation.log",
+    localrule: True
     conda:
         "../envs/figures.yaml"
+    params:
+        unseen_batch=config["harmonisation"]["unseen_batch"],
     script:
         "../scripts/plot_harmonisation.py"

@@ -10,6 +10,15 @@ rule fit_model:
         model_info="results/models/{model}/model.json",
         cv_results="results/models/{model}/cv_results.csv",
         importance="results/models/{model}/importance.csv",
+    log:
+        "logs/fit_model/{model}.log",
+    benchmark:
+        "benchmarks/fit_model/{model}.tsv"
+    conda:
+        "../envs/modelling.yaml"
+    threads: config["resources"]["model_threads"]
+    resources:
+        mem_mb=4000,
     params:
         clinical=list(config["clinical"]),
         steps=config["selection"]["steps"],
@@ -21,14 +30,5 @@ rule fit_model:
         permute=config["negative_control"]["permute_labels"],
         seed=config["seed"],
         harmonisation=harmonisation_settings(),
-    log:
-        "logs/fit_model/{model}.log",
-    benchmark:
-        "benchmarks/fit_model/{model}.tsv"
-    threads: config["resources"]["model_threads"]
-    resources:
-        mem_mb=4000,
-    conda:
-        "../envs/modelling.yaml"
     script:
         "../scripts/fit_model.py"

@@ -10,12 +10,12 @@ use rule select_features as control_select_features with:
         radscore="results/negative_control/selection/radscore.csv",
         radscore_model="results/negative_control/selection/radscore_model.joblib",
         signature="results/negative_control/selection/signature.json",
-    params:
-        permute=True,
     log:
         "logs/control_select_features.log",
     benchmark:
         "benchmarks/control_select_features.tsv"
+    params:
+        permute=True,
 
 
 use rule fit_model as control_fit_model with:
@@ -25,16 +25,15 @@ use rule fit_model as control_fit_model with:
         model_info="results/negative_control/models/{model}/model.json",
         cv_results="results/negative_control/models/{model}/cv_results.csv",
         importance="results/negative_control/models/{model}/importance.csv",
-    params:
-        permute=True,
     log:
         "logs/control_fit_model/{model}.log",
     benchmark:
         "benchmarks/control_fit_model/{model}.tsv"
+    params:
+        permute=True,
 
 
 rule evaluate_negative_control:
-    localrule: True
     input:
         real_predictions=get_predictions,
         real_radscore="results/selection/radscore.csv",
@@ -52,20 +51,20 @@ rule evaluate_negative_control:
             category="8. Leakage negative control",
             labels={"table": "real vs permuted-label AUC"},
         ),
+    log:
+        "logs/evaluate_negative_control.log",
+    localrule: True
+    conda:
+        "../envs/modelling.yaml"
     params:
         models=MODELS,
         ci_level=config["evaluation"]["ci_level"],
         sets=EVALUATION_SETS,
-    log:
-        "logs/evaluate_negative_control.log",
-    conda:
-        "../envs/modelling.yaml"
     script:
         "../scripts/evaluate_negative_control.py"
 
 
 rule plot_negative_control:
-    localrule: True
     input:
         table="results/negative_control/metrics.csv",
     output:
@@ -76,11 +75,12 @@ rule plot_negative_control:
             labels={"figure": "real vs permuted-label AUC"},
         ),
         pdf="results/figures/negative_control.pdf",
-    params:
-        ci_level=config["evaluation"]["ci_level"],
     log:
         "logs/plot_negative_control.log",
+    localrule: True
     conda:
         "../envs/figures.yaml"
+    params:
+        ci_level=config["evaluation"]["ci_level"],
     script:
         "../scripts/plot_negative_control.py"

@@ -24,16 +24,16 @@ rule provenance:
             category="9. Provenance",
             labels={"record": "provenance (table)"},
         ),
+    log:
+        "logs/provenance.log",
+    localrule: True
+    conda:
+        "../envs/modelling.yaml"
     params:
         config=json.dumps(config, sort_keys=True, default=str),
         workflow_dir=workflow.basedir,
         lock=os.path.join(workflow.basedir, "envs", "requirements.lock"),
         deployment="conda" if conda_env_files() else "the Python environment running Snakemake",
         conda_envs=conda_env_files(),
-    log:
-        "logs/provenance.log",
-    localrule: True
-    conda:
-        "../envs/modelling.yaml"
     script:
         "../scripts/write_provenance.py"

@@ -3,7 +3,6 @@
 
 
 rule qc_table:
-    localrule: True
     input:
         qc=get_case_qc,
     output:
@@ -21,11 +20,12 @@ rule qc_table:
             subcategory="Tables",
             labels={"table": "cases left out"},
         ),
-    params:
-        pending=PENDING,
     log:
         "logs/qc_table.log",
+    localrule: True
     conda:
         "../envs/extract.yaml"
+    params:
+        pending=PENDING,
     script:
         "../scripts/qc_table.py"

@@ -16,20 +16,19 @@ use rule extract_features as extract_robustness with:
         qc="results/robustness/qc/{case}/{perturbation}.csv",
         features="results/robustness/features/{case}/{perturbation}.csv",
         diagnostics="results/robustness/diagnostics/{case}/{perturbation}.csv",
+    log:
+        "logs/extract_robustness/{case}/{perturbation}.log",
+    benchmark:
+        "benchmarks/extract_robustness/{case}/{perturbation}.tsv"
     params:
         content=get_robustness_content,
         args=case_job_args(get_robustness_spec),
         settings=case_job_settings(overlay=False),
         perturbation=perturbation_flag,
-    log:
-        "logs/extract_robustness/{case}/{perturbation}.log",
-    benchmark:
-        "benchmarks/extract_robustness/{case}/{perturbation}.tsv"
 
 
 # Training cases only (results/split.csv): the held-out sets never inform the filter.
 rule robustness_icc:
-    localrule: True
     input:
         split="results/split.csv",
         original=get_robustness_originals,
@@ -49,23 +48,23 @@ rule robustness_icc:
             subcategory="Feature robustness",
             labels={"table": "cases of the ICC"},
         ),
+    log:
+        "logs/robustness_icc.log",
+    localrule: True
+    conda:
+        "../envs/modelling.yaml"
+    resources:
+        mem_mb=2000,
     params:
         cases=ROBUSTNESS_CASES,
         raters=ROBUSTNESS_RATERS,
         icc_type=ROBUSTNESS["icc_type"],
         threshold=ROBUSTNESS["icc_threshold"],
-    log:
-        "logs/robustness_icc.log",
-    resources:
-        mem_mb=2000,
-    conda:
-        "../envs/modelling.yaml"
     script:
         "../scripts/robustness_icc.py"
 
 
 rule plot_icc:
-    localrule: True
     input:
         icc="results/robustness/icc.csv",
     output:
@@ -77,12 +76,13 @@ rule plot_icc:
             labels={"figure": "ICC per feature"},
         ),
         pdf="results/figures/icc.pdf",
+    log:
+        "logs/plot_icc.log",
+    localrule: True
+    conda:
+        "../envs/figures.yaml"
     params:
         icc_type=ROBUSTNESS["icc_type"],
         threshold=ROBUSTNESS["icc_threshold"],
-    log:
-        "logs/plot_icc.log",
-    conda:
-        "../envs/figures.yaml"
     script:
         "../scripts/plot_icc.py"

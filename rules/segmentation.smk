@@ -12,6 +12,13 @@ rule draft_mask:
             subcategory="Drafts for review",
             labels={"case": "{case}"},
         ),
+    log:
+        "logs/draft_mask/{case}.log",
+    conda:
+        "../envs/extract.yaml"
+    threads: 1
+    resources:
+        mem_mb=config["resources"]["extract_mem_mb"],
     params:
         image=get_draft_image,
         seed=get_draft_seed,
@@ -19,12 +26,5 @@ rule draft_mask:
         method=config["drafts"]["method"],
         settings=config["drafts"]["params"],
         window=config["qc"]["overlay_window"],
-    log:
-        "logs/draft_mask/{case}.log",
-    threads: 1
-    resources:
-        mem_mb=config["resources"]["extract_mem_mb"],
-    conda:
-        "../envs/extract.yaml"
     script:
         "../scripts/draft_mask.py"

@@ -19,20 +19,20 @@ rule select_features:
         radscore_model="results/selection/radscore_model.joblib",
         # Whether the selection kept a feature (radsnake.signature); "no signature" otherwise.
         signature="results/selection/signature.json",
+    log:
+        "logs/select_features.log",
+    benchmark:
+        "benchmarks/select_features.tsv"
+    conda:
+        "../envs/modelling.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
     params:
         clinical=list(config["clinical"]),
         steps=config["selection"]["steps"],
         permute=config["negative_control"]["permute_labels"],
         seed=config["seed"],
         harmonisation=harmonisation_settings(),
-    log:
-        "logs/select_features.log",
-    benchmark:
-        "benchmarks/select_features.tsv"
-    threads: 1
-    resources:
-        mem_mb=4000,
-    conda:
-        "../envs/modelling.yaml"
     script:
         "../scripts/select_features.py"

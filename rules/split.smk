@@ -5,7 +5,6 @@
 # it would be deleted before the job that must read it. Adding patients reruns the split
 # through features.csv and the population below.
 rule split_cases:
-    localrule: True
     input:
         features="results/features.csv",
         locked=get_locked_split,
@@ -20,6 +19,11 @@ rule split_cases:
             category="1. Summary",
             labels={"table": "cases per set"},
         ),
+    log:
+        "logs/split_cases.log",
+    localrule: True
+    conda:
+        "../envs/modelling.yaml"
     params:
         method=config["split"]["method"],
         test_fraction=config["split"]["test_fraction"],
@@ -32,9 +36,5 @@ rule split_cases:
         # The sheet's `cohort` column (cases with a value only): each value is an external cohort.
         cohorts=CASE_COHORTS,
         seed=config["seed"],
-    log:
-        "logs/split_cases.log",
-    conda:
-        "../envs/modelling.yaml"
     script:
         "../scripts/split_cases.py"

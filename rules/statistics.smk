@@ -39,18 +39,18 @@ rule summarise_models:
         ),
         # The report's first page: docs/report/workflow.rst headed by the notices and verdicts.
         overview="results/report_overview.rst",
-    params:
-        models=MODELS,
-        n_boot=config["evaluation"]["bootstrap"],
-        seed=config["seed"],
-        sets=evaluation_sets(),
-        report_text=os.path.join(workflow.basedir, "docs", "report", "workflow.rst"),
     log:
         "logs/summarise_models.log",
     benchmark:
         "benchmarks/summarise_models.tsv"
     conda:
         "../envs/modelling.yaml"
+    params:
+        models=MODELS,
+        n_boot=config["evaluation"]["bootstrap"],
+        seed=config["seed"],
+        sets=evaluation_sets(),
+        report_text=os.path.join(workflow.basedir, "docs", "report", "workflow.rst"),
     script:
         "../scripts/summarise_models.py"
 
@@ -73,13 +73,13 @@ rule feature_statistics:
             labels={"figure": "volcano plot"},
         ),
         pdf="results/figures/volcano.pdf",
-    params:
-        clinical=list(config["clinical"]),
-        test=config["evaluation"]["feature_test"],
     log:
         "logs/feature_statistics.log",
     conda:
         "../envs/figures.yaml"
+    params:
+        clinical=list(config["clinical"]),
+        test=config["evaluation"]["feature_test"],
     script:
         "../scripts/feature_statistics.py"
 
@@ -92,6 +92,7 @@ rule compare_clinical_models:
         # Whether the rad-score has a signature (radsnake.signature); none: clinical model alone.
         signature="results/selection/signature.json",
     output:
+        **clinical_imputation_output(),
         univariate=report(
             "results/clinical/univariate.csv",
             caption="../docs/report/logistic_tables.rst",
@@ -124,7 +125,10 @@ rule compare_clinical_models:
         ),
         nomogram_pdf="results/figures/nomogram.pdf",
         # Every imputed clinical cell, with clinical_missing: impute (radsnake.clinical_data).
-        **clinical_imputation_output(),
+    log:
+        "logs/compare_clinical_models.log",
+    conda:
+        "../envs/figures.yaml"
     params:
         clinical=config["clinical"],
         missing_policy=config["clinical_missing"],
@@ -134,9 +138,5 @@ rule compare_clinical_models:
         target=config["evaluation"]["target"],
         ci_level=config["evaluation"]["ci_level"],
         sets=evaluation_sets(),
-    log:
-        "logs/compare_clinical_models.log",
-    conda:
-        "../envs/figures.yaml"
     script:
         "../scripts/compare_clinical_models.py"

@@ -1,47 +1,23 @@
 # Survival studies (endpoint.type: survival; docs/survival.md): outcomes from the sheet, the
 # Cox-LASSO signature, one tuned model per survival.models entry, then the statistics.
-SURVIVAL_MODELS = config["survival"]["models"]
-SURVIVAL_SETTINGS = config["survival"]
-SURVIVAL_VALIDATION = config["survival"]["bootstrap"] > 0
-
-
 wildcard_constraints:
     smodel="|".join(SURVIVAL_MODELS),
 
 
-def survival_outputs():
-    targets = [
-        "results/survival/metrics.csv",
-        "results/survival/risk_groups.csv",
-        "results/survival/km.csv",
-        "results/survival/calibration.csv",
-        "results/survival/decision_curve.csv",
-        "results/survival/cox_univariate.csv",
-        "results/survival/cox_multivariable.csv",
-        "results/survival/selection/selected_features.csv",
-    ]
-    targets += expand("results/survival/models/{smodel}/predictions.csv", smodel=SURVIVAL_MODELS)
-    if NEGATIVE_CONTROL:
-        targets.append("results/survival/negative_control/metrics.csv")
-    if SURVIVAL_VALIDATION:
-        targets.append("results/survival/validation/optimism.csv")
-    return targets + survival_report_outputs()
-
-
 rule survival_outcomes:
-    localrule: True
     input:
         sheet=config["cohort"],
     output:
         outcomes="results/survival/outcomes.csv",
+    log:
+        "logs/survival_outcomes.log",
+    localrule: True
+    conda:
+        "../envs/modelling.yaml"
     params:
         schema=COHORT_SCHEMA,
         clinical=config["clinical"],
         endpoint=config["endpoint"],
-    log:
-        "logs/survival_outcomes.log",
-    conda:
-        "../envs/modelling.yaml"
     script:
         "../scripts/survival_outcomes.py"
 
@@ -57,14 +33,14 @@ rule survival_select:
         path="results/survival/selection/lasso_path.csv",
         cv="results/survival/selection/lasso_cv.csv",
         radscore="results/survival/selection/radscore.csv",
-    params:
-        clinical=list(config["clinical"]),
-        settings=SURVIVAL_SETTINGS,
-        seed=config["seed"],
     log:
         "logs/survival_select.log",
     conda:
         "../envs/modelling.yaml"
+    params:
+        clinical=list(config["clinical"]),
+        settings=SURVIVAL_SETTINGS,
+        seed=config["seed"],
     script:
         "../scripts/survival_select.py"
 
@@ -80,21 +56,21 @@ rule survival_fit:
         model="results/survival/models/{smodel}/model.joblib",
         model_info="results/survival/models/{smodel}/model.json",
         cv_results="results/survival/models/{smodel}/cv_results.csv",
+    log:
+        "logs/survival_fit/{smodel}.log",
+    benchmark:
+        "benchmarks/survival_fit/{smodel}.tsv"
+    conda:
+        "../envs/modelling.yaml"
+    threads: config["resources"]["model_threads"]
+    resources:
+        mem_mb=4000,
     params:
         clinical=list(config["clinical"]),
         settings=SURVIVAL_SETTINGS,
         endpoint=config["endpoint"],
         seed=config["seed"],
         permute=False,
-    log:
-        "logs/survival_fit/{smodel}.log",
-    benchmark:
-        "benchmarks/survival_fit/{smodel}.tsv"
-    threads: config["resources"]["model_threads"]
-    resources:
-        mem_mb=4000,
-    conda:
-        "../envs/modelling.yaml"
     script:
         "../scripts/survival_fit.py"
 
@@ -108,16 +84,16 @@ use rule survival_fit as survival_fit_control with:
         model="results/survival/negative_control/models/{smodel}/model.joblib",
         model_info="results/survival/negative_control/models/{smodel}/model.json",
         cv_results="results/survival/negative_control/models/{smodel}/cv_results.csv",
+    log:
+        "logs/survival_fit_control/{smodel}.log",
+    benchmark:
+        "benchmarks/survival_fit_control/{smodel}.tsv"
     params:
         clinical=list(config["clinical"]),
         settings=SURVIVAL_SETTINGS,
         endpoint=config["endpoint"],
         seed=config["seed"],
         permute=True,
-    log:
-        "logs/survival_fit_control/{smodel}.log",
-    benchmark:
-        "benchmarks/survival_fit_control/{smodel}.tsv"
 
 
 rule survival_evaluate:
@@ -130,14 +106,14 @@ rule survival_evaluate:
         km="results/survival/km.csv",
         calibration="results/survival/calibration.csv",
         decision_curve="results/survival/decision_curve.csv",
-    params:
-        models=SURVIVAL_MODELS,
-        sets=evaluation_sets(),
-        horizons=config["endpoint"]["horizons"],
     log:
         "logs/survival_evaluate.log",
     conda:
         "../envs/modelling.yaml"
+    params:
+        models=SURVIVAL_MODELS,
+        sets=evaluation_sets(),
+        horizons=config["endpoint"]["horizons"],
     script:
         "../scripts/survival_evaluate.py"
 
@@ -163,12 +139,12 @@ rule survival_cox_tables:
     output:
         univariate="results/survival/cox_univariate.csv",
         multivariable="results/survival/cox_multivariable.csv",
-    params:
-        clinical=config["clinical"],
     log:
         "logs/survival_cox_tables.log",
     conda:
         "../envs/modelling.yaml"
+    params:
+        clinical=config["clinical"],
     script:
         "../scripts/survival_cox_tables.py"
 
@@ -190,20 +166,20 @@ rule survival_validate:
             category="5. Models",
             labels={"table": "survival bootstrap optimism"},
         ),
+    log:
+        "logs/survival_validate.log",
+    benchmark:
+        "benchmarks/survival_validate.tsv"
+    conda:
+        "../envs/modelling.yaml"
+    threads: config["resources"]["model_threads"]
+    resources:
+        mem_mb=4000,
     params:
         models=SURVIVAL_MODELS,
         clinical=list(config["clinical"]),
         settings=SURVIVAL_SETTINGS,
         endpoint=config["endpoint"],
         seed=config["seed"],
-    log:
-        "logs/survival_validate.log",
-    benchmark:
-        "benchmarks/survival_validate.tsv"
-    threads: config["resources"]["model_threads"]
-    resources:
-        mem_mb=4000,
-    conda:
-        "../envs/modelling.yaml"
     script:
         "../scripts/survival_validate.py"

@@ -10,6 +10,20 @@ rule validate_chunk:
         icc=get_icc_table,
     output:
         fits="results/validation/chunks/{chunk}.json",
+    log:
+        main="logs/validate_chunk/{chunk}.log",
+        # CPU and wall seconds per design and model (bench/validation.py reads them).
+        timings="logs/validate_chunk/{chunk}.timings.csv",
+    benchmark:
+        "benchmarks/validate_chunk/{chunk}.tsv"
+    wildcard_constraints:
+        chunk=r"\d+",
+    conda:
+        "../envs/modelling.yaml"
+    # One fit at a time per job: the parallelism is across chunks.
+    threads: 1
+    resources:
+        mem_mb=4000,
     params:
         clinical=list(config["clinical"]),
         models=MODELS,
@@ -22,26 +36,11 @@ rule validate_chunk:
         settings=config["validation"],
         n_chunks=VALIDATION_CHUNKS,
         harmonisation=harmonisation_settings(),
-    log:
-        main="logs/validate_chunk/{chunk}.log",
-        # CPU and wall seconds per design and model (bench/validation.py reads them).
-        timings="logs/validate_chunk/{chunk}.timings.csv",
-    benchmark:
-        "benchmarks/validate_chunk/{chunk}.tsv"
-    wildcard_constraints:
-        chunk=r"\d+",
-    # One fit at a time per job: the parallelism is across chunks.
-    threads: 1
-    resources:
-        mem_mb=4000,
-    conda:
-        "../envs/modelling.yaml"
     script:
         "../scripts/validate_chunk.py"
 
 
 rule validate_model:
-    localrule: True
     input:
         features="results/features.csv",
         split="results/split.csv",
@@ -56,26 +55,26 @@ rule validate_model:
         bootstrap="results/validation/{model}/bootstrap.csv",
         learning_curve="results/validation/{model}/learning_curve.csv",
         summary="results/validation/{model}/summary.csv",
+    log:
+        "logs/validate_model/{model}.log",
+    benchmark:
+        "benchmarks/validate_model/{model}.tsv"
+    localrule: True
+    conda:
+        "../envs/modelling.yaml"
+    resources:
+        mem_mb=2000,
     params:
         clinical=list(config["clinical"]),
         permute=config["negative_control"]["permute_labels"],
         seed=config["seed"],
         settings=config["validation"],
         harmonisation=harmonisation_settings(),
-    log:
-        "logs/validate_model/{model}.log",
-    benchmark:
-        "benchmarks/validate_model/{model}.tsv"
-    resources:
-        mem_mb=2000,
-    conda:
-        "../envs/modelling.yaml"
     script:
         "../scripts/validate_model.py"
 
 
 rule summarise_validation:
-    localrule: True
     input:
         summaries=get_validation_summaries,
     output:
@@ -85,18 +84,18 @@ rule summarise_validation:
             category="6. Internal validation",
             labels={"table": "internal validation"},
         ),
-    params:
-        models=MODELS,
     log:
         "logs/summarise_validation.log",
+    localrule: True
     conda:
         "../envs/modelling.yaml"
+    params:
+        models=MODELS,
     script:
         "../scripts/summarise_validation.py"
 
 
 rule plot_validation_auc:
-    localrule: True
     input:
         summary="results/validation/summary.csv",
     output:
@@ -109,6 +108,7 @@ rule plot_validation_auc:
         pdf="results/figures/validation_auc.pdf",
     log:
         "logs/plot_validation_auc.log",
+    localrule: True
     conda:
         "../envs/figures.yaml"
     script:
@@ -116,7 +116,6 @@ rule plot_validation_auc:
 
 
 rule plot_learning_curves:
-    localrule: True
     input:
         curves=get_learning_curves,
     output:
@@ -127,11 +126,12 @@ rule plot_learning_curves:
             labels={"figure": "learning curves"},
         ),
         pdf="results/figures/learning_curves.pdf",
-    params:
-        models=MODELS,
     log:
         "logs/plot_learning_curves.log",
+    localrule: True
     conda:
         "../envs/figures.yaml"
+    params:
+        models=MODELS,
     script:
         "../scripts/plot_learning_curves.py"

@@ -107,9 +107,23 @@ def script_paths(compiled) -> dict[str, Path]:
     return paths
 
 
+def functions_naming_scripts(compiled, named_scripts: dict[str, Path]) -> dict[str, list[Path]]:
+    """Plain functions whose body names a script path, e.g. case_job_settings() -> EXTRACT_SCRIPT."""
+    found = {}
+    for _, tree in compiled:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef) and not node.decorator_list:
+                names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+                scripts = [named_scripts[name] for name in sorted(names) if name in named_scripts]
+                if scripts:
+                    found[node.name] = scripts
+    return found
+
+
 def workflow_rules() -> dict[str, RuleCode]:
     compiled = compiled_rule_files()
     named_scripts = script_paths(compiled)
+    named_scripts_of = functions_naming_scripts(compiled, named_scripts)
     rules = {}
     for path, tree in compiled:
         for node in ast.walk(tree):  # rules inside `if` blocks too
@@ -136,6 +150,7 @@ def workflow_rules() -> dict[str, RuleCode]:
                 if directive in calls:
                     names = [n.id for n in ast.walk(calls[directive]) if isinstance(n, ast.Name)]
                     code.scripts += [named_scripts[name] for name in names if name in named_scripts]
+                    code.scripts += [path for name in names for path in named_scripts_of.get(name, [])]
             code.overrides_scripts = bool(code.scripts)
             rules[code.name] = code
     for code in rules.values():

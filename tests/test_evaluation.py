@@ -143,7 +143,7 @@ def test_figures_of_a_cohort_and_of_the_pool(cohort_files, tmp_path, monkeypatch
         plots.plot_roc(paths, radscore, str(tmp_path / "m.csv"), set_name, 20, 1, str(png), str(pdf))
         assert png.stat().st_size > 0 and pdf.read_bytes().startswith(b"%PDF")
         drawn = {}
-        monkeypatch.setattr(figures, "waterfall_figure", lambda frame, name, *a, **k: drawn.update(frame=frame, name=name))
+        monkeypatch.setattr(figures, "waterfall_figure", lambda frame, name, *a, drawn=drawn, **k: drawn.update(frame=frame, name=name))
         plots.plot_waterfall(radscore, str(tmp_path / "m.csv"), set_name, "w.png", "w.pdf")
         assert drawn["name"] == set_name
         assert len(drawn["frame"]) == n and set(drawn["frame"]["set"]) == {set_name}

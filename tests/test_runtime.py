@@ -64,7 +64,7 @@ def test_other_errors_keep_traceback(tmp_path):
     log = tmp_path / "job.log"
     with pytest.raises(ZeroDivisionError):
         with job(str(log)):
-            1 / 0
+            raise ZeroDivisionError("division by zero")
     assert "Traceback" in log.read_text()
 
 

@@ -113,7 +113,7 @@ def test_locked_sets_are_kept_and_left_out_of_the_draw():
     split = assign_sets(data, "random", 0.3, [], seed=1, locked=locked).set_index("case_id")
     assert split.loc[["c0000", "c0001"], "assigned_by"].tolist() == [LOCKED, LOCKED]
     drawn = split.drop(["c0000", "c0001"]).join(data.set_index("case_id"))
-    for label, cell in drawn.groupby("label"):
+    for _, cell in drawn.groupby("label"):
         assert (cell["set"] == "test").sum() == n_test_cases(len(cell), 0.3)
     kept = updated_kept(None, split.reset_index())
     assert kept.set_index("case_id").loc["c0000", "assigned_by"] == LOCKED

@@ -215,8 +215,8 @@ def test_youden_perfect_and_reversed():
 def test_youden_maximises_j_bruteforce():
     y, a, _ = random_tied_data(11, n=200)
     best = stats.youden_threshold(y, a)
-    j = lambda t: (stats.threshold_metrics(y, a, t)["sensitivity"]
-                   + stats.threshold_metrics(y, a, t)["specificity"])
+    def j(t):
+        return stats.threshold_metrics(y, a, t)["sensitivity"] + stats.threshold_metrics(y, a, t)["specificity"]
     cuts = np.r_[-np.inf, np.unique(a), np.inf]
     assert j(best) == pytest.approx(max(j(t) for t in cuts), abs=1e-12)
     assert best not in set(a)  # a midpoint, never an observed score

@@ -1498,7 +1498,7 @@ def radscore_violin_figure(
     span = float(vals.max() - vals.min()) or 1.0
     y_min = float(vals.min()) - 0.06 * span
     y_top = float(vals.max()) + 0.22 * span  # room for the bracket and p-value
-    for idx, (ax, set_name) in enumerate(zip(axes, sets)):
+    for ax, set_name in zip(axes, sets):
         sub = data.loc[data["set"].astype(str) == set_name]
         rng = np.random.default_rng(seed)
         groups = [sub.loc[sub["label"] == v, "radscore"].to_numpy(dtype=float) for v in (0, 1)]

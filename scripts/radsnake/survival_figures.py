@@ -103,7 +103,7 @@ def draw_km_panel(ax, table_ax, km: pd.DataFrame, groups: pd.DataFrame, model: s
     # Numbers at risk under the axis: one line per group, aligned with the time ticks.
     table_ax.set_xlim(ax.get_xlim())
     table_ax.set_ylim(-0.5, len(rows) - 0.5)
-    for line, (group, colour, counts) in enumerate(rows):
+    for line, (_group, colour, counts) in enumerate(rows):
         y = len(rows) - 1 - line
         for t, count in zip(ticks, counts):
             table_ax.text(t, y, str(count), ha="center", va="center", fontsize=6, color=colour)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-import pandas as pd
 from scipy.stats import chi2, rankdata
 from sklearn.base import BaseEstimator
 from sklearn.feature_selection import SelectorMixin

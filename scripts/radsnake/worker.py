@@ -253,7 +253,7 @@ def submit(target: str, kwargs: dict, log_path: str, threads: int, case: str) ->
             "env": dict(os.environ),
         }
     ).encode()
-    for attempt in range(3):
+    for _ in range(3):
         client = connect(path)
         if client is None:
             start_worker(path)
