@@ -16,7 +16,7 @@ report: install
 	$(BIN)/snakemake --cores $(CORES) --report results/report.html --configfile $(DEMO_CONFIG)
 
 # Two pytest-xdist workers; each test module stays on one worker (tests/conftest.py).
-PYTEST := $(BIN)/python -m pytest -q -ra -n 2 --dist loadgroup --no-loadscope-reorder
+PYTEST := $(BIN)/python -m pytest -q -ra -n 2 --dist loadfile
 
 test:
 	bash envs/install.sh --test

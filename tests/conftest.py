@@ -169,7 +169,7 @@ FAST_MODULES = {
 }
 # The fast tier's end-to-end study: a bring-your-own-features study through the whole workflow.
 FAST_TESTS = {"test_own_features.py::test_feature_table_skips_images"}
-# Under pytest-xdist (`make test` runs -n 2 --dist loadgroup) each module is one work unit,
+# Under pytest-xdist (`make test` runs -n 2 --dist loadfile) each module is one work unit,
 # so its module-scoped study is built once. The longest modules (their measured order) start
 # first, so that no long module is left running alone at the end; the rest keep their order.
 FIRST_MODULES = [
