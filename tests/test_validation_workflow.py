@@ -90,7 +90,7 @@ def test_per_model_tables(study):
         nested = pd.read_csv(folder / "nested_cv.csv")
         assert len(nested) == 3 and nested["params"].str.startswith("{").all()
         boot = pd.read_csv(folder / "bootstrap.csv")
-        assert list(boot.columns) == ["resample", "auc_bootstrap", "auc_original", "optimism", "params"]
+        assert list(boot.columns) == ["resample", "auc_bootstrap", "auc_original", "optimism", "params", "no_signature"]
         assert len(boot) == 4
         curve = pd.read_csv(folder / "learning_curve.csv")
         assert sorted(set(curve["size"])) == [0.6, 1.0] and len(curve) == 2 * 3
