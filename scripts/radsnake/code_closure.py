@@ -68,6 +68,7 @@ class CodeBase:
         self.root = Path(root).resolve()
         self.files = discover_modules(self.root)
         self.tops = {name.split(".")[0] for name in self.files}
+        self.names = {path: name for name, path in self.files.items()}
         self.store = Path(store) if store else None
         self._requests: dict[str, list] = self._load_store()
         self.parses = 0  # files parsed by this process (the store spares the others)
@@ -109,10 +110,7 @@ class CodeBase:
 
     def module_name(self, script: Path) -> str:
         """A script's name as a module when it lies under the root, else its stem."""
-        for name, path in self.files.items():
-            if path == script:
-                return name
-        return script.stem
+        return self.names.get(script, script.stem)
 
     def closure(self, script: Path | str) -> Closure:
         script = Path(script).resolve()
