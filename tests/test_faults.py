@@ -167,8 +167,29 @@ def test_a_read_only_results_folder_stops_before_any_job(reference, tmp_path):
     assert not (workdir / ".snakemake" / "metadata").exists()
 
 
+def process_state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def children_running_a_job(pid: int) -> list[int]:
+    """The frozen worker's children that run a job: alive, and already writing to the job's
+    stdout (a child that has not yet taken its job still writes to the worker's /dev/null;
+    killing it then only makes the job start another worker)."""
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children += [int(child) for child in (task / "children").read_text().split()]
+    deadline = time.monotonic() + 2
+    while any(process_state(child) not in "TZ" for child in children) and time.monotonic() < deadline:
+        time.sleep(0.001)  # SIGSTOP is delivered asynchronously
+    return [
+        child
+        for child in children
+        if process_state(child) == "T" and os.readlink(f"/proc/{child}/fd/1") != os.devnull
+    ]
+
+
 def kill_the_worker_mid_job(workdir: Path, console_txt: Path) -> tuple[bool, str]:
-    """Run the study and SIGKILL the warm worker's process group once it runs a job."""
+    """Run the study and SIGKILL the warm worker's process group while a job runs in it."""
     output = open(console_txt, "w")
     run = subprocess.Popen(
         study_command(workdir, TARGET),
@@ -180,13 +201,17 @@ def kill_the_worker_mid_job(workdir: Path, console_txt: Path) -> tuple[bool, str
     killed = False
     deadline = time.monotonic() + 300
     while run.poll() is None and not killed and time.monotonic() < deadline:
-        # Once the worker runs a job (a child of the worker), kill them both, as the
-        # out-of-memory killer might.
         for pid in worker_pids(workdir):
+            # Freeze the worker and its children first, so that a job seen running cannot
+            # finish before the kill: the kill lands mid-job, as the out-of-memory killer's would.
             with contextlib.suppress(OSError):
-                if Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-                    os.killpg(pid, signal.SIGKILL)
-                    killed = True
+                os.killpg(pid, signal.SIGSTOP)
+                try:
+                    running = children_running_a_job(pid)
+                except OSError:
+                    running = []
+                os.killpg(pid, signal.SIGKILL if running else signal.SIGCONT)
+                killed = killed or bool(running)
         time.sleep(0.01)
     run.wait(timeout=600)
     output.close()
@@ -195,15 +220,10 @@ def kill_the_worker_mid_job(workdir: Path, console_txt: Path) -> tuple[bool, str
 
 def test_a_killed_worker_names_its_jobs_and_a_rerun_loses_nothing(reference, tmp_path):
     ref, _, _ = reference
-    # The kill races the job: a child seen at the kill may already be finishing its job, and
-    # then nothing fails. Up to three tries, each on a fresh copy of the study.
-    for attempt in range(3):
-        workdir = fresh_copy(ref, tmp_path / f"try{attempt}")
-        killed, console = kill_the_worker_mid_job(workdir, tmp_path / f"console{attempt}.txt")
-        assert killed, "the worker never ran an extraction"
-        stopped = [line for line in radsnake_lines(console) if "was stopped before it finished" in line]
-        if stopped:
-            break
+    workdir = fresh_copy(ref, tmp_path / "study")
+    killed, console = kill_the_worker_mid_job(workdir, tmp_path / "console.txt")
+    assert killed, "the worker never ran an extraction"
+    stopped = [line for line in radsnake_lines(console) if "was stopped before it finished" in line]
     assert stopped, console[-4000:]
     named = f"the warm worker running it (in {workdir}/.snakemake/radsnake-worker) was killed"
     assert all(named in line for line in stopped), stopped
