@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.demo import make_case
+    from radsnake.imaging.demo import make_case
 
     make_case(
         case_id=snakemake.wildcards.case,

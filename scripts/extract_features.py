@@ -1,5 +1,5 @@
 """Extract one case. A shell command, not a Snakemake script, so it can use the warm
-worker (radsnake.worker): the script preamble and the imports it saves cost about as
+worker (radsnake.imaging.worker): the script preamble and the imports it saves cost about as
 much as a small ROI's extraction."""
 
 import argparse
@@ -8,7 +8,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from radsnake.worker import run  # noqa: E402
+from radsnake.imaging.worker import run  # noqa: E402
 
 parser = argparse.ArgumentParser()
 for name in ("case", "spec", "qc", "params", "features", "diagnostics", "log"):
@@ -21,7 +21,7 @@ args = parser.parse_args()
 
 sys.exit(
     run(
-        "radsnake.inputs:extract_inputs",
+        "radsnake.jobs.inputs:extract_inputs",
         {
             "case_id": args.case,
             "spec": json.loads(args.spec),

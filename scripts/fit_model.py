@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.modelling import fit_model
+    from radsnake.ml.modelling import fit_model
 
     fit_model(
         features_csv=snakemake.input.features,

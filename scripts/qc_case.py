@@ -1,5 +1,5 @@
 """Input QC of one case: its QC row, or (with --overlay) its review overlay. A shell
-command like extract_features.py, so that it runs in the warm worker (radsnake.worker)."""
+command like extract_features.py, so that it runs in the warm worker (radsnake.imaging.worker)."""
 
 import argparse
 import json
@@ -7,7 +7,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from radsnake.worker import run  # noqa: E402
+from radsnake.imaging.worker import run  # noqa: E402
 
 parser = argparse.ArgumentParser()
 for name in ("case", "spec", "qc", "log"):
@@ -24,9 +24,9 @@ args = parser.parse_args()
 
 case = {"case_id": args.case, "spec": json.loads(args.spec), "qc_csv": args.qc, "resample": args.resample}
 if args.overlay:
-    target, kwargs = "radsnake.inputs:draw_overlay", {**case, "overlay_png": args.overlay, "window": args.window}
+    target, kwargs = "radsnake.jobs.inputs:draw_overlay", {**case, "overlay_png": args.overlay, "window": args.window}
 else:
-    target, kwargs = "radsnake.inputs:run_qc", {
+    target, kwargs = "radsnake.jobs.inputs:run_qc", {
         **case,
         "on_fail": args.on_fail,
         "tolerance": json.loads(args.tolerance),

@@ -13,7 +13,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from dicom_factory import write_ct_series, write_rtstruct, write_seg
-from radsnake.demo import make_case
+from radsnake.imaging.demo import make_case
 
 PATIENT_NAME = "Doe^Jane"
 PATIENT_ID = "PID-4711"

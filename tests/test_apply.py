@@ -11,14 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import radsnake.apply as apply_module
+import radsnake.ml.apply as apply_module
 from conftest import REPO
-from radsnake.apply import apply_bundles, check_bundles, collect_features
-from radsnake.bundle import write_bundle
-from radsnake.cohort import load_cohort
-from radsnake.errors import InputError
-from radsnake.modelling import fit_model, select_features
-from radsnake.tables import write_csv
+from radsnake.ml.apply import apply_bundles, check_bundles, collect_features
+from radsnake.ml.bundle import write_bundle
+from radsnake.io.cohort_sheet import load_cohort
+from radsnake.core.errors import InputError
+from radsnake.ml.modelling import fit_model, select_features
+from radsnake.core.tables import write_csv
 
 SCHEMA = os.path.join(os.path.dirname(__file__), "..", "config", "schemas", "cohort.schema.yaml")
 STEPS = [

@@ -1,4 +1,4 @@
-"""radsnake.calibration: hand-computed values, simulated calibration, edge cases.
+"""radsnake.stats.calibration: hand-computed values, simulated calibration, edge cases.
 
 The comparison with R (rms::val.prob, hoslem.test, prop.test) lives in
 test_calibration_r_reference.py.
@@ -16,7 +16,7 @@ from statsmodels.discrete.discrete_model import Logit
 from statsmodels.nonparametric.smoothers_lowess import lowess as sm_lowess
 from statsmodels.stats.proportion import proportion_confint
 
-from radsnake import calibration as cal
+from radsnake.stats import calibration as cal
 
 
 def _simulate(n, seed, slope=1.0, shift=0.0):

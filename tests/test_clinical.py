@@ -1,4 +1,4 @@
-"""radsnake.clinical: design matrices, odds-ratio tables, the three comparison models and
+"""radsnake.stats.clinical: design matrices, odds-ratio tables, the three comparison models and
 the nomogram, checked against R (glm, confint.default, rms::lrm + rms::nomogram, pretty).
 
 R runs once per module (tests/r/clinical.R). Without Rscript the R comparisons are
@@ -16,7 +16,7 @@ import pytest
 from scipy import special
 
 from conftest import r_unavailable
-from radsnake import clinical
+from radsnake.stats import clinical
 
 R_SCRIPT = Path(__file__).parent / "r" / "clinical.R"
 TOL = 1e-6

@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from radsnake.demo import make_case
-from radsnake.dictionary import COLUMNS, IBSI_FEATURES, feature_dictionary, write_feature_dictionary
-from radsnake.errors import InputError
-from radsnake.extract import extract_case
+from radsnake.imaging.demo import make_case
+from radsnake.imaging.dictionary import COLUMNS, IBSI_FEATURES, feature_dictionary, write_feature_dictionary
+from radsnake.core.errors import InputError
+from radsnake.imaging.extract import extract_case
 
 REPO = Path(__file__).resolve().parents[1]
 CT_PARAMS = REPO / "config" / "pyradiomics" / "ct.yaml"

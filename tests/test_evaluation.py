@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radsnake import stats
-from radsnake.evaluation import evaluate, pairwise_delong
+from radsnake.stats import discrimination as stats
+from radsnake.stats.evaluation import evaluate, pairwise_delong
 
 
 def predictions(seed, shift):
@@ -117,7 +117,7 @@ def test_without_pooling_there_is_no_pooled_row(cohort_files, tmp_path):
 
 
 def test_paper_tables_per_external_cohort_and_pooled(cohort_files, tmp_path):
-    from radsnake.paper import summarise_models
+    from radsnake.jobs.paper import summarise_models
 
     paths, radscore = cohort_files
     evaluate(paths, radscore, "youden", 0.9, 0.95, str(tmp_path / "m.csv"), str(tmp_path / "d.csv"), sets=COHORT_SETS)
@@ -134,7 +134,8 @@ def test_paper_tables_per_external_cohort_and_pooled(cohort_files, tmp_path):
 
 
 def test_figures_of_a_cohort_and_of_the_pool(cohort_files, tmp_path, monkeypatch):
-    from radsnake import figures, plots
+    from radsnake.figures import style as figures
+    from radsnake.jobs import plots
 
     paths, radscore = cohort_files
     evaluate(paths, radscore, "youden", 0.9, 0.95, str(tmp_path / "m.csv"), str(tmp_path / "d.csv"), sets=COHORT_SETS)

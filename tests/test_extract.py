@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 import SimpleITK as sitk
 
-from radsnake.demo import make_case
-from radsnake.errors import InputError
-from radsnake.extract import extract_case
+from radsnake.imaging.demo import make_case
+from radsnake.core.errors import InputError
+from radsnake.imaging.extract import extract_case
 
 PARAMS = os.path.join(os.path.dirname(__file__), "..", "config", "pyradiomics", "original.yaml")
 
@@ -111,7 +111,7 @@ def test_unknown_params_key(case, tmp_path):
 )
 def test_images_pyradiomics_cannot_bin_are_cast_losslessly(case, dtype, cast):
     """PyRadiomics computes bin edges in the image's own type: 8-bit images overflow."""
-    from radsnake.extract import binnable, make_extractor
+    from radsnake.imaging.extract import binnable, make_extractor
 
     _, image_path, mask_path = case
     image, mask = sitk.ReadImage(image_path), sitk.ReadImage(mask_path)
@@ -132,7 +132,7 @@ def test_images_pyradiomics_cannot_bin_are_cast_losslessly(case, dtype, cast):
 
 
 def test_pyradiomics_limits_are_read_from_the_params_file(case, tmp_path):
-    from radsnake.extract import make_extractor, pyradiomics_refusal
+    from radsnake.imaging.extract import make_extractor, pyradiomics_refusal
 
     _, image_path, mask_path = case
     image, mask = sitk.ReadImage(image_path), sitk.ReadImage(mask_path)

@@ -1,4 +1,4 @@
-"""radsnake.feature_stats: per-feature tests, FDR, effect sizes, AUC and the volcano plot,
+"""radsnake.stats.feature_stats: per-feature tests, FDR, effect sizes, AUC and the volcano plot,
 checked against R (wilcox.test, t.test, p.adjust) run once per module via
 tests/r/clinical.R. Without Rscript the R comparisons are skipped locally, but fail when
 the CI environment variable is set."""
@@ -15,7 +15,7 @@ import pytest
 from scipy import stats as sps
 
 from conftest import r_unavailable
-from radsnake import feature_stats as fs
+from radsnake.stats import feature_stats as fs
 
 R_SCRIPT = Path(__file__).parent / "r" / "clinical.R"
 TOL = 1e-8
@@ -189,7 +189,7 @@ def test_volcano_labels_do_not_overlap(tmp_path, monkeypatch):
     cols.update({f"original_firstorder_Noise{i}": rng.normal(size=200) for i in range(100)})
     tab = fs.feature_table(pd.DataFrame(cols), y)
     seen = {}
-    from radsnake import figures as rf
+    from radsnake.figures import style as rf
 
     orig = rf.save_figure
 

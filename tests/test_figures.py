@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from radsnake import figures
+from radsnake.figures import style as figures
 
 FEATURES = [
     "original_shape_Sphericity",

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from radsnake import calibration as cal
-from radsnake import figures
-from radsnake.stats import threshold_metrics
+from radsnake.stats import calibration as cal
+from radsnake.figures import style as figures
+from radsnake.stats.discrimination import threshold_metrics
 
 SIZES = {"train": 120, "test": 50, "external": 40}
 

@@ -13,11 +13,11 @@ import pytest
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 
-from radsnake import harmonise
-from radsnake.errors import InputError
-from radsnake.harmonise import BATCH_COLUMN, COVARIATE_PREFIX, ComBat, harmonisation_input
-from radsnake.modelling import fit_model, select_features
-from radsnake.models import tune_model
+from radsnake.cohort import harmonise
+from radsnake.core.errors import InputError
+from radsnake.cohort.harmonise import BATCH_COLUMN, COVARIATE_PREFIX, ComBat, harmonisation_input
+from radsnake.ml.modelling import fit_model, select_features
+from radsnake.ml.models import tune_model
 
 AGE = COVARIATE_PREFIX + "age"
 SEX = COVARIATE_PREFIX + "sex"

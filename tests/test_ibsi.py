@@ -22,8 +22,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from radsnake.dictionary import IBSI_FEATURES, describe_feature
-from radsnake.extract import extract_case
+from radsnake.imaging.dictionary import IBSI_FEATURES, describe_feature
+from radsnake.imaging.extract import extract_case
 
 REPO = Path(__file__).resolve().parents[1]
 PARAMS = REPO / "config" / "pyradiomics" / "ibsi.yaml"

@@ -18,9 +18,9 @@ import pytest
 import SimpleITK as sitk
 
 from conftest import r_unavailable
-from radsnake import robustness
-from radsnake.errors import InputError
-from radsnake.modelling import load_design
+from radsnake.imaging import robustness
+from radsnake.core.errors import InputError
+from radsnake.ml.modelling import load_design
 
 R_SCRIPT = Path(__file__).parent / "r" / "icc.R"
 TOL = 1e-10

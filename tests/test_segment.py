@@ -7,8 +7,8 @@ import pytest
 import SimpleITK as sitk
 from scipy import ndimage
 
-from radsnake.errors import InputError
-from radsnake.segment import draft_mask, write_draft
+from radsnake.core.errors import InputError
+from radsnake.imaging.segment import draft_mask, write_draft
 
 SPACING = (0.7, 0.7, 2.0)
 ORIGIN = (-25.2, -25.2, -36.0)

@@ -9,7 +9,7 @@ from pathlib import Path
 import snakemake
 from snakemake.scheduling.job_scheduler import JobScheduler
 
-from radsnake.snakemake_fixes import FIXED_VERSIONS, apply
+from radsnake.core.snakemake_fixes import FIXED_VERSIONS, apply
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""Internal validation estimators on small synthetic data (radsnake.validation)."""
+"""Internal validation estimators on small synthetic data (radsnake.ml.validation)."""
 
 import numpy as np
 import pandas as pd
@@ -6,10 +6,10 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 
-from radsnake import validation
-from radsnake.errors import InputError
-from radsnake.models import build_search
-from radsnake.validation import Settings, Task, bootstrap_samples, run_tasks, validate
+from radsnake.ml import validation
+from radsnake.core.errors import InputError
+from radsnake.ml.models import build_search
+from radsnake.ml.validation import Settings, Task, bootstrap_samples, run_tasks, validate
 
 # Scaling and a supervised filter: enough to leak if anything were fitted outside the folds.
 SELECTION = [{"step": "zscore"}, {"step": "univariate", "p_threshold": 0.2}]
@@ -183,7 +183,7 @@ def test_settings_from_config_ignores_the_switch():
 
 
 def test_figures_are_deterministic(tmp_path):
-    from radsnake.validation_figures import learning_curves_figure, validation_auc_figure
+    from radsnake.figures.validation_figures import learning_curves_figure, validation_auc_figure
 
     summary = pd.DataFrame({
         "model": ["logistic", "random_forest"], "apparent_auc": [0.9, 1.0], "optimism": [0.05, 0.2],

@@ -57,7 +57,8 @@ def test_every_figure_and_clinical_table_says_no_signature(no_signal, monkeypatc
     """The figures' jobs rerun on the study's own tables, each figure's text read before saving."""
     from matplotlib.text import Text
 
-    from radsnake import figures, paper, plots
+    from radsnake.figures import style as figures
+    from radsnake.jobs import paper, plots
 
     folder, _, _ = no_signal
     shown = {}
@@ -119,7 +120,7 @@ def test_four_positives_among_sixty_finish_with_reasons(tmp_path):
     labels = np.zeros(60, int)
     # The exact split puts round(0.3 x 4) = 1 positive in the test set and 3 in training:
     # too few for the test set's statistics. 3 training positives fill the 3-fold tuning
-    # CV and, inside each tuning fold (2 positives), a 2-fold LASSO CV (radsnake.fit_checks).
+    # CV and, inside each tuning fold (2 positives), a 2-fold LASSO CV (radsnake.ml.fit_checks).
     labels[[1, 2, 3, 4]] = 1
     features = rng.normal(size=(60, 12))
     features[:, 0] += 2.0 * labels

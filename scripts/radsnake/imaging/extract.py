@@ -1,0 +1,159 @@
+"""Per-case PyRadiomics extraction: one case in, one feature row and one diagnostics row out."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import SimpleITK as sitk
+
+from radsnake.core.errors import InputError
+from radsnake.io.imagefiles import check_exists, read_file
+from radsnake.core.tables import write_csv
+
+log = logging.getLogger(__name__)
+
+
+def read_image(case_id: str, path: str, role: str) -> sitk.Image:
+    """A plain image file, with imageio's messages for a missing or unreadable one."""
+    check_exists(case_id, path, role)
+    return read_file(case_id, path, role)
+
+
+def check_pair(case_id: str, image: sitk.Image, mask: sitk.Image, mask_path: str, label: int) -> None:
+    """Stop on the inputs PyRadiomics would otherwise reject with an obscure message."""
+    if image.GetDimension() != 3:
+        raise InputError(
+            f"case {case_id}: the image is {image.GetDimension()}D; radsnake expects 3D "
+            "volumes. Export the whole series, not a single slice."
+        )
+    if image.GetSize() != mask.GetSize():
+        raise InputError(
+            f"case {case_id}: mask {mask_path} has size {mask.GetSize()} but the image has "
+            f"{image.GetSize()}. Re-export the mask on the image's grid."
+        )
+    values = sitk.GetArrayViewFromImage(mask)
+    if not np.any(values):
+        raise InputError(f"case {case_id}: mask {mask_path} is empty. Redraw the ROI or remove the case.")
+    if not np.any(values == label):
+        present = np.unique(values[values != 0])[:10].tolist()
+        raise InputError(
+            f"case {case_id}: mask {mask_path} has no voxel with label {label} (labels present: "
+            f"{present}). Set mask_label for this case in the sheet or in the config."
+        )
+    pixels = sitk.GetArrayViewFromImage(image)
+    if np.issubdtype(pixels.dtype, np.floating) and not np.all(np.isfinite(pixels)):
+        raise InputError(
+            f"case {case_id}: the image has NaN or infinite voxels. Fix the export (or the "
+            "conversion that produced it)."
+        )
+
+
+def make_extractor(params_path: str):
+    from radiomics import featureextractor
+
+    try:
+        return featureextractor.RadiomicsFeatureExtractor(params_path)
+    except Exception as err:  # PyRadiomics' schema check raises pykwalify's own errors
+        raise InputError(
+            f"PyRadiomics params file {params_path} is invalid: {err}. Compare it with the "
+            "presets in config/pyradiomics/."
+        ) from err
+
+
+# PyRadiomics' own messages for the ROI limits, and what radsnake says to do about each.
+_LIMIT_FIXES = (
+    ("1 segmented voxel", "PyRadiomics extracts nothing from a single voxel: redraw the ROI or leave the case out"),
+    ("too few dimensions", "raise the ROI's extent, or lower minimumROIDimensions in the params file"),
+    ("too small", "redraw the ROI, or lower minimumROISize in the params file"),
+    ("not present", "after PyRadiomics' resampling no voxel keeps the label: check resampledPixelSpacing in the "
+                    "params file, or the ROI"),
+    ("geometry mismatch", "re-export the mask on the image's grid, or raise geometryTolerance in the params file"),
+)
+
+
+def binnable(image: sitk.Image, extractor) -> tuple[sitk.Image, str]:
+    """The image in a pixel type PyRadiomics can bin, and the type it was cast to ("" if none).
+
+    PyRadiomics computes the bin edges (minimum - bin width, maximum + 2 bin widths) in
+    the image's own integer type, so an int8/uint8 image (or a 16-bit one near its
+    type's limits) overflows: wrong bins or an IndexError in GLCM. Such an image is
+    cast, losslessly, to the narrowest of int16 and int32 that holds that range.
+    """
+    pixels = sitk.GetArrayViewFromImage(image)
+    if pixels.dtype.kind not in "iu" or not pixels.size:
+        return image, ""
+    settings = [extractor.settings] + list(extractor.enabledImagetypes.values())
+    width = max(float(s.get("binWidth") or 0) for s in settings) or 25.0
+    low, high = float(pixels.min()) - width, float(pixels.max()) + 2 * width
+    if np.iinfo(pixels.dtype).min <= low and high <= np.iinfo(pixels.dtype).max:
+        return image, ""
+    for pixel_id, dtype in ((sitk.sitkInt16, np.int16), (sitk.sitkInt32, np.int32)):
+        if np.iinfo(dtype).min <= low and high <= np.iinfo(dtype).max:
+            cast = sitk.Cast(image, pixel_id)
+            return cast, cast.GetPixelIDTypeAsString()
+    cast = sitk.Cast(image, sitk.sitkFloat64)
+    return cast, cast.GetPixelIDTypeAsString()
+
+
+def pyradiomics_refusal(image: sitk.Image, mask: sitk.Image, label: int, extractor, params_path: str) -> str:
+    """Why PyRadiomics would refuse this image and mask with these params ("" if it would
+    not): its own preprocessing and mask checks (resampling, geometry, label present,
+    minimumROIDimensions, minimumROISize, resegmentation) run as extraction runs them."""
+    from radiomics import imageoperations
+
+    settings = {**extractor.settings, "label": int(label)}
+    try:
+        image, mask = extractor.loadImage(image, mask, None, **settings)
+        _, corrected = imageoperations.checkMask(image, mask, **settings)
+        if settings.get("resegmentRange") is not None:
+            mask = corrected if corrected is not None else mask
+            imageoperations.checkMask(image, imageoperations.resegmentMask(image, mask, **settings), **settings)
+    except (ValueError, RuntimeError) as err:
+        text = " ".join(str(err).split()).rstrip(".")
+        fix = next((f for key, f in _LIMIT_FIXES if key in text), "check the ROI and the params file")
+        limits = ", ".join(f"{k} {settings.get(k)}" for k in ("minimumROIDimensions", "minimumROISize"))
+        return f"PyRadiomics would refuse the ROI with params file {params_path} ({limits}): {text}; {fix}"
+    return ""
+
+
+def split_result(result: dict) -> tuple[dict, dict]:
+    """PyRadiomics mixes diagnostics with features; keep them apart."""
+    features, diagnostics = {}, {}
+    for key, value in result.items():
+        if key.startswith("diagnostics_"):
+            diagnostics[key] = value if np.ndim(value) == 0 else str(tuple(np.asarray(value).tolist()))
+        else:
+            features[key] = float(value)
+    return features, diagnostics
+
+
+def extract_case(
+    case_id: str,
+    image_path: str,
+    mask_path: str,
+    params_path: str,
+    mask_label: int,
+    features_csv: str,
+    diagnostics_csv: str,
+) -> None:
+    import radiomics
+
+    # Warnings still reach the job log through the root logger; keep them off the console.
+    radiomics.setVerbosity(logging.ERROR)
+    image = read_image(case_id, image_path, "image")
+    mask = read_image(case_id, mask_path, "mask")
+    check_pair(case_id, image, mask, mask_path, mask_label)
+    extractor = make_extractor(params_path)
+    try:
+        result = extractor.execute(image, mask, label=mask_label)
+    except ValueError as err:
+        raise InputError(
+            f"case {case_id}: PyRadiomics rejected image {image_path} with mask {mask_path}: "
+            f"{err}. Check that the mask was drawn on this image."
+        ) from err
+    features, diagnostics = split_result(result)
+    log.info("case %s: %d features", case_id, len(features))
+    write_csv(pd.DataFrame([{"case_id": case_id, **features}]), features_csv)
+    write_csv(pd.DataFrame([{"case_id": case_id, **diagnostics}]), diagnostics_csv)

@@ -1,0 +1,485 @@
+"""Feature robustness: ICC of every feature across repeated or perturbed segmentations.
+
+Three parts, described for users in docs/robustness.md:
+
+* the ICC maths (:func:`icc`): ICC(3,1) and ICC(2,1) with their F-based 95 % CIs, as
+  R psych's ``ICC(x, lmer = FALSE)`` computes them (Shrout & Fleiss 1979; McGraw &
+  Wong 1996), vectorised over features;
+* the mask perturbations (:func:`perturb_roi`, :func:`perturb_mask`): one-voxel
+  in-plane erosion and dilation and one-voxel in-plane translations, applied by the
+  real extraction job (radsnake.jobs.inputs.extract_inputs) to the case's mask;
+* the planning at parse time (:func:`plan`) and the ICC job (:func:`write_icc`), which
+  uses training cases only and decides which features the ICC filter keeps.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from radsnake.core.errors import InputError
+from radsnake.core.tables import write_csv
+
+log = logging.getLogger(__name__)
+
+#: Automatic mask perturbations, by name (a path part of their feature files).
+PERTURBATIONS = ("erode", "dilate", "translate_x", "translate_y")
+#: The rater name of a case's second segmentation (sheet column mask_repeat).
+REPEAT = "repeat"
+#: The rater name of the case's own extraction (results/features/{case}.csv).
+ORIGINAL = "original"
+ICC_TYPES = ("icc2_1", "icc3_1")
+ICC_COLUMNS = [
+    "feature",
+    "icc3_1",
+    "icc3_1_ci_low",
+    "icc3_1_ci_high",
+    "icc2_1",
+    "icc2_1_ci_low",
+    "icc2_1_ci_high",
+    "n_cases",
+    "n_raters",
+    "kept",
+]
+CASE_COLUMNS = ["case_id", "set", "raters", "used", "reason"]
+# Fewer cases than this give an ICC whose CI spans almost everything.
+MIN_CASES = 3
+
+
+# ---------------------------------------------------------------------------------------
+# ICC
+# ---------------------------------------------------------------------------------------
+
+
+def icc(ratings, alpha: float = 0.05) -> dict[str, np.ndarray]:
+    """ICC(3,1) and ICC(2,1) with (1 - alpha) CIs per feature.
+
+    ``ratings`` is n_cases x k_raters (one feature) or n_cases x k_raters x n_features.
+    Returns arrays of length n_features (scalars' arrays of length 1 for a matrix):
+    ``icc3_1``, ``icc3_1_ci_low``, ``icc3_1_ci_high``, ``icc2_1``, ``icc2_1_ci_low``,
+    ``icc2_1_ci_high``.
+
+    The formulas are those of R psych::ICC with ``lmer = FALSE`` (the two-way ANOVA
+    mean squares; psych's default lme4 fit gives the same mean squares on complete
+    data up to its optimiser's tolerance, and truncates negative variance components):
+
+    * ICC(3,1) = (MSB - MSE) / (MSB + (k-1) MSE), CI from F = MSB/MSE with
+      F_L = F / qf(1-alpha/2, n-1, (n-1)(k-1)), F_U = F * qf(1-alpha/2, (n-1)(k-1), n-1),
+      bounds (F_x - 1) / (F_x + k - 1);
+    * ICC(2,1) = (MSB - MSE) / (MSB + (k-1) MSE + k (MSJ - MSE) / n), CI with
+      Satterthwaite's degrees of freedom v (McGraw & Wong 1996, psych's code).
+
+    A feature with a non-finite rating, or with neither between-case nor within-case
+    variation (0/0), gets NaN everywhere. With no within-case variation at all
+    (MSE = 0, perfect agreement up to rater offsets) the limits are returned: the
+    ICC(3,1) bounds are 1, and v is taken at its limit k - 1; this is what R returns
+    there, where its residual mean square is a rounding error instead of 0.
+    """
+    from scipy.stats import f as f_dist
+
+    x = np.asarray(ratings, dtype=float)
+    if x.ndim == 2:
+        x = x[:, :, None]
+    if x.ndim != 3:
+        raise ValueError("ratings must be n_cases x k_raters (x n_features)")
+    n, k, _ = x.shape
+    if n < 2 or k < 2:
+        raise ValueError(f"ICC needs at least 2 cases and 2 raters, got {n} x {k}")
+    finite = np.isfinite(x).all(axis=(0, 1))
+    x = np.where(finite[None, None, :], x, 0.0)
+
+    grand = x.mean(axis=(0, 1))
+    case_means = x.mean(axis=1)
+    rater_means = x.mean(axis=0)
+    ss_cases = k * ((case_means - grand) ** 2).sum(axis=0)
+    ss_raters = n * ((rater_means - grand) ** 2).sum(axis=0)
+    residual = x - case_means[:, None, :] - rater_means[None, :, :] + grand
+    ss_error = (residual**2).sum(axis=(0, 1))
+    df_b, df_j, df_e = n - 1, k - 1, (n - 1) * (k - 1)
+    msb, msj, mse = ss_cases / df_b, ss_raters / df_j, ss_error / df_e
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        icc3 = (msb - mse) / (msb + (k - 1) * mse)
+        icc2 = (msb - mse) / (msb + (k - 1) * mse + k * (msj - mse) / n)
+
+        perfect = mse == 0
+        f_stat = msb / mse
+        f_low = f_stat / f_dist.ppf(1 - alpha / 2, df_b, df_e)
+        f_high = f_stat * f_dist.ppf(1 - alpha / 2, df_e, df_b)
+        icc3_low = np.where(perfect, 1.0, (f_low - 1) / (f_low + k - 1))
+        icc3_high = np.where(perfect, 1.0, (f_high - 1) / (f_high + k - 1))
+
+        fj = msj / mse
+        vn = (k - 1) * (n - 1) * (k * icc2 * fj + n * (1 + (k - 1) * icc2) - k * icc2) ** 2
+        vd = (n - 1) * k**2 * icc2**2 * fj**2 + (n * (1 + (k - 1) * icc2) - k * icc2) ** 2
+        v = np.where(perfect, float(k - 1), vn / vd)
+        f_u = f_dist.ppf(1 - alpha / 2, n - 1, v)
+        f_l = f_dist.ppf(1 - alpha / 2, v, n - 1)
+        denominator = k * msj + (k * n - k - n) * mse
+        icc2_low = n * (msb - f_u * mse) / (f_u * denominator + n * msb)
+        icc2_high = n * (f_l * msb - mse) / (denominator + n * f_l * msb)
+
+    out = {
+        "icc3_1": icc3,
+        "icc3_1_ci_low": icc3_low,
+        "icc3_1_ci_high": icc3_high,
+        "icc2_1": icc2,
+        "icc2_1_ci_low": icc2_low,
+        "icc2_1_ci_high": icc2_high,
+    }
+    undefined = ~finite | ((msb == 0) & (mse == 0))
+    return {name: np.where(undefined, np.nan, np.asarray(values, dtype=float)) for name, values in out.items()}
+
+
+# ---------------------------------------------------------------------------------------
+# Mask perturbations
+# ---------------------------------------------------------------------------------------
+
+
+class PerturbationSkipped(Exception):
+    """A perturbation leaves no usable ROI; the job records the skip instead of features."""
+
+
+# In-plane only: slices are usually much thicker than pixels, and readers draw per slice.
+_IN_PLANE_CROSS = np.array([[[0, 1, 0], [1, 1, 1], [0, 1, 0]]], dtype=bool)
+
+
+def perturb_roi(roi: np.ndarray, perturbation: str) -> np.ndarray:
+    """The ROI (boolean, numpy z, y, x order as SimpleITK gives it) after one perturbation.
+
+    erode / dilate: by one voxel in-plane (4-connected cross, slice by slice);
+    translate_x / translate_y: shifted by one voxel towards +x / +y, voxels pushed off the
+    grid are lost and nothing wraps round. Deterministic; may return an empty ROI (the
+    caller decides).
+    """
+    from scipy import ndimage
+
+    roi = np.asarray(roi, dtype=bool)
+    if roi.ndim != 3:
+        raise ValueError(f"the ROI must be 3D, got {roi.ndim}D")
+    if perturbation == "erode":
+        # border_value=0: a ROI touching the grid's edge loses its edge voxels too.
+        return ndimage.binary_erosion(roi, structure=_IN_PLANE_CROSS, border_value=0)
+    if perturbation == "dilate":
+        return ndimage.binary_dilation(roi, structure=_IN_PLANE_CROSS)
+    if perturbation in ("translate_x", "translate_y"):
+        axis = 2 if perturbation == "translate_x" else 1
+        shifted = np.zeros_like(roi)
+        source = [slice(None)] * 3
+        target = [slice(None)] * 3
+        source[axis], target[axis] = slice(0, -1), slice(1, None)
+        shifted[tuple(target)] = roi[tuple(source)]
+        return shifted
+    raise ValueError(f"unknown perturbation {perturbation!r}; known: {', '.join(PERTURBATIONS)}")
+
+
+def perturb_mask(mask, label: int, perturbation: str, case_id: str):
+    """The case's mask (SimpleITK label image) with its ROI perturbed: the ROI voxels get
+    ``label``, everything else 0, on the same grid. Raises PerturbationSkipped when the
+    perturbed ROI is empty."""
+    import SimpleITK as sitk
+
+    values = sitk.GetArrayFromImage(mask)
+    roi = values == label
+    perturbed = perturb_roi(roi, perturbation)
+    if not perturbed.any():
+        raise PerturbationSkipped(
+            f"case {case_id}: perturbation {perturbation} leaves no ROI voxel (the ROI has "
+            f"{int(roi.sum())} voxel(s)); the case is left out of the ICC"
+        )
+    out = sitk.GetImageFromArray(np.where(perturbed, label, 0).astype(values.dtype))
+    out.CopyInformation(mask)
+    log.info("case %s: %s: ROI %d -> %d voxels", case_id, perturbation, int(roi.sum()), int(perturbed.sum()))
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# Planning (parse time)
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Which cases get robustness jobs, and which raters they have besides the original."""
+
+    source: str  # "repeat" or "perturbation"
+    cases: tuple[str, ...]
+    raters: tuple[str, ...]
+    note: str
+
+
+def case_order(seed: int, case_id: str) -> float:
+    """The deterministic draw that orders candidate cases (stable when cases are added)."""
+    from radsnake.cohort.split import case_uniform
+
+    return case_uniform(seed + 1, f"robustness\x1f{case_id}")
+
+
+def planned_training_cases(
+    cohort: pd.DataFrame, split: dict, seed: int, case_cohorts: dict[str, str] | None = None, kept_csv: str = ""
+) -> list[str]:
+    """The cases the split will put in the training set, known from the sheet and the kept
+    split alone (planned_sets), so that the robustness jobs can be planned before any job
+    runs. The ICC job still reads results/split.csv and uses training cases only."""
+    sets = planned_sets(cohort, split, seed, case_cohorts, kept_csv)
+    return sets.index[sets == "train"].tolist()
+
+
+def planned_sets(
+    cohort: pd.DataFrame, split: dict, seed: int, case_cohorts: dict[str, str] | None = None, kept_csv: str = ""
+) -> pd.Series:
+    """Each case's set (train, test, external...) as the split job will assign it, by case
+    id, known from the sheet and the kept split alone (radsnake.cohort.split.predict_sets).
+
+    The robustness jobs are planned with it, and the clinical values are checked per set
+    at sheet validation (radsnake.io.clinical_data)."""
+    from radsnake.cohort.split import KEPT_CSV, predict_sets
+
+    if cohort.empty:
+        return pd.Series(dtype=str)
+    sets = predict_sets(cohort, split, seed, case_cohorts, kept_csv or KEPT_CSV)
+    return sets.set_index("case_id")["set"]
+
+
+def plan(
+    candidates: list[str],
+    repeat_cases: set[str],
+    source: str,
+    perturbations: list[str],
+    max_cases: int,
+    min_repeat_cases: int,
+    seed: int,
+) -> Plan:
+    """Robustness jobs for the planned training cases ``candidates``.
+
+    source ``auto``: the repeat segmentations when at least ``min_repeat_cases``
+    candidates have one (then only those cases are used, original vs repeat), else the
+    automatic perturbations; ``repeat`` / ``perturbation`` force one. Up to
+    ``max_cases`` cases are used, the first by a hash of (seed, case id), so adding
+    patients changes at most a few of them.
+    """
+    unknown = sorted(set(perturbations) - set(PERTURBATIONS))
+    if unknown:
+        raise InputError(
+            f"robustness.perturbations has unknown name(s) {unknown}; choose from {list(PERTURBATIONS)}."
+        )
+    with_repeat = [case for case in candidates if case in repeat_cases]
+    if source == "auto":
+        source = "repeat" if len(with_repeat) >= min_repeat_cases else "perturbation"
+    if source == "repeat":
+        if len(with_repeat) < MIN_CASES:
+            raise InputError(
+                f"robustness.source is repeat, but only {len(with_repeat)} planned training case(s) have "
+                f"a mask_repeat in the cohort sheet; the ICC needs at least {MIN_CASES}. Add repeat "
+                "segmentations or set robustness.source to auto or perturbation."
+            )
+        pool, raters = with_repeat, (REPEAT,)
+    else:
+        if not perturbations:
+            raise InputError("robustness.perturbations is empty; name at least one perturbation.")
+        pool, raters = list(candidates), tuple(perturbations)
+    chosen = sorted(pool, key=lambda case: (case_order(seed, case), case))[:max_cases]
+    note = (
+        f"robustness: {source}, {len(chosen)} of {len(pool)} planned training case(s), "
+        f"raters {', '.join((ORIGINAL, *raters))}"
+    )
+    if source == "perturbation" and with_repeat:
+        note += f" ({len(with_repeat)} case(s) with mask_repeat not used: fewer than robustness.min_repeat_cases)"
+    return Plan(source, tuple(sorted(chosen)), raters, note)
+
+
+# ---------------------------------------------------------------------------------------
+# The ICC job
+# ---------------------------------------------------------------------------------------
+
+
+def _feature_row(path: str) -> pd.Series | str:
+    """A per-case feature file's features, or the reason it holds none."""
+    from radsnake.io.cohort_sheet import PROVENANCE_PREFIX
+
+    row = pd.read_csv(path, dtype={"case_id": str}).iloc[0]
+    if "excluded_reason" in row.index:
+        return str(row["excluded_reason"])
+    return row.drop([c for c in row.index if c == "case_id" or c.startswith(PROVENANCE_PREFIX)]).astype(float)
+
+
+def write_icc(
+    split_csv: str,
+    cases: list[str],
+    raters: list[str],
+    original_csvs: list[str],
+    rater_csvs: list[str],
+    icc_type: str,
+    threshold: float,
+    icc_csv: str,
+    cases_csv: str,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """results/robustness/icc.csv and cases.csv from the per-case feature files.
+
+    ``original_csvs[i]`` is case ``cases[i]``'s own extraction; ``rater_csvs`` holds,
+    case by case, one file per rater in ``raters``. Only cases in the training set of
+    ``split_csv`` are used, so the held-out sets never inform the filter; a case whose
+    original or any rater file is an exclusion record (QC, or a perturbation leaving no
+    ROI) is left out and listed with its reason in ``cases_csv``. A feature is kept when
+    its ``icc_type`` ICC is at least ``threshold``; an undefined ICC is not kept.
+    """
+    if icc_type not in ICC_TYPES:
+        raise InputError(f"robustness.icc_type must be one of {list(ICC_TYPES)}, not {icc_type!r}.")
+    if len(original_csvs) != len(cases) or len(rater_csvs) != len(cases) * len(raters):
+        raise ValueError("one original file per case and one file per case and rater are needed")
+    split = pd.read_csv(split_csv, dtype=str).set_index("case_id")["set"]
+    rows, usable = [], []
+    for i, case in enumerate(cases):
+        files = [original_csvs[i], *rater_csvs[i * len(raters) : (i + 1) * len(raters)]]
+        case_set = split.get(case, "")
+        reason = ""
+        if case_set != "train":
+            reason = "not in the training set" if case_set else "not in results/split.csv (left out upstream)"
+        values = []
+        if not reason:
+            for name, path in zip((ORIGINAL, *raters), files):
+                found = _feature_row(path)
+                if isinstance(found, str):
+                    reason = f"{name}: {found}"
+                    break
+                values.append(found)
+        if reason:
+            log.warning("case %s left out of the ICC: %s", case, reason)
+        else:
+            usable.append(values)
+        raters_text = ";".join((ORIGINAL, *raters))
+        rows.append({"case_id": case, "set": case_set, "raters": raters_text, "used": not reason, "reason": reason})
+    write_csv(pd.DataFrame(rows, columns=CASE_COLUMNS), cases_csv)
+    if len(usable) < MIN_CASES:
+        raise InputError(
+            f"robustness: only {len(usable)} training case(s) are usable for the ICC (at least {MIN_CASES} "
+            f"are needed); see {cases_csv} for why the others were left out. Raise robustness.max_cases "
+            "or add cases."
+        )
+    features = list(usable[0][0].index)
+    # cases x raters x features; a feature missing from a perturbed file is NaN (undefined ICC).
+    ratings = np.stack([np.stack([row.reindex(features).to_numpy(dtype=float) for row in values]) for values in usable])
+    result = icc(ratings, alpha=alpha)
+    table = pd.DataFrame({"feature": features, **result})
+    table["n_cases"] = len(usable)
+    table["n_raters"] = 1 + len(raters)
+    chosen = table[icc_type].to_numpy()
+    table["kept"] = np.where(np.isnan(chosen), False, chosen >= threshold)
+    table = table[ICC_COLUMNS]
+    log.info(
+        "ICC on %d training case(s) x %d raters: %d of %d features kept (%s >= %g), %d undefined",
+        len(usable),
+        1 + len(raters),
+        int(table["kept"].sum()),
+        len(table),
+        icc_type,
+        threshold,
+        int(np.isnan(chosen).sum()),
+    )
+    write_csv(table, icc_csv)
+    return table
+
+
+def removed_features(icc_csv: str, features: list[str]) -> list[str]:
+    """The features the ICC filter removes, in ``features`` order; InputError if the ICC
+    table does not cover them all (it was made from other features)."""
+    table = pd.read_csv(icc_csv, usecols=["feature", "kept"], dtype={"feature": str})
+    kept = dict(zip(table["feature"], table["kept"].astype(str) == "True"))
+    missing = [f for f in features if f not in kept]
+    if missing:
+        raise InputError(
+            f"{icc_csv} has no ICC for feature(s) {missing[:10]}: it was computed from other features. "
+            "Rerun the robustness rules (snakemake --forcerun robustness_icc)."
+        )
+    return [f for f in features if not kept[f]]
+
+
+# ---------------------------------------------------------------------------------------
+# Figure
+# ---------------------------------------------------------------------------------------
+
+_FILTER_GROUPS = {"none": "original", "LoG": "LoG", "wavelet": "wavelet"}
+
+
+def _describe(feature: str) -> tuple[str, str]:
+    from radsnake.imaging.dictionary import describe_feature
+
+    try:
+        row = describe_feature(feature)
+    except ValueError:
+        return "other", "other"
+    return row["family"], _FILTER_GROUPS.get(row["filter"], "other filters")
+
+
+def icc_figure(table: pd.DataFrame, icc_type: str, threshold: float, png: str, pdf: str) -> None:
+    """ICC of every feature, one row per feature class, coloured by filter, with the
+    threshold line and the count kept per class."""
+    import matplotlib
+
+    from radsnake.figures.style import PALETTE, STYLE, SINGLE_COLUMN_IN, _new_figure, save_figure
+
+    described = [_describe(f) for f in table["feature"]]
+    frame = pd.DataFrame(
+        {
+            "family": [d[0] for d in described],
+            "filter": [d[1] for d in described],
+            "icc": table[icc_type].to_numpy(dtype=float),
+            "low": table[f"{icc_type}_ci_low"].to_numpy(dtype=float),
+            "kept": table["kept"].astype(str) == "True",
+        }
+    )
+    families = list(dict.fromkeys(frame["family"]))
+    filters = [f for f in ("original", "LoG", "wavelet", "other filters", "other") if f in set(frame["filter"])]
+    label = {"icc2_1": "ICC(2,1), absolute agreement", "icc3_1": "ICC(3,1), consistency"}[icc_type]
+    with matplotlib.rc_context(STYLE):
+        fig = _new_figure(SINGLE_COLUMN_IN * 1.6, 0.9 + 0.32 * len(families))
+        ax = fig.add_subplot()
+        finite = frame["icc"][np.isfinite(frame["icc"])]
+        left = min(0.0, float(finite.min()) - 0.05) if len(finite) else 0.0
+        labelled: set[str] = set()
+        # One sub-row per filter inside a feature class, spread by a golden-ratio sequence
+        # (not random jitter): the figure is deterministic.
+        lanes = np.linspace(-0.24, 0.24, len(filters)) if len(filters) > 1 else np.zeros(1)
+        height = 0.36 / max(len(filters), 1)
+        for row, family in enumerate(families):
+            part = frame[frame["family"] == family]
+            for lane, colour, name in zip(lanes, PALETTE, filters):
+                points = part[(part["filter"] == name) & np.isfinite(part["icc"])]
+                if points.empty:
+                    continue
+                spread = (np.arange(len(points)) * 0.6180339887498949) % 1.0 - 0.5
+                ax.scatter(
+                    points["icc"].to_numpy(),
+                    row + lane + spread * height,
+                    s=4,
+                    color=colour,
+                    alpha=0.75,
+                    linewidths=0,
+                    label=None if name in labelled else name,
+                )
+                labelled.add(name)
+            undefined = int((~np.isfinite(part["icc"])).sum())
+            text = f"{int(part['kept'].sum())}/{len(part)} kept" + (f", {undefined} undefined" if undefined else "")
+            ax.text(1.03, row, text, va="center", ha="left", fontsize=6, transform=ax.get_yaxis_transform())
+        ax.axvline(threshold, color="black", linestyle="--", linewidth=0.9)
+        ax.set_yticks(range(len(families)), families)
+        ax.set_ylim(len(families) - 0.5, -0.5)
+        ax.set_xlim(left, 1.0)
+        ax.set_xlabel(f"{label} (threshold {threshold:g})")
+        ax.grid(axis="x")
+        kept = int(frame["kept"].sum())
+        ax.set_title(f"Feature robustness: {kept} of {len(frame)} features kept")
+        handles, labels = ax.get_legend_handles_labels()
+        if handles:
+            ax.legend(
+                handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=len(handles), markerscale=2.5
+            )
+        save_figure(fig, png, pdf)
+
+
+def plot_icc(icc_csv: str, icc_type: str, threshold: float, png: str, pdf: str) -> None:
+    icc_figure(pd.read_csv(icc_csv, dtype={"feature": str}), icc_type, threshold, png, pdf)
