@@ -1,4 +1,4 @@
-"""Memory of aggregation: peak RSS of radsnake.imaging.aggregate.aggregate_features.
+"""Memory of aggregation: peak RSS of radsnake.jobs.aggregate.aggregate_features.
 
 Writes N one-row feature CSVs like results/features/{case}.csv (header
 `case_id,<features...>`, floats at full precision) and a cohort sheet, then runs the

@@ -1,7 +1,7 @@
 from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.ml.bundle import write_bundle
+    from radsnake.jobs.bundle import write_bundle
 
     write_bundle(
         model=snakemake.wildcards.model,

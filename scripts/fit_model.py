@@ -1,7 +1,7 @@
 from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.ml.modelling import fit_model
+    from radsnake.jobs.modelling import fit_model
 
     fit_model(
         features_csv=snakemake.input.features,

@@ -1,7 +1,7 @@
 from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.imaging.robustness import plot_icc
+    from radsnake.jobs.robustness import plot_icc
 
     plot_icc(
         icc_csv=snakemake.input.icc,

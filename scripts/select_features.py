@@ -1,7 +1,7 @@
 from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.ml.modelling import select_features
+    from radsnake.jobs.modelling import select_features
 
     select_features(
         features_csv=snakemake.input.features,

@@ -5,7 +5,7 @@ from radsnake.core.runtime import job
 with job(snakemake.log[0], snakemake.threads):
     import pandas as pd
 
-    from radsnake.cohort.split import split_cases
+    from radsnake.jobs.split import split_cases
 
     split_cases(
         features_csv=snakemake.input.features,
@@ -21,7 +21,7 @@ with job(snakemake.log[0], snakemake.threads):
         case_cohorts=dict(snakemake.params.cohorts),
         strata=list(snakemake.params.strata),
     )
-    from radsnake.ml.fit_checks import check_training_set
+    from radsnake.jobs.split import check_training_set
 
     # The config itself, not params: the checks must not rerun the split when a fold count
     # changes (each fitting job checks its own CVs again, radsnake.ml.fit_checks.check_job_size).

@@ -1,7 +1,7 @@
 from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.ml.validation import validate_model
+    from radsnake.jobs.validation import validate_model
 
     validate_model(
         features_csv=snakemake.input.features,

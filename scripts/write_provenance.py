@@ -3,7 +3,7 @@ import json
 from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.io.provenance import write_provenance
+    from radsnake.jobs.provenance import write_provenance
 
     write_provenance(
         output_json=snakemake.output.record,

@@ -2,7 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radsnake.imaging.aggregate import aggregate_features, import_features, read_feature_rows
+from radsnake.jobs.aggregate import aggregate_features, import_features
+from radsnake.imaging.aggregate import read_feature_rows
 from radsnake.core.errors import InputError
 from test_cohort import SCHEMA
 

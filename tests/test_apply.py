@@ -13,11 +13,11 @@ import pytest
 
 import radsnake.ml.apply as apply_module
 from conftest import REPO
-from radsnake.ml.apply import apply_bundles, check_bundles, collect_features
-from radsnake.ml.bundle import write_bundle
+from radsnake.jobs.apply import apply_bundles, check_bundles, collect_features
+from radsnake.jobs.bundle import write_bundle
 from radsnake.io.cohort_sheet import load_cohort
 from radsnake.core.errors import InputError
-from radsnake.ml.modelling import fit_model, select_features
+from radsnake.jobs.modelling import fit_model, select_features
 from radsnake.core.tables import write_csv
 
 SCHEMA = os.path.join(os.path.dirname(__file__), "..", "config", "schemas", "cohort.schema.yaml")

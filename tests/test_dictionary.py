@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from radsnake.imaging.demo import make_case
-from radsnake.imaging.dictionary import COLUMNS, IBSI_FEATURES, feature_dictionary, write_feature_dictionary
+from radsnake.imaging.dictionary import COLUMNS, IBSI_FEATURES, feature_dictionary
+from radsnake.jobs.aggregate import write_feature_dictionary
 from radsnake.core.errors import InputError
 from radsnake.imaging.extract import extract_case
 

@@ -3,7 +3,8 @@ import pandas as pd
 import pytest
 
 from radsnake.stats import discrimination as stats
-from radsnake.stats.evaluation import evaluate, pairwise_delong
+from radsnake.jobs.evaluation import evaluate
+from radsnake.stats.evaluation import pairwise_delong
 
 
 def predictions(seed, shift):

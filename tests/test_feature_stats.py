@@ -16,6 +16,7 @@ from scipy import stats as sps
 
 from conftest import r_unavailable
 from radsnake.stats import feature_stats as fs
+from radsnake.figures.volcano import volcano_figure
 
 R_SCRIPT = Path(__file__).parent / "r" / "clinical.R"
 TOL = 1e-8
@@ -166,14 +167,14 @@ def test_volcano_figure_deterministic(tmp_path):
     tab = fs.feature_table(X, Y)
     paths = [(tmp_path / d / "volcano.png", tmp_path / d / "volcano.pdf") for d in ("a", "b")]
     for png, pdf in paths:
-        fs.volcano_figure(tab, png, pdf, fdr_threshold=0.05)
+        volcano_figure(tab, png, pdf, fdr_threshold=0.05)
     assert paths[0][0].read_bytes() == paths[1][0].read_bytes()
     assert paths[0][1].read_bytes() == paths[1][1].read_bytes()
     assert paths[0][0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # nothing significant, and nothing testable: still a figure
     none_sig = tab.assign(p_fdr=1.0)
-    fs.volcano_figure(none_sig, tmp_path / "n.png", tmp_path / "n.pdf")
-    fs.volcano_figure(tab.assign(p_value=np.nan), tmp_path / "e.png", tmp_path / "e.pdf")
+    volcano_figure(none_sig, tmp_path / "n.png", tmp_path / "n.pdf")
+    volcano_figure(tab.assign(p_value=np.nan), tmp_path / "e.png", tmp_path / "e.pdf")
     assert (tmp_path / "e.png").stat().st_size > 0
 
 
@@ -205,7 +206,7 @@ def test_volcano_labels_do_not_overlap(tmp_path, monkeypatch):
         orig(fig, png, pdf)
 
     monkeypatch.setattr(rf, "save_figure", capture)
-    fs.volcano_figure(tab, tmp_path / "v.png", tmp_path / "v.pdf")
+    volcano_figure(tab, tmp_path / "v.png", tmp_path / "v.pdf")
     boxes = seen["boxes"]
     assert 4 <= len(boxes) <= 8
     for i in range(len(boxes)):

@@ -16,7 +16,7 @@ from sklearn.model_selection import StratifiedKFold
 from radsnake.cohort import harmonise
 from radsnake.core.errors import InputError
 from radsnake.cohort.harmonise import BATCH_COLUMN, COVARIATE_PREFIX, ComBat, harmonisation_input
-from radsnake.ml.modelling import fit_model, select_features
+from radsnake.jobs.modelling import fit_model, select_features
 from radsnake.ml.models import tune_model
 
 AGE = COVARIATE_PREFIX + "age"

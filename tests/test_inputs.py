@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from radsnake.io.cohort_sheet import case_spec, load_cohort, pending_reason
-from radsnake.imaging.dictionary import write_feature_dictionary
+from radsnake.jobs.aggregate import write_feature_dictionary
 from radsnake.core.errors import InputError
 from radsnake.ml.modelling import load_design
 from radsnake.io.params import check_params

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
-from radsnake.io.provenance import file_sha256
+from radsnake.core.hashing import file_sha256
 
 STORE = os.path.join(".snakemake", "radsnake-fingerprints.json")
 STORE_VERSION = 1

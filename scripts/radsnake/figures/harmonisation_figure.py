@@ -74,8 +74,3 @@ def harmonisation_figure(pca: pd.DataFrame, centre_effect: pd.DataFrame, png, pd
     ax.legend(loc="lower right")
     ax.grid(True)
     save_figure(fig, png, pdf)
-
-
-def plot_harmonisation(pca_csv, centre_effect_csv, unseen_batch, png, pdf) -> None:
-    harmonisation_figure(pd.read_csv(pca_csv, dtype={"case_id": str, "center": str}), pd.read_csv(centre_effect_csv),
-                         png, pdf, unseen_batch=unseen_batch)

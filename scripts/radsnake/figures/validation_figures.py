@@ -107,11 +107,3 @@ def learning_curves_figure(curves: dict[str, pd.DataFrame], png_path, pdf_path) 
     axes[0, 0].xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0, 0].legend(loc="best")
     _save_snapped(fig, png_path, pdf_path)
-
-
-def plot_validation_auc(summary_csv, png, pdf) -> None:
-    validation_auc_figure(pd.read_csv(summary_csv), png, pdf)
-
-
-def plot_learning_curves(curve_files: dict[str, str], png, pdf) -> None:
-    learning_curves_figure({name: pd.read_csv(path) for name, path in curve_files.items()}, png, pdf)

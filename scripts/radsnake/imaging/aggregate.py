@@ -10,15 +10,10 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from radsnake.io.cohort_sheet import EXCLUSION_COLUMNS, PROVENANCE_PREFIX, load_cohort, read_feature_table
+from radsnake.io.cohort_sheet import EXCLUSION_COLUMNS, PROVENANCE_PREFIX
 from radsnake.core.errors import InputError
-from radsnake.io.provenance import (
-    PARAMS_HASH_COLUMN,
-    STAMP_COLUMNS,
-    VERSION_COLUMN,
-    file_sha256,
-    rerun_command,
-)
+from radsnake.io.provenance import PARAMS_HASH_COLUMN, STAMP_COLUMNS, VERSION_COLUMN, rerun_command
+from radsnake.core.hashing import file_sha256
 from radsnake.core.tables import write_csv_chunks
 
 log = logging.getLogger(__name__)
@@ -209,49 +204,9 @@ def table_blocks(
         yield table.reset_index()
 
 
-def build_table(
-    features: pd.DataFrame, cohort: pd.DataFrame, clinical: list[str], sources: pd.DataFrame | None = None
-) -> pd.DataFrame:
-    """The whole table as one frame (for tests and small studies)."""
-    return pd.concat(list(table_blocks(features, cohort, clinical, sources)), ignore_index=True)
-
 
 def write_table(
     features: pd.DataFrame, cohort: pd.DataFrame, clinical: dict[str, str], output_csv: str, sources=None
 ) -> None:
     log.info("%d cases x %d features -> %s", len(features), features.shape[1], output_csv)
     write_csv_chunks(table_blocks(features, cohort, list(clinical), sources), output_csv)
-
-
-def aggregate_features(
-    feature_files: list[str],
-    sheet_path: str,
-    schema_path: str,
-    clinical: dict[str, str],
-    output_csv: str,
-    params_path: str | None = None,
-) -> None:
-    """features.csv from the per-case files; params_path: the current PyRadiomics params
-    file, which every file must have been made with (check_same_params)."""
-    cohort = load_cohort(sheet_path, schema_path, clinical, need_images=False)
-    case_files = checked(read_case_files(feature_files), params_path)
-    features, sources, excluded = case_files.features, case_files.sources, case_files.excluded
-    for case_id, reason in sorted(excluded.items()):
-        log.warning("case %s left out: %s", case_id, reason)
-    if len(features) == 0 and excluded:
-        raise InputError(
-            "no case has features: every extracted case failed input QC (see results/qc/excluded.csv). "
-            "Fix the inputs listed there."
-        )
-    write_table(features, cohort, clinical, output_csv, sources)
-
-
-def import_features(
-    table_path: str,
-    sheet_path: str,
-    schema_path: str,
-    clinical: dict[str, str],
-    output_csv: str,
-) -> None:
-    cohort = load_cohort(sheet_path, schema_path, clinical, need_images=False)
-    write_table(read_feature_table(table_path, cohort).astype(np.float64), cohort, clinical, output_csv)

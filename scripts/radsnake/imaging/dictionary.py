@@ -22,9 +22,6 @@ import re
 
 import pandas as pd
 
-from radsnake.io.cohort_sheet import PROVENANCE_PREFIX
-from radsnake.core.errors import InputError
-from radsnake.core.tables import write_csv
 
 COLUMNS = [
     "feature",
@@ -232,20 +229,3 @@ def feature_dictionary(columns: list[str]) -> pd.DataFrame:
     if problems:
         raise ValueError(f"{len(problems)} column(s) are not features: " + "; ".join(problems))
     return pd.DataFrame(rows, columns=COLUMNS)
-
-
-def write_feature_dictionary(features_csv: str, output_csv: str, non_feature_columns: list[str]) -> None:
-    """Dictionary of every column of features_csv not named in non_feature_columns."""
-    # The header is all that is needed; a large feature table is not read.
-    header = list(pd.read_csv(features_csv, nrows=0).columns)
-    skip = set(non_feature_columns)
-    # source_* columns are provenance (file names, hashes), never features.
-    columns = [column for column in header if column not in skip and not column.startswith(PROVENANCE_PREFIX)]
-    try:
-        table = feature_dictionary(columns)
-    except ValueError as err:
-        raise InputError(
-            f"feature table {features_csv}: {err}. Declare such columns as clinical columns in "
-            "the config, or rename them as PyRadiomics features ([<modality>_]<imagetype>_<class>_<feature>)."
-        ) from None
-    write_csv(table, output_csv)

@@ -1,6 +1,6 @@
 """Semi-automatic draft segmentation: a seed point or a box in, a draft mask out for review.
 
-A draft is never used as is: :func:`write_draft` writes the mask *and* its overlay
+A draft is never used as is: the draft job (:func:`radsnake.jobs.inputs.write_draft`) writes the mask *and* its overlay
 montage, a clinician reviews the overlay (and corrects the mask in a viewer if needed),
 and only an accepted mask goes on to feature extraction (docs/qc.md).
 """
@@ -374,41 +374,7 @@ def draft_mask(
     return mask
 
 
-def write_draft(
-    case_id: str,
-    image_path: str,
-    seed: Sequence[float] | None,
-    bbox: Sequence[Sequence[float]] | None,
-    method: str,
-    params: Mapping | None,
-    output_mask: str,
-    output_png: str,
-    window: str = "auto",
-) -> dict:
-    """Read the image, draft its mask (:func:`draft_mask`), write the mask (NIfTI, or any
-    format SimpleITK knows from ``output_mask``'s extension) and its overlay montage
-    (:func:`radsnake.figures.overlay.overlay_montage`, ``window`` as there) for review.
-
-    Errors name the case and the image file. Returns the overlay's description plus
-    ``voxels`` and ``volume_ml`` of the draft.
-    """
-    from radsnake.imaging.extract import read_image
-    from radsnake.figures.overlay import overlay_montage
-
-    image = read_image(case_id, image_path, "image")
-    try:
-        mask = draft_mask(image, seed=seed, bbox=bbox, method=method, params=params)
-    except InputError as err:
-        raise InputError(f"case {case_id}: image {image_path}: {err}") from None
-    _write_image(mask, output_mask)
-    info = overlay_montage(image, mask, 1, output_png, case_id, window=window)
-    voxels = int(np.count_nonzero(sitk.GetArrayViewFromImage(mask)))
-    info.update(voxels=voxels, volume_ml=voxels * float(np.prod(mask.GetSpacing())) / 1000.0)
-    log.info("case %s: draft mask %s (%d voxels), overlay %s", case_id, output_mask, voxels, output_png)
-    return info
-
-
-def _write_image(image: sitk.Image, path: str) -> None:
+def write_image(image: sitk.Image, path: str) -> None:
     """Atomic write; the temporary name keeps the extension that picks the file format."""
     tmp = partial_path(path)
     try:

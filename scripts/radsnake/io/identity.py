@@ -16,6 +16,8 @@ import os
 import stat
 from collections import defaultdict
 
+from radsnake.core.hashing import file_sha256
+
 SAMPLE_BLOCKS = 16
 SAMPLE_BYTES = 4096
 
@@ -32,9 +34,6 @@ def _sample_digest(path: str, size: int) -> bytes:
 
 
 def whole_file_digest(path: str) -> str:
-    # Imported here: radsnake.io.provenance imports the cohort module, which imports this one.
-    from radsnake.io.provenance import file_sha256
-
     return file_sha256(path)
 
 

@@ -11,7 +11,6 @@ the Snakemake run. It holds no date: the same study run twice gives the same byt
 
 from __future__ import annotations
 
-import hashlib
 import html
 import importlib.metadata
 import json
@@ -25,7 +24,7 @@ import sys
 
 import radsnake
 from radsnake.io.cohort_sheet import PROVENANCE_PREFIX
-from radsnake.core.tables import partial_path
+from radsnake.core.hashing import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +44,6 @@ KEY_LIBRARIES = (
 )  # fmt: skip
 MAX_LISTED_CHANGES = 50
 _LOCK_LINE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([^\s;#]+)")
-
-
-def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def case_stamp(params_path: str) -> dict:
@@ -270,22 +261,3 @@ updated the results.</p>
 </body>
 </html>
 """
-
-
-def write_provenance(output_json: str, output_html: str, **inputs) -> dict:
-    """The provenance job: build the record and write it as JSON and as the report's page."""
-    record = build_record(**inputs)
-    rad = record["radsnake"]
-    if rad["git_commit"] is None:
-        log.warning("radsnake %s: no git commit recorded: %s", rad["version"], rad["git_note"])
-    elif rad["git_dirty"]:
-        log.warning("radsnake checkout %s has local changes: %s", rad["workflow_dir"], rad["git_changes"][:5])
-    for name, versions in record["libraries_differing_from_lock"].items():
-        log.warning("%s %s is installed; envs/requirements.lock has %s", name, versions["installed"], versions["locked"])
-    for path, text in ((output_json, record_json(record)), (output_html, record_html(record))):
-        tmp = partial_path(path)
-        with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    log.info("provenance of the results -> %s", output_json)
-    return record

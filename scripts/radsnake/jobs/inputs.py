@@ -307,7 +307,7 @@ def write_draft(case_id: str, image_entry: dict, seed: str, bbox: str, method: s
     """The draft job: a draft mask for review from the sheet's draft_seed / draft_bbox text."""
     from radsnake.io.imageio import read_image
     from radsnake.figures.overlay import overlay_montage
-    from radsnake.imaging.segment import _write_image, draft_mask
+    from radsnake.imaging.segment import draft_mask, write_image
 
     entry = image_entry
     image, _ = read_image(case_id, entry["path"], entry["column"], entry.get("series_uid"), entry.get("series_description"))
@@ -323,7 +323,7 @@ def write_draft(case_id: str, image_entry: dict, seed: str, bbox: str, method: s
             f"case {case_id}: draft on image {entry['path']}: {err} Correct draft_seed/draft_bbox in the "
             "cohort sheet, or the drafts settings in the config."
         ) from None
-    _write_image(mask, output_mask)
+    write_image(mask, output_mask)
     info = overlay_montage(image, mask, 1, output_png, case_id, window=window)
     voxels = int(np.count_nonzero(sitk.GetArrayViewFromImage(mask)))
     log.info("case %s: draft mask %s, %d voxels (%s); review %s", case_id, output_mask, voxels, method, output_png)

@@ -18,6 +18,8 @@ from radsnake.stats.intervals import formatted
 from radsnake.ml.modelling import load_design
 from radsnake.stats.signature import NO_SIGNATURE, read_message
 from radsnake.core.tables import write_csv
+from radsnake.figures.nomogram import nomogram_figure
+from radsnake.figures.volcano import volcano_figure
 
 log = logging.getLogger(__name__)
 
@@ -334,7 +336,7 @@ def clinical_comparison(
     write_csv(pairwise_delong(predictions, sets=every_set), outputs["delong"])
     labels = {name: name for name in clinical_columns} | {"radscore": "Rad-score"}
     axes = clinical.nomogram_axes(fitted["combined" if with_radscore else "clinical"], train, labels=labels)
-    clinical.nomogram_figure(axes, outputs["nomogram_png"], outputs["nomogram_pdf"],
+    nomogram_figure(axes, outputs["nomogram_png"], outputs["nomogram_pdf"],
                              title=f"Clinical model alone (rad-score: {NO_SIGNATURE})" if no_signature else None)
 
 
@@ -350,4 +352,4 @@ def feature_statistics(
     design = load_design(features_csv, split_csv, clinical_columns)
     table = feature_stats.feature_table(design.features[design.train], design.labels[design.train], test=test)
     write_csv(table, table_csv)
-    feature_stats.volcano_figure(table, volcano_png, volcano_pdf)
+    volcano_figure(table, volcano_png, volcano_pdf)

@@ -27,7 +27,6 @@ of the clinical models, are warnings that say what is still computed.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -297,44 +296,3 @@ def check_sizes(train_labels: np.ndarray, held_out: dict[str, np.ndarray], setti
     warnings += held_out_warnings(held_out)
     events = events_warning(train_labels, settings.get("clinical", {}), clinical_levels, settings.get("penalty", "none"))
     return warnings + ([events] if events else [])
-
-
-def check_training_set(features_csv: str, split_csv: str, config: dict, output_csv: str) -> list[str]:
-    """The checks of the split_cases rule, right after the split: plausibility of the
-    features, then outcome and size checks; writes one row per check and returns the
-    cautions for the console. Every stop is one InputError naming each problem, its
-    counts and the fix.
-
-    ``config`` is the study's whole config (snakemake.config), not rule params, so that
-    editing a fold count does not rerun the split and every fit after it."""
-    import pandas as pd
-
-    from radsnake.ml.modelling import load_design, read_features_table
-    from radsnake.ml.plausibility import plausibility
-    from radsnake.core.tables import write_csv
-
-    clinical = dict(config["clinical"])
-    settings = settings_from_config(config)
-    allow = list(config["plausibility"]["allow"])
-    source = os.path.abspath(config["features_table"]) if config["features_table"] else "results/features.csv"
-    design = load_design(features_csv, split_csv, list(clinical))
-    sets = pd.Series(design.sets, index=design.features.index)
-    stops, cautions, rows = plausibility(design.features, design.labels, design.train, sets, allow, source)
-    train_labels = design.labels[design.train]
-    held_out = {name: design.labels[design.sets == name] for name in sorted(set(design.sets)) if name != "train"}
-    table = read_features_table(features_csv).set_index("case_id").loc[design.features.index]
-    levels = {name: int(table.loc[design.train, name].nunique()) for name, kind in clinical.items() if kind != "numeric"}
-    try:
-        sizes = check_sizes(train_labels, held_out, dict(settings, clinical=clinical), levels)
-    except InputError as err:
-        stops.append(str(err))
-    if len(stops) == 1:
-        raise InputError(stops[0])
-    if stops:
-        listed = "\n  ".join(stops)
-        raise InputError(f"{len(stops)} problem(s) with the training set stop the run before selection:\n  {listed}")
-    rows.append({"check": "outcome and size", "status": "caution" if sizes else "ok", "count": len(sizes),
-                 "found": " | ".join(sizes)})
-    cautions += sizes
-    write_csv(pd.DataFrame(rows, columns=["check", "status", "count", "found"]), output_csv)
-    return cautions

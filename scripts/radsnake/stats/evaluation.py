@@ -15,8 +15,7 @@ import pandas as pd
 from radsnake.stats import intervals, discrimination as stats
 from radsnake.io.external import ordered_sets, with_sets
 from radsnake.core.runtime import tell_console
-from radsnake.stats.signature import NO_SIGNATURE, read_message
-from radsnake.core.tables import write_csv
+from radsnake.stats.signature import NO_SIGNATURE
 
 log = logging.getLogger(__name__)
 
@@ -135,28 +134,3 @@ def pairwise_delong(predictions: dict[str, pd.DataFrame], sets=None) -> pd.DataF
                 test = stats.delong_test(y, a["probability"].to_numpy(), b["probability"].to_numpy())
             rows.append({"set": set_name, "model_a": model_a, "model_b": model_b, **test, "reason": reason})
     return pd.DataFrame(rows, columns=["set", "model_a", "model_b", "auc_a", "auc_b", "z", "p_value", "reason"])
-
-
-def evaluate(
-    prediction_files: dict[str, str],
-    radscore_csv: str,
-    threshold_method: str,
-    target: float,
-    ci_level: float,
-    metrics_csv: str,
-    delong_csv: str,
-    sets: list[str] | None = None,
-    signature_files: dict[str, str] | None = None,
-) -> None:
-    """signature_files: model (and "radscore") -> its model.json (signature.json), whose
-    no-signature message marks its rows."""
-    predictions = read_predictions(prediction_files, radscore_csv, sets)
-    announce_small_sets(predictions["radscore"])
-    messages = {name: read_message(path) for name, path in (signature_files or {}).items()}
-    rows = []
-    for name, frame in predictions.items():
-        rows += model_metrics(name, frame, threshold_method, target, ci_level, messages.get(name, ""))
-    metrics = pd.DataFrame(rows, columns=METRIC_COLUMNS)
-    log.info("metrics:\n%s", metrics.to_string())
-    write_csv(metrics, metrics_csv)
-    write_csv(pairwise_delong(predictions), delong_csv)
