@@ -135,6 +135,7 @@ def test_paper_tables_per_external_cohort_and_pooled(cohort_files, tmp_path):
 
 
 def test_figures_of_a_cohort_and_of_the_pool(cohort_files, tmp_path, monkeypatch):
+    from radsnake.figures import model_figures
     from radsnake.figures import style as figures
     from radsnake.jobs import plots
 
@@ -145,10 +146,10 @@ def test_figures_of_a_cohort_and_of_the_pool(cohort_files, tmp_path, monkeypatch
         plots.plot_roc(paths, radscore, str(tmp_path / "m.csv"), set_name, 20, 1, str(png), str(pdf))
         assert png.stat().st_size > 0 and pdf.read_bytes().startswith(b"%PDF")
         drawn = {}
-        monkeypatch.setattr(figures, "waterfall_figure", lambda frame, name, *a, **k: drawn.update(frame=frame, name=name))
+        monkeypatch.setattr(model_figures, "waterfall_figure", lambda frame, name, *a, **k: drawn.update(frame=frame, name=name))
         plots.plot_waterfall(radscore, str(tmp_path / "m.csv"), set_name, "w.png", "w.pdf")
         assert drawn["name"] == set_name
         assert len(drawn["frame"]) == n and set(drawn["frame"]["set"]) == {set_name}
         monkeypatch.undo()
-    assert figures._set_title("external_D") == "External cohort D"
-    assert figures._short_set("external_D") == "External D"
+    assert figures.title_of_set("external_D") == "External cohort D"
+    assert figures.short_set("external_D") == "External D"

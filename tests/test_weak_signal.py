@@ -57,13 +57,14 @@ def test_every_figure_and_clinical_table_says_no_signature(no_signal, monkeypatc
     """The figures' jobs rerun on the study's own tables, each figure's text read before saving."""
     from matplotlib.text import Text
 
-    from radsnake.figures import style as figures
+    from radsnake.figures import evaluation_figures, model_figures, style
     from radsnake.jobs import paper, plots
 
     folder, _, _ = no_signal
     shown = {}
-    monkeypatch.setattr(figures, "save_figure", lambda fig, png, pdf: shown.setdefault(
-        Path(png).stem, " | ".join(t.get_text() for t in fig.findobj(Text) if t.get_text())))
+    for module in (style, model_figures, evaluation_figures):  # each imports save_figure by name
+        monkeypatch.setattr(module, "save_figure", lambda fig, png, pdf: shown.setdefault(
+            Path(png).stem, " | ".join(t.get_text() for t in fig.findobj(Text) if t.get_text())))
     results = folder / "results"
     evaluation, metrics = results / "evaluation", results / "evaluation" / "metrics.csv"
     models = sorted(p.name for p in (results / "models").iterdir())

@@ -14,12 +14,12 @@ from radsnake.figures.style import (
     DOUBLE_COLUMN_IN,
     PALETTE,
     SINGLE_COLUMN_IN,
-    _fmt,
-    _message_figure,
-    _new_figure,
-    _save_snapped,
-    _set_title,
-    _styled,
+    format_number,
+    message_figure,
+    new_figure,
+    save_snapped,
+    title_of_set,
+    styled,
     save_figure,
 )
 
@@ -35,7 +35,7 @@ def _auc_axis(ax, show_labels: bool) -> None:
     ax.axvline(0.5, **_CHANCE_KW)
     ax.set_xlim(0.0, 1.0)
     ticks = np.linspace(0.0, 1.0, 5)
-    ax.set_xticks(ticks, [_fmt(t, 2) for t in ticks])
+    ax.set_xticks(ticks, [format_number(t, 2) for t in ticks])
     ax.grid(True, axis="x")
     ax.tick_params(axis="y", length=0, labelleft=show_labels)
     for side in ("top", "right"):
@@ -66,20 +66,20 @@ def _values(row) -> tuple[float, float, float]:
     return tuple(float(row[c]) if pd.notna(row[c]) else math.nan for c in ("auc", "auc_ci_low", "auc_ci_high"))
 
 
-@_styled
+@styled
 def negative_control_figure(table: pd.DataFrame, png_path, pdf_path, *, level: float = 0.95) -> None:
     """Per held-out set, each model's AUC with its DeLong CI, trained on the real labels
     and on the permuted control labels (columns as :func:`radsnake.stats.comparison.negative_control_table`)."""
     need = {"model", "set", "branch", "auc", "auc_ci_low", "auc_ci_high"}
     if table is None or table.empty or not need <= set(table.columns):
-        save_figure(_message_figure("no held-out set: nothing to compare", title="Negative control"), png_path, pdf_path)
+        save_figure(message_figure("no held-out set: nothing to compare", title="Negative control"), png_path, pdf_path)
         return
     sets = list(dict.fromkeys(table["set"].astype(str)))
     models = list(dict.fromkeys(table["model"].astype(str)))
     ncols = min(len(sets), _MAX_PANELS_PER_ROW)
     nrows = math.ceil(len(sets) / ncols)
     width = float(np.clip(1.3 + 2.0 * ncols, SINGLE_COLUMN_IN, DOUBLE_COLUMN_IN))
-    fig = _new_figure(width, nrows * (0.75 + 0.32 * len(models)) + 0.45)
+    fig = new_figure(width, nrows * (0.75 + 0.32 * len(models)) + 0.45)
     axes, ncols = _panel_grid(fig, len(sets))
     offsets = {"real": -0.17, "permuted": 0.17}
     for i, (ax, set_name) in enumerate(zip(axes, sets)):
@@ -94,7 +94,7 @@ def negative_control_figure(table: pd.DataFrame, png_path, pdf_path, *, level: f
         _auc_axis(ax, show_labels=i % ncols == 0)
         ax.set_yticks(range(len(models)), models)
         ax.set_ylim(len(models) - 0.5, -0.5)
-        ax.set_title(_set_title(set_name) + _n_text(part.get("n")), fontsize=7.5)
+        ax.set_title(title_of_set(set_name) + _n_text(part.get("n")), fontsize=7.5)
         ax.set_xlabel(f"AUC ({round(level * 100)}% CI)")
     handles = [
         Line2D([], [], color=s["color"], marker=s["marker"], markersize=4, lw=1.1, label=s["label"])
@@ -102,7 +102,7 @@ def negative_control_figure(table: pd.DataFrame, png_path, pdf_path, *, level: f
     ]
     handles.append(Line2D([], [], label="chance (AUC 0.5)", **_CHANCE_KW))
     fig.legend(handles=handles, loc="outside lower center", ncols=3, handlelength=1.8)
-    _save_snapped(fig, png_path, pdf_path)
+    save_snapped(fig, png_path, pdf_path)
 
 
 def _n_text(counts) -> str:
@@ -110,14 +110,14 @@ def _n_text(counts) -> str:
     return f" (n = {int(values[0])})" if len(values) == 1 else ""
 
 
-@_styled
+@styled
 def model_comparison_figure(table: pd.DataFrame, png_path, pdf_path, *, level: float = 0.95) -> None:
     """Every model x selection combination: CV AUC on the training set (mean +/- SD over
     folds) and AUC with DeLong CI on each held-out set. The configured (main) selection
     has filled markers and a bold label."""
     need = {"model", "selection", "main", "cv_auc", "cv_auc_sd"}
     if table is None or table.empty or not need <= set(table.columns):
-        save_figure(_message_figure("no fitted model", title="Model comparison"), png_path, pdf_path)
+        save_figure(message_figure("no fitted model", title="Model comparison"), png_path, pdf_path)
         return
     sets = comparison_set_names(table)
     selections = list(dict.fromkeys(table["selection"].astype(str)))
@@ -130,13 +130,13 @@ def model_comparison_figure(table: pd.DataFrame, png_path, pdf_path, *, level: f
     ncols = min(n_panels, _MAX_PANELS_PER_ROW)
     nrows = math.ceil(n_panels / ncols)
     width = float(np.clip(1.6 + 1.9 * ncols, SINGLE_COLUMN_IN, DOUBLE_COLUMN_IN))
-    fig = _new_figure(width, nrows * (0.7 + 0.16 * len(table)) + 0.45)
+    fig = new_figure(width, nrows * (0.7 + 0.16 * len(table)) + 0.45)
     axes, ncols = _panel_grid(fig, n_panels)
     # Lines between classifiers: each block holds one classifier's selections.
     models = table["model"].astype(str).to_numpy()
     breaks = [i - 0.5 for i in range(1, len(models)) if models[i] != models[i - 1]]
     panels = [("cv", "Training CV (mean ± SD)", "CV AUC")] + [
-        (name, _set_title(name) + _n_text(table.get(f"n_{name}")), f"AUC ({round(level * 100)}% CI)")
+        (name, title_of_set(name) + _n_text(table.get(f"n_{name}")), f"AUC ({round(level * 100)}% CI)")
         for name in sets
     ]
     for k, (ax, (key, title, xlabel)) in enumerate(zip(axes, panels)):
@@ -168,4 +168,4 @@ def model_comparison_figure(table: pd.DataFrame, png_path, pdf_path, *, level: f
     handles.append(Line2D([], [], label="chance (AUC 0.5)", **_CHANCE_KW))
     fig.legend(handles=handles, loc="outside lower center", ncols=min(4, len(handles)),
                title="Selection", handlelength=1.8)
-    _save_snapped(fig, png_path, pdf_path)
+    save_snapped(fig, png_path, pdf_path)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from radsnake.figures.style import DOUBLE_COLUMN_IN, PALETTE, _new_figure, _styled, save_figure
+from radsnake.figures.style import DOUBLE_COLUMN_IN, PALETTE, new_figure, styled, save_figure
 
 _TITLES = {"before": "a  Before ComBat", "after": "b  After ComBat"}
 
@@ -17,7 +17,7 @@ def _centres(pca: pd.DataFrame) -> list[str]:
     return first["center"].astype(str).tolist()
 
 
-@_styled
+@styled
 def harmonisation_figure(pca: pd.DataFrame, centre_effect: pd.DataFrame, png, pdf, unseen_batch: str = "unadjusted"):
     """PC1/PC2 of every case before and after ComBat (axes fitted on the training cases
     before harmonisation), coloured by centre; and, per feature, the share of training
@@ -25,7 +25,7 @@ def harmonisation_figure(pca: pd.DataFrame, centre_effect: pd.DataFrame, png, pd
     pca = pca.assign(center=pca["center"].astype(str))
     centres = _centres(pca)
     colour = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(centres)}
-    fig = _new_figure(DOUBLE_COLUMN_IN, 2.7)
+    fig = new_figure(DOUBLE_COLUMN_IN, 2.7)
     axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 0.9]})
     limits = pca[["PC1", "PC2"]].agg(["min", "max"])
     pad = 0.05 * (limits.loc["max"] - limits.loc["min"])

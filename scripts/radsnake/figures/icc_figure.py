@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from radsnake.figures.style import PALETTE, SINGLE_COLUMN_IN, STYLE, _new_figure, save_figure
+from radsnake.figures.style import PALETTE, SINGLE_COLUMN_IN, STYLE, new_figure, save_figure
 from radsnake.imaging.dictionary import describe_feature
 
 _FILTER_GROUPS = {"none": "original", "LoG": "LoG", "wavelet": "wavelet"}
@@ -40,7 +40,7 @@ def icc_figure(table: pd.DataFrame, icc_type: str, threshold: float, png: str, p
     filters = [f for f in ("original", "LoG", "wavelet", "other filters", "other") if f in set(frame["filter"])]
     label = {"icc2_1": "ICC(2,1), absolute agreement", "icc3_1": "ICC(3,1), consistency"}[icc_type]
     with matplotlib.rc_context(STYLE):
-        fig = _new_figure(SINGLE_COLUMN_IN * 1.6, 0.9 + 0.32 * len(families))
+        fig = new_figure(SINGLE_COLUMN_IN * 1.6, 0.9 + 0.32 * len(families))
         ax = fig.add_subplot()
         finite = frame["icc"][np.isfinite(frame["icc"])]
         left = min(0.0, float(finite.min()) - 0.05) if len(finite) else 0.0

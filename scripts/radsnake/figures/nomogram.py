@@ -38,7 +38,7 @@ def _draw_nomogram(axes, png_path, pdf_path, title, rf):
 
     fs = 6.5
     row_h = 0.36
-    fig = rf._new_figure(rf.DOUBLE_COLUMN_IN, row_h * len(rows) + 0.35 + (0.2 if title else 0))
+    fig = rf.new_figure(rf.DOUBLE_COLUMN_IN, row_h * len(rows) + 0.35 + (0.2 if title else 0))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     ax.set_axis_off()

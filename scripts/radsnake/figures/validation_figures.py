@@ -15,9 +15,9 @@ from radsnake.figures.style import (
     DOUBLE_COLUMN_IN,
     PALETTE,
     SINGLE_COLUMN_IN,
-    _new_figure,
-    _save_snapped,
-    _styled,
+    new_figure,
+    save_snapped,
+    styled,
 )
 
 # (column, label, colour, marker): the estimates from most to least optimistic.
@@ -43,11 +43,11 @@ def _error(row: pd.Series, column: str) -> tuple[float, float] | None:
     return row[sd], row[sd]
 
 
-@_styled
+@styled
 def validation_auc_figure(summary: pd.DataFrame, png_path, pdf_path) -> None:
     """Dot plot: per model, apparent vs optimism-corrected vs repeated-CV vs nested-CV AUC."""
     n = len(summary)
-    fig = _new_figure(SINGLE_COLUMN_IN, 1.2 + 0.45 * n)
+    fig = new_figure(SINGLE_COLUMN_IN, 1.2 + 0.45 * n)
     ax = fig.add_subplot()
     offsets = np.linspace(0.27, -0.27, len(_ESTIMATES))  # apparent on top
     for (column, label, colour, marker), offset in zip(_ESTIMATES, offsets):
@@ -66,10 +66,10 @@ def validation_auc_figure(summary: pd.DataFrame, png_path, pdf_path) -> None:
     ax.set_xlabel("AUC on the training set")
     ax.grid(axis="x")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28 if n > 1 else -0.5), ncol=1, handletextpad=0.3)
-    _save_snapped(fig, png_path, pdf_path)
+    save_snapped(fig, png_path, pdf_path)
 
 
-@_styled
+@styled
 def learning_curves_figure(curves: dict[str, pd.DataFrame], png_path, pdf_path) -> None:
     """One panel per model: mean AUC ± SD against the number of training cases, for the
     validation folds (solid) and the training subsets themselves (dashed)."""
@@ -77,7 +77,7 @@ def learning_curves_figure(curves: dict[str, pd.DataFrame], png_path, pdf_path) 
     columns = 1 if len(names) == 1 else 2
     rows = math.ceil(len(names) / columns)
     width = SINGLE_COLUMN_IN if columns == 1 else DOUBLE_COLUMN_IN
-    fig = _new_figure(width, 0.4 + 2.0 * rows)
+    fig = new_figure(width, 0.4 + 2.0 * rows)
     axes = fig.subplots(rows, columns, squeeze=False, sharex=True, sharey=True)
     lowest = 0.3
     for ax, name in zip(axes.ravel(), names):
@@ -106,4 +106,4 @@ def learning_curves_figure(curves: dict[str, pd.DataFrame], png_path, pdf_path) 
         ax.set_ylabel("AUC (mean ± SD)")
     axes[0, 0].xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0, 0].legend(loc="best")
-    _save_snapped(fig, png_path, pdf_path)
+    save_snapped(fig, png_path, pdf_path)

@@ -50,7 +50,7 @@ def _draw_volcano(table, png_path, pdf_path, thr, top_n, effect_label, title, rf
     if title is None:
         title = f"Univariate analysis of {len(table)} features (training set)"
     if t.empty:
-        fig = rf._message_figure("no feature has a p-value", title=title)
+        fig = rf.message_figure("no feature has a p-value", title=title)
         rf.save_figure(fig, png_path, pdf_path)
         return
 
@@ -61,7 +61,7 @@ def _draw_volcano(table, png_path, pdf_path, thr, top_n, effect_label, title, rf
     sig = t["p_fdr"].to_numpy(dtype=float) < thr
     up, down = sig & (xv > 0), sig & (xv <= 0)
 
-    fig = rf._new_figure(rf.DOUBLE_COLUMN_IN * 0.75, 3.9)
+    fig = rf.new_figure(rf.DOUBLE_COLUMN_IN * 0.75, 3.9)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     ax.grid(True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from radsnake.figures import style as figures
+from radsnake.figures import model_figures, evaluation_figures
 from radsnake.stats import discrimination as stats
 from radsnake.stats.evaluation import read_predictions
 from radsnake.io.external import in_set
@@ -36,13 +36,13 @@ def plot_roc(prediction_files, radscore_csv, metrics_csv, set_name, n_boot, seed
     for name, part in predictions.items():
         if part["label"].nunique() == 2:
             bands[name] = stats.roc_band(part["label"], part["probability"], n_boot=n_boot, random_state=seed)
-    figures.roc_figure(predictions, pd.read_csv(metrics_csv), set_name, png, pdf, bands=bands)
+    model_figures.roc_figure(predictions, pd.read_csv(metrics_csv), set_name, png, pdf, bands=bands)
 
 
 def plot_calibration(binned_csv, smoothed_csv, calibration_csv, metrics_csv, set_name, png, pdf) -> None:
     names = shown_names(metrics_csv)
     binned, smoothed = (renamed(in_set(pd.read_csv(path), set_name), names) for path in (binned_csv, smoothed_csv))
-    figures.calibration_figure(
+    evaluation_figures.calibration_figure(
         {name: frame.drop(columns=["model", "set"]) for name, frame in binned.groupby("model", sort=False)},
         {name: frame.drop(columns=["model", "set"]) for name, frame in smoothed.groupby("model", sort=False)},
         renamed(pd.read_csv(calibration_csv), names),
@@ -54,7 +54,7 @@ def plot_calibration(binned_csv, smoothed_csv, calibration_csv, metrics_csv, set
 
 def plot_decision_curve(decision_csv, metrics_csv, set_name, png, pdf) -> None:
     curves = renamed(in_set(pd.read_csv(decision_csv), set_name), shown_names(metrics_csv))
-    figures.decision_curve_figure(
+    evaluation_figures.decision_curve_figure(
         {name: frame.drop(columns=["model", "set"]) for name, frame in curves.groupby("model", sort=False)},
         set_name,
         png,
@@ -63,16 +63,16 @@ def plot_decision_curve(decision_csv, metrics_csv, set_name, png, pdf) -> None:
 
 
 def plot_confusion(confusion_csv, metrics_csv, png, pdf) -> None:
-    figures.confusion_matrix_figure(renamed(pd.read_csv(confusion_csv), shown_names(metrics_csv)), png, pdf)
+    evaluation_figures.confusion_matrix_figure(renamed(pd.read_csv(confusion_csv), shown_names(metrics_csv)), png, pdf)
 
 
 def plot_radscore_violin(radscore_csv, metrics_csv, png, pdf) -> None:
     radscore = pd.read_csv(radscore_csv, dtype={"case_id": str})
-    figures.radscore_violin_figure(radscore, png, pdf, mark=radscore_mark(metrics_csv))
+    evaluation_figures.radscore_violin_figure(radscore, png, pdf, mark=radscore_mark(metrics_csv))
 
 
 def plot_lasso(path_csv, cv_csv, chosen, png, pdf) -> None:
-    figures.lasso_figure(pd.read_csv(path_csv), pd.read_csv(cv_csv), png, pdf, chosen=chosen)
+    model_figures.lasso_figure(pd.read_csv(path_csv), pd.read_csv(cv_csv), png, pdf, chosen=chosen)
 
 
 def plot_waterfall(radscore_csv, metrics_csv, set_name, png, pdf) -> None:
@@ -81,17 +81,17 @@ def plot_waterfall(radscore_csv, metrics_csv, set_name, png, pdf) -> None:
     threshold = metrics.loc[(metrics["model"] == "radscore") & (metrics["set"] == "train"), "threshold"].iloc[0]
     cutoff = float(np.log(threshold / (1.0 - threshold))) if 0.0 < threshold < 1.0 else None
     radscore = in_set(pd.read_csv(radscore_csv, dtype={"case_id": str}), set_name)
-    figures.waterfall_figure(radscore, set_name, png, pdf, cutoff=cutoff, mark=radscore_mark(metrics_csv))
+    model_figures.waterfall_figure(radscore, set_name, png, pdf, cutoff=cutoff, mark=radscore_mark(metrics_csv))
 
 
 def plot_correlation(features_csv, split_csv, selected_csv, png, pdf) -> None:
     selected = pd.read_csv(selected_csv)["feature"].tolist()
     table = pd.read_csv(features_csv, dtype={"case_id": str}).set_index("case_id")
     train = pd.read_csv(split_csv, dtype=str).query("set == 'train'")["case_id"]
-    figures.correlation_heatmap(table.loc[train, selected], png, pdf)
+    model_figures.correlation_heatmap(table.loc[train, selected], png, pdf)
 
 
 def plot_importance(importance_files, metrics_csv, png, pdf) -> None:
     names = shown_names(metrics_csv)
     importances = {names.get(name, name): pd.read_csv(path) for name, path in importance_files.items()}
-    figures.importance_figure(importances, png, pdf)
+    model_figures.importance_figure(importances, png, pdf)

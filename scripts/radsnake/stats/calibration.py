@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, ndtri
 from scipy.stats import chi2
+from statsmodels.stats.proportion import proportion_confint
 
 __all__ = [
     "calibration_stats",
@@ -255,14 +256,9 @@ def _approx(xs: np.ndarray, ys: np.ndarray, xout: np.ndarray) -> np.ndarray:
     return out
 
 
-def _wilson(events: np.ndarray, n: np.ndarray, z: float = _Z975):
-    """Wilson score interval, written as R's prop.test(correct = FALSE) does."""
-    phat = events / n
-    z22n = z * z / (2.0 * n)
-    root = z * np.sqrt(phat * (1.0 - phat) / n + z22n / (2.0 * n))
-    hi = np.where(phat >= 1.0, 1.0, (phat + z22n + root) / (1.0 + 2.0 * z22n))
-    lo = np.where(phat <= 0.0, 0.0, (phat + z22n - root) / (1.0 + 2.0 * z22n))
-    return lo, hi
+def _wilson(events: np.ndarray, n: np.ndarray):
+    """Wilson score 95 % interval (R's prop.test(correct = FALSE)), from statsmodels."""
+    return proportion_confint(events, n, alpha=0.05, method="wilson")
 
 
 # --------------------------------------------------------------------------- public
@@ -439,7 +435,9 @@ def smoothed_calibration(y, p, frac: float = 2 / 3, grid=None, n_boot: int = 200
     The curve is R's ``lowess(p, y, f = frac, iter = 0)`` -- the nonparametric curve
     of ``rms::val.prob`` -- reproduced exactly (R's default ``delta = 0.01 *
     diff(range(p))``; statsmodels' ``lowess(..., it=0, delta=0)`` agrees to ~1e-9
-    but skips points differently when delta > 0), interpolated linearly on ``grid``
+    but skips points differently when delta > 0: 1.3e-5 from R on
+    tests/test_calibration_r_reference.py's near_separation data, so the port stays;
+    docs/design.md, "Libraries"), interpolated linearly on ``grid``
     (default: 101 equally spaced points from min(p) to max(p)). The band re-fits the
     lowess on ``n_boot`` case resamples drawn with
     ``numpy.random.default_rng(random_state)``; a resample contributes only to grid

@@ -33,22 +33,13 @@ COLUMNS = ["feature", "p_value", "p_fdr", "effect_size", "auc", "median_0", "med
 
 
 def bh_adjust(p) -> np.ndarray:
-    """Benjamini–Hochberg adjusted p-values, R ``p.adjust(p, method = "BH")``: NaN stays
-    NaN and does not count in the number of tests."""
+    """Benjamini–Hochberg adjusted p-values (scipy's false_discovery_control), as R's
+    ``p.adjust(p, method = "BH")``: NaN stays NaN and does not count in the number of tests."""
     p = np.asarray(p, dtype=float)
     out = np.full(p.shape, np.nan)
     ok = ~np.isnan(p)
-    q = p[ok]
-    n = q.size
-    if n == 0:
-        return out
-    # R: i <- lp:1; o <- order(p, decreasing = TRUE); pmin(1, cummin(n / i * p[o]))[order(o)]
-    o = np.argsort(-q, kind="mergesort")
-    i = np.arange(n, 0, -1)
-    adj = np.minimum(1.0, np.minimum.accumulate(n / i * q[o]))
-    res = np.empty(n)
-    res[o] = adj
-    out[ok] = res
+    if ok.any():
+        out[ok] = sps.false_discovery_control(p[ok], method="bh")
     return out
 
 
