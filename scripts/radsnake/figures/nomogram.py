@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from radsnake.figures import style as rf
-from radsnake.stats.clinical import _tick_text
+from radsnake.stats.clinical import tick_text
 
 
 def nomogram_figure(axes: dict, png_path, pdf_path, *, title: str | None = None) -> None:
@@ -25,13 +25,13 @@ def _draw_nomogram(axes, png_path, pdf_path, title, rf):
 
     maxscale = axes.get("maxscale", 100.0)
     total_top = max(axes["total_points"])
-    rows = [dict(label="Points", x=axes["points_axis"], text=[_tick_text(v) for v in axes["points_axis"]])]
+    rows = [dict(label="Points", x=axes["points_axis"], text=[tick_text(v) for v in axes["points_axis"]])]
     for r in axes["predictors"]:
         rows.append(dict(label=r["label"], x=r["points"], text=r["tick_labels"],
                          categorical=r["kind"] == "categorical"))
     f = maxscale / total_top  # total points are drawn on the 0..100 width
     rows.append(dict(label="Total points", x=[v * f for v in axes["total_points"]],
-                     text=[_tick_text(v) for v in axes["total_points"]]))
+                     text=[tick_text(v) for v in axes["total_points"]]))
     pr = axes["probability"]
     rows.append(dict(label="Predicted probability", x=[v * f for v in pr["points"]],
                      text=[f"{v:g}" for v in pr["values"]]))

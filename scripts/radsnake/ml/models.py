@@ -91,7 +91,7 @@ def resolve_param_grid(name: str, override: dict | None) -> dict[str, list]:
     return grid
 
 
-def _params_text(params: dict) -> str:
+def params_text(params: dict) -> str:
     """Grid point as stable JSON with the Pipeline prefix removed, for tables and logs."""
     return json.dumps({key.rsplit("__", 1)[-1]: value for key, value in params.items()}, sort_keys=True)
 
@@ -163,7 +163,7 @@ def tune_model(X: pd.DataFrame, y: np.ndarray, model: str, selection_steps: list
     results = search.cv_results_
     cv_results = pd.DataFrame({
         "model": model,
-        "params": [_params_text(params) for params in results["params"]],
+        "params": [params_text(params) for params in results["params"]],
         "mean_test_score": results["mean_test_score"],
         "std_test_score": results["std_test_score"],
         "rank": results["rank_test_score"],

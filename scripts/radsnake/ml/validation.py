@@ -31,7 +31,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, RepeatedStratifiedKFold
 
 from radsnake.core.errors import InputError
-from radsnake.ml.models import _params_text
+from radsnake.ml.models import params_text
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def _run(estimator: BaseEstimator, X: pd.DataFrame, y: np.ndarray, task: Task) -
             ) from None
         aucs = [auc(y[rows], fitted.predict_proba(X.iloc[rows])[:, 1]) for rows in task.score]
     if isinstance(fitted, GridSearchCV):
-        return Result(aucs, _params_text(fitted.best_params_), float(fitted.best_score_))
+        return Result(aucs, params_text(fitted.best_params_), float(fitted.best_score_))
     return Result(aucs)
 
 

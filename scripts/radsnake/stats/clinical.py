@@ -448,7 +448,7 @@ def nomogram_axes(
                 raise ValueError(f"nomogram: no numeric training values for {name!r}")
             values = r_pretty(x.min(), x.max(), nint)
             contrib = fitted.coef[name] * values
-            tick_labels = [_tick_text(v) for v in values]
+            tick_labels = [tick_text(v) for v in values]
             values_out = [float(v) for v in values]
         else:
             lv = fitted.levels[name]
@@ -498,5 +498,5 @@ def nomogram_axes(
     )
 
 
-def _tick_text(v: float) -> str:
+def tick_text(v: float) -> str:
     return f"{v:.10g}".replace("-", "−")
