@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from radsnake.core.errors import InputError
+from radsnake.cohort.split import KEPT_CSV, case_uniform, predict_sets
 
 log = logging.getLogger(__name__)
 
@@ -212,8 +213,6 @@ class Plan:
 
 def case_order(seed: int, case_id: str) -> float:
     """The deterministic draw that orders candidate cases (stable when cases are added)."""
-    from radsnake.cohort.split import case_uniform
-
     return case_uniform(seed + 1, f"robustness\x1f{case_id}")
 
 
@@ -235,8 +234,6 @@ def planned_sets(
 
     The robustness jobs are planned with it, and the clinical values are checked per set
     at sheet validation (radsnake.io.clinical_data)."""
-    from radsnake.cohort.split import KEPT_CSV, predict_sets
-
     if cohort.empty:
         return pd.Series(dtype=str)
     sets = predict_sets(cohort, split, seed, case_cohorts, kept_csv or KEPT_CSV)

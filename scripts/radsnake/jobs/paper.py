@@ -12,6 +12,7 @@ import pandas as pd
 from radsnake.stats import calibration, clinical, feature_stats, intervals, discrimination as stats, verdicts
 from radsnake.io.clinical_data import usable_clinical
 from radsnake.core.errors import InputError
+from radsnake.core.runtime import tell_console
 from radsnake.stats.evaluation import model_metrics, pairwise_delong, read_predictions, small_sets
 from radsnake.io.external import ordered_sets, with_sets
 from radsnake.stats.intervals import formatted
@@ -286,8 +287,6 @@ def clinical_comparison(
     elif penalty == "none" and radscore_separates(train):
         # No finite odds ratio exists: as with a constant rad-score, the clinical model alone
         # (Firth's penalty gives a finite one, so with it the combined model is fitted).
-        from radsnake.core.runtime import tell_console
-
         with_radscore = False
         tell_console(
             "clinical models: the rad-score separates the training cases' labels "

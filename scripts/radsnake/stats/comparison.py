@@ -17,6 +17,7 @@ import pandas as pd
 from radsnake.stats import intervals, discrimination as stats
 from radsnake.io.external import in_set, ordered_sets
 from radsnake.stats.signature import card_message
+from radsnake.core.runtime import tell_console
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +158,6 @@ def comparison_set_names(table: pd.DataFrame) -> list[str]:
 def announce_empty_alternatives(fits: Sequence[Fit]) -> None:
     """One console line per alternative selection that kept no feature (the main one is
     announced by select_features)."""
-    from radsnake.core.runtime import tell_console
-
     said = set()
     for fit in fits:
         text = card_message(fit.info)
