@@ -1,19 +1,26 @@
 from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
+    from radsnake.ml.settings import ModelSearch, TrainingData
     from radsnake.jobs.validation import validate_model
 
     validate_model(
-        features_csv=snakemake.input.features,
-        split_csv=snakemake.input.split,
-        clinical=list(snakemake.params.clinical),
-        model=snakemake.wildcards.model,
-        steps=list(snakemake.params.steps),
-        param_grid=snakemake.params.param_grid,
-        cv_folds=snakemake.params.cv_folds,
-        imbalance=snakemake.params.imbalance,
-        permute=snakemake.params.permute,
-        seed=snakemake.params.seed,
+        training=TrainingData(
+            features_csv=snakemake.input.features,
+            split_csv=snakemake.input.split,
+            clinical=list(snakemake.params.clinical),
+            permute=snakemake.params.permute,
+            seed=snakemake.params.seed,
+            harmonisation=snakemake.params.harmonisation,
+            icc_csv=snakemake.input.icc[0] if snakemake.input.icc else "",
+        ),
+        search=ModelSearch(
+            model=snakemake.wildcards.model,
+            steps=list(snakemake.params.steps),
+            param_grid=snakemake.params.param_grid,
+            cv_folds=snakemake.params.cv_folds,
+            imbalance=snakemake.params.imbalance,
+        ),
         settings=dict(snakemake.params.settings),
         threads=snakemake.threads,
         repeated_cv_csv=snakemake.output.repeated_cv,
@@ -22,6 +29,4 @@ with job(snakemake.log[0], snakemake.threads):
         bootstrap_csv=snakemake.output.bootstrap,
         learning_curve_csv=snakemake.output.learning_curve,
         summary_csv=snakemake.output.summary,
-        harmonisation=snakemake.params.harmonisation,
-        icc_csv=snakemake.input.icc[0] if snakemake.input.icc else "",
     )

@@ -13,7 +13,6 @@ import pytest
 from PIL import Image
 
 from radsnake.stats import calibration as cal
-from radsnake.figures import style as figures
 from radsnake.figures import evaluation_figures
 from radsnake.stats.discrimination import threshold_metrics
 

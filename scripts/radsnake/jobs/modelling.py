@@ -14,34 +14,28 @@ from radsnake.cohort.harmonise import harmonisation_steps, reserved_columns
 from radsnake.core.runtime import tell_console
 from radsnake.core.tables import write_csv
 from radsnake.ml.fit_checks import check_job_size
-from radsnake.ml.modelling import radscore_selector, report_ranking, training_data
+from radsnake.ml.modelling import radscore_selector, report_ranking
 from radsnake.ml.models import feature_importance, save_model, tune_model
 from radsnake.ml.selection import build_selection
+from radsnake.ml.settings import ModelSearch, TrainingData
 from radsnake.stats import signature
 
 log = logging.getLogger(__name__)
 
 
 def select_features(
-    features_csv: str,
-    split_csv: str,
-    clinical: list[str],
+    training: TrainingData,
     steps: list[dict],
-    permute: bool,
-    seed: int,
     selected_csv: str,
     coefficients_csv: str,
     path_csv: str,
     cv_csv: str,
     radscore_csv: str,
     radscore_joblib: str | None = None,
-    harmonisation: dict | None = None,
-    icc_csv: str = "",
     signature_json: str = "",
 ) -> None:
-    design, X, y_train = training_data(
-        features_csv, split_csv, clinical, permute, seed, icc_csv=icc_csv, harmonisation=harmonisation
-    )
+    design, X, y_train = training.load()
+    permute, seed, harmonisation = training.permute, training.seed, training.harmonisation
     check_job_size(y_train, "select_features", steps, "selection.steps")
     pipeline = Pipeline(harmonisation_steps(harmonisation) + build_selection(steps, random_state=seed))
     pipeline.set_output(transform="pandas")
@@ -88,30 +82,19 @@ def select_features(
 
 
 def fit_model(
-    features_csv: str,
-    split_csv: str,
-    clinical: list[str],
-    model: str,
-    steps: list[dict],
-    param_grid: dict | None,
-    cv_folds: int,
-    permute: bool,
-    seed: int,
+    training: TrainingData,
+    search: ModelSearch,
     threads: int,
     predictions_csv: str,
     model_joblib: str,
     model_json: str,
     cv_results_csv: str,
     importance_csv: str,
-    harmonisation: dict | None = None,
-    imbalance: str = "class_weight",
-    icc_csv: str = "",
-    selection_setting: str = "selection.steps",
 ) -> None:
-    """``selection_setting``: where ``steps`` come from in the config, for messages."""
-    design, X, y_train = training_data(
-        features_csv, split_csv, clinical, permute, seed, icc_csv=icc_csv, harmonisation=harmonisation
-    )
+    design, X, y_train = training.load()
+    permute, seed, harmonisation, icc_csv = training.permute, training.seed, training.harmonisation, training.icc_csv
+    model, steps, param_grid, cv_folds = search.model, search.steps, search.param_grid, search.cv_folds
+    imbalance, selection_setting = search.imbalance, search.selection_setting
     check_job_size(y_train, f"fit_model {model}", steps, selection_setting, model, cv_folds)
     with tempfile.TemporaryDirectory(prefix="radsnake-cache-") as cache:
         best, cv_results = tune_model(

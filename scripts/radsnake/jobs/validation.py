@@ -9,24 +9,16 @@ import pandas as pd
 from radsnake.core.tables import write_csv
 from radsnake.figures.validation_figures import learning_curves_figure, validation_auc_figure
 from radsnake.ml.fit_checks import check_job_size
-from radsnake.ml.modelling import training_data
 from radsnake.ml.models import build_search
+from radsnake.ml.settings import ModelSearch, TrainingData
 from radsnake.ml.validation import SUMMARY_COLUMNS, Settings, per_repeat, validate
 
 log = logging.getLogger(__name__)
 
 
 def validate_model(
-    features_csv: str,
-    split_csv: str,
-    clinical: list[str],
-    model: str,
-    steps: list[dict],
-    param_grid: dict | None,
-    cv_folds: int,
-    imbalance: str,
-    permute: bool,
-    seed: int,
+    training: TrainingData,
+    search: ModelSearch,
     settings: dict,
     threads: int,
     repeated_cv_csv: str,
@@ -35,13 +27,12 @@ def validate_model(
     bootstrap_csv: str,
     learning_curve_csv: str,
     summary_csv: str,
-    harmonisation: dict | None = None,
-    icc_csv: str = "",
 ) -> None:
     """The validate_model rule: the training cases and labels fit_model uses, the same search."""
-    design, X, y_train = training_data(
-        features_csv, split_csv, clinical, permute, seed, icc_csv=icc_csv, harmonisation=harmonisation
-    )
+    design, X, y_train = training.load()
+    seed, harmonisation = training.seed, training.harmonisation
+    model, steps, param_grid, cv_folds, imbalance = (search.model, search.steps, search.param_grid, search.cv_folds,
+                                                     search.imbalance)
     chosen = Settings.from_config(settings)
     check_job_size(y_train, f"validate_model {model}", steps, "selection.steps", model, cv_folds, settings)
     search = build_search(
