@@ -7,7 +7,7 @@ import SimpleITK as sitk
 
 from radsnake.imaging.demo import make_case
 from radsnake.core.errors import InputError
-from radsnake.imaging.extract import extract_case
+from input_factory import extract_one
 
 PARAMS = os.path.join(os.path.dirname(__file__), "..", "config", "pyradiomics", "original.yaml")
 
@@ -22,7 +22,7 @@ def case(tmp_path_factory):
 
 def run(folder, image, mask, params=PARAMS, label=1):
     out = folder / "out"
-    extract_case("p1", image, mask, params, label, str(out / "f.csv"), str(out / "d.csv"))
+    extract_one("p1", image, mask, params, label, str(out / "f.csv"), str(out / "d.csv"))
     return pd.read_csv(out / "f.csv"), pd.read_csv(out / "d.csv")
 
 
@@ -59,43 +59,6 @@ def with_nan():
 
 def cube(shape=(10, 12, 14)):
     return np.zeros(shape, dtype=np.uint8)
-
-
-@pytest.mark.parametrize(
-    "make, expected",
-    [
-        (lambda d: (str(d / "missing.nii.gz"), write(cube(), d / "m.nii.gz")), "image file .*missing.nii.gz does not exist"),
-        (lambda d: (write(np.ones((10, 12, 14), np.float32), d / "i.nii.gz"), write(cube(), d / "m.nii.gz")), "mask .* is empty"),
-        (
-            lambda d: (write(np.ones((10, 12, 14), np.float32), d / "i.nii.gz"), write(cube() + 2, d / "m.nii.gz")),
-            "no voxel with label 1 \\(labels present: \\[2\\]\\)",
-        ),
-        (
-            lambda d: (write(np.ones((10, 12), np.float32), d / "i.nii.gz"), write(np.ones((10, 12), np.uint8), d / "m.nii.gz")),
-            "the image is 2D",
-        ),
-        (
-            lambda d: (write(with_nan(), d / "i.mha"), write(cube() + 1, d / "m.nii.gz")),
-            "NaN or infinite",
-        ),
-        (
-            lambda d: (write(np.ones((10, 12, 14), np.float32), d / "i.nii.gz"), write(cube((10, 12, 15)) + 1, d / "m.nii.gz")),
-            "has size \\(15, 12, 10\\) but the image has \\(14, 12, 10\\)",
-        ),
-    ],
-)
-def test_bad_input_names_case_and_file(tmp_path, make, expected):
-    image, mask = make(tmp_path)
-    with pytest.raises(InputError, match=f"case p1: .*{expected}"):
-        run(tmp_path, image, mask)
-    assert not (tmp_path / "out" / "f.csv").exists()
-
-
-def test_corrupt_file(tmp_path):
-    bad = tmp_path / "bad.nii.gz"
-    bad.write_bytes(b"not an image at all")
-    with pytest.raises(InputError, match="bad.nii.gz cannot be read as an image"):
-        run(tmp_path, str(bad), str(bad))
 
 
 def test_unknown_params_key(case, tmp_path):
