@@ -42,11 +42,11 @@ lint:
 new-study:
 	@test -n "$(DIR)" || { echo "radsnake: name the study folder: make new-study DIR=~/studies/lung" >&2; exit 2; }
 	@test -x $(BIN)/python || { echo "radsnake: run make install first" >&2; exit 1; }
-	@PYTHONPATH=scripts $(BIN)/python -m radsnake.scaffold "$(DIR)"
+	@PYTHONPATH=scripts $(BIN)/python -m radsnake.core.scaffold "$(DIR)"
 
 # docs/config.md is generated from config/schemas/config.schema.yaml (tests/test_config_doc.py).
 config-doc:
-	PYTHONPATH=scripts $(BIN)/python -m radsnake.configdoc --write
+	PYTHONPATH=scripts $(BIN)/python -m radsnake.core.configdoc --write
 
 clean:
 	rm -rf results logs benchmarks .snakemake split

@@ -1,4 +1,4 @@
-"""Memory of aggregation: peak RSS of radsnake.aggregate.aggregate_features.
+"""Memory of aggregation: peak RSS of radsnake.jobs.aggregate.aggregate_features.
 
 Writes N one-row feature CSVs like results/features/{case}.csv (header
 `case_id,<features...>`, floats at full precision) and a cohort sheet, then runs the
@@ -30,7 +30,7 @@ TARGET_RATIO = 2.0
 IMPORTS = (
     "import sys\n"
     f"sys.path.insert(0, {str(benchlib.REPO / 'scripts')!r})\n"
-    "from radsnake.aggregate import aggregate_features\n"
+    "from radsnake.imaging.aggregate import aggregate_features\n"
 )
 
 # Samples the RSS every 20 ms while the real aggregate_features runs, with the radsnake /
@@ -46,7 +46,7 @@ print(f"after interpreter start: RSS {rss_mb():.1f} MB", flush=True)
 import numpy, pandas
 print(f"after numpy + pandas: RSS {rss_mb():.1f} MB", flush=True)
 """ + IMPORTS + """
-print(f"after importing radsnake.aggregate: RSS {rss_mb():.1f} MB", flush=True)
+print(f"after importing radsnake.imaging.aggregate: RSS {rss_mb():.1f} MB", flush=True)
 job = json.load(open(sys.argv[1]))
 main_id = threading.get_ident()
 samples, done = [], threading.Event()

@@ -5,7 +5,7 @@ a dry run reads no image, but the cohort loader checks that they exist) is dry-r
 with the real workflow (default target: every output of the study) and with
 bench/trivial.smk (one job per case + one aggregate job). Each is run --repeats
 times, interleaved; the median counts. Targets: the largest size under 10 s and within 1.5x of
-the trivial Snakefile. The cost of reruns by content (radsnake.fingerprints: a stat
+the trivial Snakefile. The cost of reruns by content (radsnake.core.fingerprints: a stat
 of every input file, and a reading of those not hashed before) is timed on its own, on
 the same files: cold (no store: every file read) and warm (store present: stats
 only), as a ratio to the trivial Snakefile's dry run. The placeholder files are empty,
@@ -103,7 +103,7 @@ def time_dry_runs(study: Path, repeats: int) -> dict:
 
 def time_fingerprints(study: Path, repeats: int) -> dict:
     """The content-rerun mechanism's own planning cost, as rules/common.smk spends it."""
-    from radsnake.fingerprints import Fingerprints
+    from radsnake.core.fingerprints import Fingerprints
 
     sheet = pd.read_csv(study / "config" / "cohort.csv")
     folder = study / "config"

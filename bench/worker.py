@@ -1,6 +1,6 @@
 """Does the warm worker pay? The workflow with and without it, on the same cases.
 
-Same demo-size cases (radsnake.demo, 64 x 64 x 32 voxels, the demo's params), same
+Same demo-size cases (radsnake.imaging.demo, 64 x 64 x 32 voxels, the demo's params), same
 N: `snakemake --cores N results/features.csv` (one extract_features job per case, then
 aggregation) with `resources.warm_worker: true` and `false`. Runs are
 interleaved (warm, cold, cold, warm, ...) so that load from other work hits both sides
@@ -63,7 +63,7 @@ def main() -> None:
     args = parser.parse_args()
     workdir = args.workdir.resolve()
 
-    from radsnake.demo import make_cohort
+    from radsnake.imaging.demo import make_cohort
 
     benchlib.print_machine()
     cohort = workdir / f"demo-cohort-{args.cases}"

@@ -18,7 +18,7 @@ if BRING_YOUR_OWN_FEATURES:
             **endpoint_param(),
             schema=COHORT_SCHEMA,
             clinical=config["clinical"],
-            # survival: the label of features.csv is the sheet's event (radsnake.survival_cohort)
+            # survival: the label of features.csv is the sheet's event (radsnake.io.survival_cohort)
         script:
             "../scripts/import_features.py"
 
@@ -45,7 +45,7 @@ else:
             **endpoint_param(),
             schema=COHORT_SCHEMA,
             clinical=config["clinical"],
-            # survival: the label of features.csv is the sheet's event (radsnake.survival_cohort)
+            # survival: the label of features.csv is the sheet's event (radsnake.io.survival_cohort)
         script:
             "../scripts/aggregate_features.py"
 

@@ -1,4 +1,4 @@
-# Freeze every fitted model, with what applying it to new patients needs (radsnake.bundle,
+# Freeze every fitted model, with what applying it to new patients needs (radsnake.ml.bundle,
 # docs/apply.md): the model and rad-score pipelines, input features, params hash, training
 # summary, thresholds, versions and config. The params file is an input: its hash is recorded.
 # The extraction's library versions come from the training cases' diagnostics files.

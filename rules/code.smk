@@ -1,12 +1,12 @@
 # --- Code is an input (docs/design.md#reruns-when-code-changes): every rule that runs a
 # script gets a `code` param, the SHA-256 of the bytes of that script and of every
-# radsnake module it imports, transitively (radsnake.code_closure). Snakemake's params
+# radsnake module it imports, transitively (radsnake.core.code_closure). Snakemake's params
 # trigger reruns a job whose param changed, so editing a function reruns the rules whose
 # code reaches it, and everything downstream, and nothing else. Included last: it reads
 # the rules defined above. Each closure is hashed once per process; what each file imports
 # is kept in the study's .snakemake/ by the file's SHA-256, so planning re-parses only
 # edited files (about 0.1 s for the whole package, 1.3 s the first time).
-from radsnake.code_closure import CodeBase  # noqa: E402
+from radsnake.core.code_closure import CodeBase  # noqa: E402
 
 RADSNAKE_CODE = CodeBase(
     os.path.join(workflow.basedir, "scripts"), store=os.path.join(STUDY_DIR, ".snakemake", "radsnake-code.json")

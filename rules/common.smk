@@ -13,9 +13,9 @@ from snakemake import __version__ as SNAKEMAKE_VERSION
 from snakemake.utils import validate
 
 sys.path.insert(0, os.path.join(workflow.basedir, "scripts"))
-from radsnake.cohort import case_spec, has_draft, load_cohort  # noqa: E402
-from radsnake.errors import InputError  # noqa: E402
-from radsnake.snakemake_fixes import apply as apply_snakemake_fixes, unsupported_version  # noqa: E402
+from radsnake.io.cohort_sheet import case_spec, has_draft, load_cohort  # noqa: E402
+from radsnake.core.errors import InputError  # noqa: E402
+from radsnake.core.snakemake_fixes import apply as apply_snakemake_fixes, unsupported_version  # noqa: E402
 
 # The fixes below are written for the pinned Snakemake: another version stops here, in one line.
 if unsupported_version(SNAKEMAKE_VERSION):
@@ -23,13 +23,13 @@ if unsupported_version(SNAKEMAKE_VERSION):
     sys.exit(1)
 # One pending scheduler wake-up instead of one per finished job (see the module's docstring).
 apply_snakemake_fixes(SNAKEMAKE_VERSION)
-from radsnake import external  # noqa: E402
+from radsnake.io import external  # noqa: E402
 
 # --- The study. The user's --configfile is the whole truth: no other config is read, and
 # missing keys take the schema's defaults. With no --configfile, the demo study runs.
 # The study folder (the config's folder, or its study_dir) becomes the working directory,
 # so each study has its own results/, logs/ and .snakemake/ (locks, metadata).
-from radsnake import study  # noqa: E402
+from radsnake.core import study  # noqa: E402
 
 CONFIG_SCHEMA = os.path.join(workflow.basedir, "config", "schemas", "config.schema.yaml")
 if workflow.overwrite_configfiles:
@@ -60,8 +60,8 @@ workdir: _study_folder
 
 STUDY_DIR = os.getcwd()  # -d/--directory, when given, wins over study_dir
 # A read-only or full study folder: one line now, not Snakemake's traceback mid-run.
-from radsnake.faults import study_folder_fault  # noqa: E402
-from radsnake.snakemake_fixes import move_run_log  # noqa: E402
+from radsnake.core.faults import study_folder_fault  # noqa: E402
+from radsnake.core.snakemake_fixes import move_run_log  # noqa: E402
 
 _folder_fault = study_folder_fault(STUDY_DIR)
 try:
@@ -96,7 +96,7 @@ try:
     )
     if not BRING_YOUR_OWN_FEATURES:
         # PyRadiomics would check its params only inside every extraction job.
-        from radsnake.params import check_params
+        from radsnake.io.params import check_params
 
         check_params(config["pyradiomics"]["params"], config["pyradiomics"]["mask_label"])
     # External cohorts name per-set outputs, so they are fixed here, at parse time.
@@ -104,9 +104,9 @@ try:
     EXTERNAL_COHORTS = external.external_cohorts(
         config["split"]["method"], config["split"]["external_centers"], CASE_COHORTS.values()
     )
-    # The split (rules/split.smk, radsnake.split): the population of its first draw, and
+    # The split (rules/split.smk, radsnake.cohort.split): the population of its first draw, and
     # the assignment kept in the study folder, known here so that sets can be predicted.
-    from radsnake import split as splitting
+    from radsnake.cohort import split as splitting
 
     splitting.check_strata(config["split"]["strata"], config["clinical"])
     SPLIT_POPULATION = splitting.draw_population(COHORT, config["split"]["strata"]).to_dict("list")
@@ -116,8 +116,8 @@ try:
         logger.info(_adopted)
     splitting.read_kept(SPLIT_KEPT, "")  # a damaged kept split stops here, before any job
     if SURVIVAL:  # horizons and events per variable, on the planned training set
-        from radsnake.robustness import planned_sets
-        from radsnake.survival_cohort import study_problems
+        from radsnake.imaging.robustness import planned_sets
+        from radsnake.io.survival_cohort import study_problems
 
         _survival_problems = study_problems(
             COHORT,
@@ -143,11 +143,11 @@ DRAFT_CASES = [] if BRING_YOUR_OWN_FEATURES else [case for case in CASES if has_
 
 def check_clinical_values():
     """Empty clinical cells and categories unseen in training, per planned set, before any
-    job (radsnake.clinical_data; the sets come from radsnake.robustness.planned_sets)."""
+    job (radsnake.io.clinical_data; the sets come from radsnake.imaging.robustness.planned_sets)."""
     if not config["clinical"]:
         return
-    from radsnake.clinical_data import check_clinical
-    from radsnake.robustness import planned_sets
+    from radsnake.io.clinical_data import check_clinical
+    from radsnake.imaging.robustness import planned_sets
 
     modelled = COHORT.loc[CASES if BRING_YOUR_OWN_FEATURES else EXTRACT_CASES]
     harmonisation = config["harmonisation"]
@@ -193,7 +193,7 @@ if ROBUSTNESS["enabled"]:
             "radsnake: robustness needs the images and masks (it re-extracts features with other "
             "segmentations), but features_table is set. Set robustness.enabled: false, or extract."
         )
-    from radsnake.robustness import plan, planned_training_cases
+    from radsnake.imaging.robustness import plan, planned_training_cases
 
     try:
         ROBUSTNESS_PLAN = plan(
@@ -281,7 +281,7 @@ def harmonisation_outputs():
 
 
 def evaluation_sets():
-    """Sets that are evaluated (radsnake.external names them), known from the config and sheet alone."""
+    """Sets that are evaluated (radsnake.io.external names them), known from the config and sheet alone."""
     return list(EVALUATION_SETS)
 
 
@@ -329,7 +329,7 @@ def qc_tolerance():
 
 
 def spec_of_row(record):
-    """A sheet row's spec (radsnake.cohort.case_spec) with the study-wide reading settings."""
+    """A sheet row's spec (radsnake.io.cohort_sheet.case_spec) with the study-wide reading settings."""
     spec = case_spec(
         record, config["modalities"], config["pyradiomics"]["mask_label"], config["dicom"]["series_description"]
     )
@@ -381,7 +381,7 @@ def get_mask(wildcards):
     return by_content([case_spec_of(wildcards.case)["mask"]])
 
 
-# --- Reruns by content (radsnake.fingerprints, docs/design.md#reruns-by-content): the
+# --- Reruns by content (radsnake.core.fingerprints, docs/design.md#reruns-by-content): the
 # per-case rules take the files the study reads as ancient() inputs (their modification
 # times trigger nothing) and the SHA-256 of their contents as a param (Snakemake's params
 # trigger reruns a job whose param changed). Files a rule writes (the demo's images, draft
@@ -420,7 +420,7 @@ def get_robustness_content(wildcards):
     return content_of([*case_image_paths(case), mask, PARAMS_FILE])
 
 
-from radsnake.fingerprints import Fingerprints  # noqa: E402
+from radsnake.core.fingerprints import Fingerprints  # noqa: E402
 
 FINGERPRINTS = Fingerprints()
 FINGERPRINTS.update(
@@ -722,8 +722,8 @@ def get_apply_targets(wildcards):
     return targets
 
 
-# --- Provenance (rules/provenance.smk, radsnake.provenance).
-from radsnake.provenance import COMMAND_LINE_VARIABLE  # noqa: E402
+# --- Provenance (rules/provenance.smk, radsnake.io.provenance).
+from radsnake.io.provenance import COMMAND_LINE_VARIABLE  # noqa: E402
 
 PROVENANCE_JSON = "results/provenance.json"
 

@@ -2,7 +2,7 @@ rule evaluate_models:
     input:
         predictions=get_predictions,
         radscore="results/selection/radscore.csv",
-        # Which of them have no signature (radsnake.signature).
+        # Which of them have no signature (radsnake.stats.signature).
         model_info=get_model_info,
         signature="results/selection/signature.json",
     output:

@@ -1,4 +1,4 @@
-# One job per case (radsnake.casejob): its images and mask are read once, then checked
+# One job per case (radsnake.jobs.casejob): its images and mask are read once, then checked
 # (results/qc/cases/{case}.csv), extracted (features and diagnostics) and drawn (the
 # review overlay). The images, mask and params file rerun it by content (the content
 # param; rules/common.smk, docs/design.md). A case that fails QC stops the run

@@ -39,7 +39,7 @@ rule evaluate_negative_control:
         real_radscore="results/selection/radscore.csv",
         control_predictions=get_control_predictions,
         control_radscore="results/negative_control/selection/radscore.csv",
-        # Which fits have no signature (radsnake.signature).
+        # Which fits have no signature (radsnake.stats.signature).
         real_info=get_model_info,
         real_signature="results/selection/signature.json",
         control_info=get_control_model_info,

@@ -1,4 +1,4 @@
-# results/provenance.json: what made the results (radsnake.provenance, docs/reproducibility.md).
+# results/provenance.json: what made the results (radsnake.io.provenance, docs/reproducibility.md).
 # Its inputs are every other result of the study, so it is written last and again whenever
 # a run updates a result; its params are the resolved config, so a config edit rewrites it.
 # The command line is not a param (a new command line alone reruns nothing): the Snakemake

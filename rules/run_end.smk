@@ -1,6 +1,6 @@
 # The end of every run that did something: each failed job and each excluded case in one
-# line, printed last and written to logs/failures.txt (radsnake.run_end).
-from radsnake import run_end  # noqa: E402
+# line, printed last and written to logs/failures.txt (radsnake.core.run_end).
+from radsnake.core import run_end  # noqa: E402
 
 
 def case_files(case):

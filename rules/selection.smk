@@ -17,7 +17,7 @@ rule select_features:
         radscore="results/selection/radscore.csv",
         # The fitted selection + LASSO, frozen into every model bundle (rules/bundle.smk).
         radscore_model="results/selection/radscore_model.joblib",
-        # Whether the selection kept a feature (radsnake.signature); "no signature" otherwise.
+        # Whether the selection kept a feature (radsnake.stats.signature); "no signature" otherwise.
         signature="results/selection/signature.json",
     log:
         "logs/select_features.log",

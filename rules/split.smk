@@ -1,5 +1,5 @@
 # The split, then the checks every fit needs (docs/design.md, "Checks before fitting").
-# The kept assignment (split/assignments.csv, radsnake.split.KEPT_CSV) is read and written
+# The kept assignment (split/assignments.csv, radsnake.cohort.split.KEPT_CSV) is read and written
 # by this job but declared neither as input nor output: as an input written by its own job
 # it would make Snakemake rerun the split, and then every model, on every run; as an output
 # it would be deleted before the job that must read it. Adding patients reruns the split
@@ -10,7 +10,7 @@ rule split_cases:
         locked=get_locked_split,
     output:
         split="results/split.csv",
-        # Checks before fitting (radsnake.fit_checks): written only when no check stops the
+        # Checks before fitting (radsnake.ml.fit_checks): written only when no check stops the
         # run, and a failed check removes split.csv too, so that no fit can start.
         checks="results/checks/training_set.csv",
         sets=report(
@@ -30,7 +30,7 @@ rule split_cases:
         external_centers=config["split"]["external_centers"],
         strata=config["split"]["strata"],
         # The sheet's cases (not pending review) the first draw is made over, as
-        # radsnake.split.predict_sets predicts it at parse time.
+        # radsnake.cohort.split.predict_sets predicts it at parse time.
         population=SPLIT_POPULATION,
         kept=SPLIT_KEPT,
         # The sheet's `cohort` column (cases with a value only): each value is an external cohort.

@@ -89,7 +89,7 @@ rule compare_clinical_models:
         features="results/features.csv",
         split="results/split.csv",
         radscore="results/selection/radscore.csv",
-        # Whether the rad-score has a signature (radsnake.signature); none: clinical model alone.
+        # Whether the rad-score has a signature (radsnake.stats.signature); none: clinical model alone.
         signature="results/selection/signature.json",
     output:
         **clinical_imputation_output(),
@@ -124,7 +124,7 @@ rule compare_clinical_models:
             labels={"figure": "nomogram"},
         ),
         nomogram_pdf="results/figures/nomogram.pdf",
-        # Every imputed clinical cell, with clinical_missing: impute (radsnake.clinical_data).
+        # Every imputed clinical cell, with clinical_missing: impute (radsnake.io.clinical_data).
     log:
         "logs/compare_clinical_models.log",
     conda:

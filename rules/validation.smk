@@ -1,7 +1,7 @@
 # Internal validation on the training set: the whole tuning procedure refitted in every
 # fold and bootstrap resample (docs/validation.md). The distinct fits are dealt into
 # validation.chunks chunks, one job each, every model fitted in the same job so that
-# the selection steps are fitted once per training set (radsnake.validation_jobs); one
+# the selection steps are fitted once per training set (radsnake.ml.validation_runs); one
 # job per model then writes that model's tables, the same whatever the chunking.
 rule validate_chunk:
     input:

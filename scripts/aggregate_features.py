@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.aggregate import aggregate_features
+    from radsnake.jobs.aggregate import aggregate_features
 
     aggregate_features(
         feature_files=list(snakemake.input.features),

@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.apply import check_bundles
+    from radsnake.jobs.apply import check_bundles
 
     check_bundles(
         bundles=dict(zip(snakemake.params.models, zip(snakemake.input.bundles, snakemake.input.cards))),

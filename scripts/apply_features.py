@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.apply import collect_features
+    from radsnake.jobs.apply import collect_features
 
     collect_features(
         sheet_path=snakemake.input.sheet,

@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.apply import apply_bundles
+    from radsnake.jobs.apply import apply_bundles
 
     apply_bundles(
         features_csv=snakemake.input.features,

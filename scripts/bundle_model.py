@@ -1,4 +1,4 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 
 def diagnostics_files(folder: str) -> list[str]:
@@ -10,7 +10,7 @@ def diagnostics_files(folder: str) -> list[str]:
 
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.bundle import write_bundle
+    from radsnake.jobs.bundle import write_bundle
 
     write_bundle(
         model=snakemake.wildcards.model,

@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.paper import clinical_comparison
+    from radsnake.jobs.paper import clinical_comparison
 
     clinical_comparison(
         features_csv=snakemake.input.features,

@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.comparison import compare_models
+    from radsnake.jobs.comparison import compare_models
 
     compare_models(
         models=list(snakemake.params.models),

@@ -1,9 +1,9 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.demo import make_case
+    from radsnake.jobs.demo import demo_case
 
-    make_case(
+    demo_case(
         case_id=snakemake.wildcards.case,
         label=snakemake.params.case["label"],
         center=snakemake.params.case["center"],

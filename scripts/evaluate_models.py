@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.evaluation import evaluate
+    from radsnake.jobs.evaluation import evaluate
 
     evaluate(
         prediction_files=dict(zip(snakemake.params.models, snakemake.input.predictions)),

@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.comparison import evaluate_negative_control
+    from radsnake.jobs.comparison import evaluate_negative_control
 
     evaluate_negative_control(
         models=list(snakemake.params.models),

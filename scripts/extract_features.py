@@ -1,6 +1,6 @@
 """One case's job: input QC, PyRadiomics features and diagnostics, and the review overlay,
-from one reading of its images and mask (radsnake.casejob). A shell command, not a
-Snakemake script, so it can use the warm worker (radsnake.worker): the script preamble
+from one reading of its images and mask (radsnake.jobs.casejob). A shell command, not a
+Snakemake script, so it can use the warm worker (radsnake.imaging.worker): the script preamble
 and the imports it saves cost about as much as a small ROI's extraction."""
 
 import argparse
@@ -9,7 +9,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from radsnake.worker import run  # noqa: E402
+from radsnake.imaging.worker import run  # noqa: E402
 
 parser = argparse.ArgumentParser()
 for name in ("case", "spec", "params", "qc", "features", "diagnostics", "log"):
@@ -26,7 +26,7 @@ args = parser.parse_args()
 
 sys.exit(
     run(
-        "radsnake.casejob:process_case",
+        "radsnake.jobs.casejob:process_case",
         {
             "case_id": args.case,
             "spec": json.loads(args.spec),

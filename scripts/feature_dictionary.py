@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.dictionary import write_feature_dictionary
+    from radsnake.jobs.aggregate import write_feature_dictionary
 
     write_feature_dictionary(
         features_csv=snakemake.input.features,

@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.paper import feature_statistics
+    from radsnake.jobs.paper import feature_statistics
 
     feature_statistics(
         features_csv=snakemake.input.features,

@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.harmonise import harmonise_features
+    from radsnake.jobs.harmonisation import harmonise_features
 
     harmonise_features(
         features_csv=snakemake.input.features,

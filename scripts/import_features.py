@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.aggregate import import_features
+    from radsnake.jobs.aggregate import import_features
 
     import_features(
         table_path=snakemake.input.table,

@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.plots import plot_calibration
+    from radsnake.jobs.plots import plot_calibration
 
     plot_calibration(
         binned_csv=snakemake.input.binned,

@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.plots import plot_confusion
+    from radsnake.jobs.plots import plot_confusion
 
     plot_confusion(
         confusion_csv=snakemake.input.confusion, metrics_csv=snakemake.input.metrics,

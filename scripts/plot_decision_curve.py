@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.plots import plot_decision_curve
+    from radsnake.jobs.plots import plot_decision_curve
 
     plot_decision_curve(
         decision_csv=snakemake.input.decision,

@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.harmonisation_figure import plot_harmonisation
+    from radsnake.jobs.harmonisation import plot_harmonisation
 
     plot_harmonisation(
         pca_csv=snakemake.input.pca,

@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.robustness import plot_icc
+    from radsnake.jobs.robustness import plot_icc
 
     plot_icc(
         icc_csv=snakemake.input.icc,

@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.validation_figures import plot_learning_curves
+    from radsnake.jobs.validation import plot_learning_curves
 
     plot_learning_curves(
         curve_files=dict(zip(snakemake.params.models, snakemake.input.curves)),

@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.comparison import plot_model_comparison
+    from radsnake.jobs.comparison import plot_model_comparison
 
     plot_model_comparison(
         table_csv=snakemake.input.table,

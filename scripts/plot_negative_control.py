@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.comparison import plot_negative_control
+    from radsnake.jobs.comparison import plot_negative_control
 
     plot_negative_control(
         table_csv=snakemake.input.table,

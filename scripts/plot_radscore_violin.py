@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.plots import plot_radscore_violin
+    from radsnake.jobs.plots import plot_radscore_violin
 
     plot_radscore_violin(
         radscore_csv=snakemake.input.radscore, metrics_csv=snakemake.input.metrics,

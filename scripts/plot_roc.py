@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.plots import plot_roc
+    from radsnake.jobs.plots import plot_roc
 
     plot_roc(
         prediction_files=dict(zip(snakemake.params.models, snakemake.input.predictions)),

@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.survival_figures import plot_survival
+    from radsnake.figures.survival_figures import plot_survival
 
     plot_survival(
         tables={name: getattr(snakemake.input, name) for name in

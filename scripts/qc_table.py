@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.inputs import write_qc_summary
+    from radsnake.jobs.inputs import write_qc_summary
 
     write_qc_summary(
         qc_files=list(snakemake.input.qc),

@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.robustness import write_icc
+    from radsnake.jobs.robustness import write_icc
 
     write_icc(
         split_csv=snakemake.input.split,

@@ -1,17 +1,20 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.modelling import select_features
+    from radsnake.ml.settings import TrainingData
+    from radsnake.jobs.modelling import select_features
 
     select_features(
-        features_csv=snakemake.input.features,
-        split_csv=snakemake.input.split,
-        icc_csv=snakemake.input.icc[0] if snakemake.input.icc else "",
-        clinical=list(snakemake.params.clinical),
+        training=TrainingData(
+            features_csv=snakemake.input.features,
+            split_csv=snakemake.input.split,
+            clinical=list(snakemake.params.clinical),
+            permute=snakemake.params.permute,
+            seed=snakemake.params.seed,
+            harmonisation=snakemake.params.harmonisation,
+            icc_csv=snakemake.input.icc[0] if snakemake.input.icc else "",
+        ),
         steps=list(snakemake.params.steps),
-        permute=snakemake.params.permute,
-        seed=snakemake.params.seed,
-        harmonisation=snakemake.params.harmonisation,
         selected_csv=snakemake.output.selected,
         coefficients_csv=snakemake.output.coefficients,
         path_csv=snakemake.output.path,

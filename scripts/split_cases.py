@@ -1,11 +1,11 @@
 import sys
 
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
     import pandas as pd
 
-    from radsnake.split import split_cases
+    from radsnake.jobs.split import split_cases
 
     split_cases(
         features_csv=snakemake.input.features,
@@ -21,10 +21,10 @@ with job(snakemake.log[0], snakemake.threads):
         case_cohorts=dict(snakemake.params.cohorts),
         strata=list(snakemake.params.strata),
     )
-    from radsnake.fit_checks import check_training_set
+    from radsnake.jobs.split import check_training_set
 
     # The config itself, not params: the checks must not rerun the split when a fold count
-    # changes (each fitting job checks its own CVs again, radsnake.fit_checks.check_job_size).
+    # changes (each fitting job checks its own CVs again, radsnake.ml.fit_checks.check_job_size).
     cautions = check_training_set(
         features_csv=snakemake.input.features,
         split_csv=snakemake.output.split,

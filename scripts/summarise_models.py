@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.paper import summarise_models
+    from radsnake.jobs.paper import summarise_models
 
     summarise_models(
         prediction_files=dict(zip(snakemake.params.models, snakemake.input.predictions)),

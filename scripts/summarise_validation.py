@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.validation import summarise_validation
+    from radsnake.jobs.validation import summarise_validation
 
     summarise_validation(
         summary_files=dict(zip(snakemake.params.models, snakemake.input.summaries)),

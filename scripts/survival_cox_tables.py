@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.survival_jobs import cox_tables
+    from radsnake.jobs.survival import cox_tables
 
     cox_tables(
         radscore_csv=snakemake.input.radscore,

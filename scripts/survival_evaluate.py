@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.survival_jobs import evaluate_survival
+    from radsnake.jobs.survival import evaluate_survival
 
     evaluate_survival(
         prediction_files=list(snakemake.input.predictions),

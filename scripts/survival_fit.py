@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.survival_jobs import fit_survival_model
+    from radsnake.jobs.survival import fit_survival_model
 
     fit_survival_model(
         features_csv=snakemake.input.features,

@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.survival_jobs import write_outcomes
+    from radsnake.jobs.survival import write_outcomes
 
     write_outcomes(
         sheet_path=snakemake.input.sheet,

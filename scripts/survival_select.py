@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.survival_jobs import select_survival_features
+    from radsnake.jobs.survival import select_survival_features
 
     select_survival_features(
         features_csv=snakemake.input.features,

@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.survival_summary import write_summary
+    from radsnake.jobs.survival_report import write_summary
 
     write_summary(
         metrics_csv=snakemake.input.metrics,

@@ -1,7 +1,7 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.survival_validation import validate_survival_models
+    from radsnake.ml.survival_validation import validate_survival_models
 
     validate_survival_models(
         features_csv=snakemake.input.features,

@@ -1,15 +1,20 @@
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.validation_jobs import validate_model
+    from radsnake.jobs.validation import validate_model
+    from radsnake.ml.settings import TrainingData
 
     validate_model(
-        features_csv=snakemake.input.features,
-        split_csv=snakemake.input.split,
-        clinical=list(snakemake.params.clinical),
+        training=TrainingData(
+            features_csv=snakemake.input.features,
+            split_csv=snakemake.input.split,
+            clinical=list(snakemake.params.clinical),
+            permute=snakemake.params.permute,
+            seed=snakemake.params.seed,
+            harmonisation=snakemake.params.harmonisation,
+            icc_csv=snakemake.input.icc[0] if snakemake.input.icc else "",
+        ),
         model=snakemake.wildcards.model,
-        permute=snakemake.params.permute,
-        seed=snakemake.params.seed,
         settings=dict(snakemake.params.settings),
         chunk_files=list(snakemake.input.chunks),
         repeated_cv_csv=snakemake.output.repeated_cv,
@@ -18,7 +23,5 @@ with job(snakemake.log[0], snakemake.threads):
         bootstrap_csv=snakemake.output.bootstrap,
         learning_curve_csv=snakemake.output.learning_curve,
         summary_csv=snakemake.output.summary,
-        harmonisation=snakemake.params.harmonisation,
-        icc_csv=snakemake.input.icc[0] if snakemake.input.icc else "",
         model_json=snakemake.input.model_json,
     )

@@ -1,9 +1,9 @@
 import json
 
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.provenance import write_provenance
+    from radsnake.jobs.provenance import write_provenance
 
     write_provenance(
         output_json=snakemake.output.record,

@@ -59,7 +59,7 @@ def write_config(workdir: Path, config: dict) -> None:
 
 def make_study(workdir: Path, n_cases: int, config: dict | None = None, seed: int = 42) -> pd.DataFrame:
     """A study folder with real NIfTI images from the demo generator and its own config."""
-    from radsnake.demo import make_cohort
+    from radsnake.imaging.demo import make_cohort
 
     sheet = make_cohort(str(workdir / "images"), n_cases=n_cases, seed=seed, image_dir_relative="../images")
     write_config(workdir, config or FAST_CONFIG)

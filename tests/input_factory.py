@@ -13,7 +13,9 @@ import numpy as np
 import SimpleITK as sitk
 
 from dicom_factory import write_ct_series, write_rtstruct, write_seg
-from radsnake.demo import make_case
+from radsnake.imaging.demo import make_case
+from radsnake.io.cohort_sheet import PROVENANCE_PREFIX
+from radsnake.jobs.casejob import process_case
 
 PATIENT_NAME = "Doe^Jane"
 PATIENT_ID = "PID-4711"
@@ -127,3 +129,19 @@ def _png_text(data: bytes) -> list[bytes]:
             texts.append(zlib.decompress(text) if compressed else text)
         at += 12 + length
     return texts
+
+
+def extract_one(case_id: str, image: str, mask: str, params: str, label: int, features_csv: str,
+                diagnostics_csv: str) -> None:
+    """One case through the workflow's per-case job (radsnake.jobs.casejob.process_case, what
+    the extract_features rule runs): its QC, then its features and diagnostics."""
+    qc_csv = Path(features_csv).parent / f"{case_id}_qc.csv"
+    qc_csv.parent.mkdir(parents=True, exist_ok=True)
+    spec = {"images": [{"name": "image", "path": str(image), "column": "image"}], "mask": str(mask),
+            "label": int(label)}
+    process_case(case_id, spec, str(params), str(qc_csv), str(features_csv), str(diagnostics_csv))
+
+
+def without_provenance(columns) -> list[str]:
+    """Feature columns of a per-case features file: case_id and the source_* columns left out."""
+    return [c for c in columns if c != "case_id" and not c.startswith(PROVENANCE_PREFIX)]

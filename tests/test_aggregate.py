@@ -2,8 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radsnake.aggregate import aggregate_features, import_features, read_feature_rows
-from radsnake.errors import InputError
+from radsnake.jobs.aggregate import aggregate_features, import_features
+from radsnake.imaging.aggregate import read_feature_rows
+from radsnake.core.errors import InputError
 from test_cohort import SCHEMA
 
 

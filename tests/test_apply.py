@@ -11,14 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import radsnake.apply as apply_module
+import radsnake.ml.apply as apply_module
 from conftest import REPO
-from radsnake.apply import apply_bundles, check_bundles, collect_features
-from radsnake.bundle import write_bundle
-from radsnake.cohort import load_cohort
-from radsnake.errors import InputError
-from radsnake.modelling import fit_model, select_features
-from radsnake.tables import write_csv
+from radsnake.jobs.apply import apply_bundles, check_bundles, collect_features
+from radsnake.jobs.bundle import write_bundle
+from radsnake.io.cohort_sheet import load_cohort
+from radsnake.core.errors import InputError
+from radsnake.jobs.modelling import fit_model, select_features
+from radsnake.core.tables import write_csv
+from radsnake.ml.settings import ModelSearch, TrainingData
 
 SCHEMA = os.path.join(os.path.dirname(__file__), "..", "config", "schemas", "cohort.schema.yaml")
 STEPS = [
@@ -48,9 +49,10 @@ def bundle_study(folder, X, y, steps=STEPS):
         "radscore.joblib", "pred.csv", "model.joblib", "model.json", "cvres.csv", "imp.csv",
         "bundle.joblib", "bundle.json",
     )}
-    select_features(f["features.csv"], f["split.csv"], [], steps, False, 1, f["selected.csv"], f["coef.csv"],
-                    f["path.csv"], f["cv.csv"], f["radscore.csv"], radscore_joblib=f["radscore.joblib"])
-    fit_model(f["features.csv"], f["split.csv"], [], "logistic", steps, {"C": [1.0]}, 3, False, 1, 1,
+    training = TrainingData(f["features.csv"], f["split.csv"], [], permute=False, seed=1)
+    select_features(training, steps, f["selected.csv"], f["coef.csv"], f["path.csv"], f["cv.csv"], f["radscore.csv"],
+                    radscore_joblib=f["radscore.joblib"])
+    fit_model(training, ModelSearch("logistic", steps, {"C": [1.0]}, cv_folds=3), 1,
               f["pred.csv"], f["model.joblib"], f["model.json"], f["cvres.csv"], f["imp.csv"])
     write_bundle("logistic", f["model.joblib"], f["model.json"], f["radscore.joblib"], f["features.csv"],
                  f["split.csv"], f["pred.csv"], f["radscore.csv"], [], str(params), [], SETTINGS,

@@ -1,4 +1,4 @@
-"""radsnake.calibration against R (rms::val.prob, glm, prop.test), run once per module.
+"""radsnake.stats.calibration against R (rms::val.prob, glm, prop.test), run once per module.
 
 Needs R with rms (Debian/Ubuntu: r-base-core r-cran-rms). Without Rscript the tests
 are skipped locally, but fail when the CI environment variable is set, so the
@@ -20,7 +20,7 @@ from scipy.special import expit
 from scipy.stats import chi2
 
 from conftest import r_reference_values
-from radsnake import calibration
+from radsnake.stats import calibration
 
 pytestmark = pytest.mark.r_reference
 

@@ -1,4 +1,4 @@
-"""radsnake.clinical: design matrices, odds-ratio tables, the three comparison models and
+"""radsnake.stats.clinical: design matrices, odds-ratio tables, the three comparison models and
 the nomogram, checked against R (glm, confint.default, rms::lrm + rms::nomogram, pretty).
 
 R runs once per module (tests/r/clinical.R). Without Rscript the R comparisons are
@@ -16,7 +16,8 @@ import pytest
 from scipy import special
 
 from conftest import r_unavailable
-from radsnake import clinical
+from radsnake.stats import clinical
+from radsnake.figures.nomogram import nomogram_figure
 
 R_SCRIPT = Path(__file__).parent / "r" / "clinical.R"
 TOL = 1e-6
@@ -301,8 +302,8 @@ def test_nomogram_figure_writes_deterministic_files(tmp_path):
     axes = clinical.nomogram_axes(fit, COHORT, PREDICTORS, labels={"radscore": "Rad-score", "age": "Age (years)"})
     png1, pdf1 = tmp_path / "a" / "nomogram.png", tmp_path / "a" / "nomogram.pdf"
     png2, pdf2 = tmp_path / "b" / "nomogram.png", tmp_path / "b" / "nomogram.pdf"
-    clinical.nomogram_figure(axes, png1, pdf1)
-    clinical.nomogram_figure(axes, png2, pdf2)
+    nomogram_figure(axes, png1, pdf1)
+    nomogram_figure(axes, png2, pdf2)
     assert png1.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert pdf1.read_bytes()[:5] == b"%PDF-"
     assert png1.read_bytes() == png2.read_bytes()

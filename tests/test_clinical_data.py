@@ -1,12 +1,12 @@
-"""The clinical-values policy (radsnake.clinical_data): refuse or impute, per set.
+"""The clinical-values policy (radsnake.io.clinical_data): refuse or impute, per set.
 The real workflow runs (parse-time stop, imputed study) are in test_sheets_workflow.py."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from radsnake.clinical_data import check_clinical, clinical_gaps, impute_clinical, usable_clinical
-from radsnake.errors import InputError
+from radsnake.io.clinical_data import check_clinical, clinical_gaps, impute_clinical, usable_clinical
+from radsnake.core.errors import InputError
 
 CLINICAL = {"age": "numeric", "sex": "categorical"}
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from conftest import run_r
-from radsnake import clinical
+from radsnake.stats import clinical
 
 pytestmark = pytest.mark.r_reference
 

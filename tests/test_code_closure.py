@@ -1,7 +1,7 @@
-"""radsnake.code_closure on a made-up layered package: subpackages, relative imports,
+"""radsnake.core.code_closure on a made-up layered package: subpackages, relative imports,
 imports inside functions and job targets named in strings all count; nothing else does."""
 
-from radsnake.code_closure import CodeBase
+from radsnake.core.code_closure import CodeBase
 
 FILES = {
     "pkg/__init__.py": "",

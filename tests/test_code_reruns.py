@@ -67,7 +67,7 @@ def edit_first_function(module):
 
 
 def test_editing_selection_code_reruns_selection_and_downstream_only(tmp_path):
-    from radsnake.code_closure import CodeBase
+    from radsnake.core.code_closure import CodeBase
 
     repo, study = copy_of_repository(tmp_path / "radsnake"), tmp_path / "study"
     make_study(study, N_CASES, CONFIG)

@@ -4,8 +4,8 @@ import os
 import pandas as pd
 import pytest
 
-from radsnake.cohort import load_cohort, read_feature_table, resolve_path
-from radsnake.errors import InputError
+from radsnake.io.cohort_sheet import load_cohort, read_feature_table, resolve_path
+from radsnake.core.errors import InputError
 
 SCHEMA = os.path.join(os.path.dirname(__file__), "..", "config", "schemas", "cohort.schema.yaml")
 

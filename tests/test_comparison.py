@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from radsnake import comparison, stats
-from radsnake.comparison import Fit, held_out_sets, model_comparison_table, negative_control_table
+from radsnake.stats import comparison, discrimination as stats
+from radsnake.jobs.comparison import compare_models
+from radsnake.stats.comparison import Fit, held_out_sets, model_comparison_table, negative_control_table
 
 SIZES = {"train": 60, "test": 40, "external_B": 30, "external_A": 30}
 
@@ -124,14 +125,14 @@ def test_compare_models_reads_files_in_selection_major_order(tmp_path):
             files["cv_results"].append(f"{stem}_cv.csv")
             files["model_info"].append(str(tmp_path / f"{selection}_{model}.json"))
     out = tmp_path / "comparison.csv"
-    comparison.compare_models(["logistic", "svm"], ["main", "lasso"], ci_level=0.95, table_csv=str(out), **files)
+    compare_models(["logistic", "svm"], ["main", "lasso"], ci_level=0.95, table_csv=str(out), **files)
     table = pd.read_csv(out)
     assert table[["model", "selection"]].values.tolist() == [
         ["logistic", "main"], ["logistic", "lasso"], ["svm", "main"], ["svm", "lasso"]]
     assert table["n_features"].tolist() == [1, 3, 2, 4]
     assert table["cv_auc"].tolist() == pytest.approx([0.6, 0.7, 0.65, 0.75])
     with pytest.raises(ValueError, match="one predictions"):
-        comparison.compare_models(["logistic"], ["main"], ci_level=0.95, table_csv=str(out),
+        compare_models(["logistic"], ["main"], ci_level=0.95, table_csv=str(out),
                                   predictions=files["predictions"], cv_results=files["cv_results"][:1],
                                   model_info=files["model_info"][:1])
 
@@ -144,10 +145,10 @@ def digest(path) -> str:
 def test_figures_are_written_and_byte_identical(tmp_path, kind):
     if kind == "negative_control":
         table = negative_control_table({"logistic": predictions(3.0, 1)}, {"logistic": predictions(0.0, 2)}, 0.95)
-        from radsnake.comparison_figures import negative_control_figure as draw
+        from radsnake.figures.comparison_figures import negative_control_figure as draw
     else:
         table = model_comparison_table(fits(), level=0.95)
-        from radsnake.comparison_figures import model_comparison_figure as draw
+        from radsnake.figures.comparison_figures import model_comparison_figure as draw
     paths = []
     for run in range(2):
         png, pdf = tmp_path / f"{run}.png", tmp_path / f"{run}.pdf"
@@ -161,7 +162,7 @@ def test_figures_are_written_and_byte_identical(tmp_path, kind):
 
 
 def test_empty_tables_give_a_message_figure(tmp_path):
-    from radsnake.comparison_figures import model_comparison_figure, negative_control_figure
+    from radsnake.figures.comparison_figures import model_comparison_figure, negative_control_figure
 
     negative_control_figure(pd.DataFrame(columns=comparison.CONTROL_COLUMNS), tmp_path / "a.png", tmp_path / "a.pdf")
     model_comparison_figure(pd.DataFrame(columns=comparison.COMPARISON_LEAD_COLUMNS), tmp_path / "b.png",

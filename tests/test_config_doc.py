@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 from snakemake.utils import validate
 
-from radsnake import configdoc, scaffold
+from radsnake.core import configdoc, scaffold
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA_PATH = REPO / "config" / "schemas" / "config.schema.yaml"
@@ -63,7 +63,7 @@ def test_config_doc_has_every_key_type_default_and_description():
 
 def test_config_doc_command_prints_the_page():
     result = subprocess.run(
-        [sys.executable, "-m", "radsnake.configdoc"], capture_output=True, text=True, cwd=REPO / "scripts", check=True
+        [sys.executable, "-m", "radsnake.core.configdoc"], capture_output=True, text=True, cwd=REPO / "scripts", check=True
     )
     assert result.stdout == (REPO / "docs" / "config.md").read_text()
 
@@ -138,7 +138,7 @@ def test_new_study_refuses_a_folder_that_holds_files(tmp_path):
     folder.mkdir()
     (folder / "notes.txt").write_text("mine")
     result = subprocess.run(
-        [sys.executable, "-m", "radsnake.scaffold", str(folder)], capture_output=True, text=True, cwd=REPO / "scripts"
+        [sys.executable, "-m", "radsnake.core.scaffold", str(folder)], capture_output=True, text=True, cwd=REPO / "scripts"
     )
     assert result.returncode == 1
     assert "is not empty" in result.stderr and "Traceback" not in result.stderr
@@ -147,7 +147,7 @@ def test_new_study_refuses_a_folder_that_holds_files(tmp_path):
     empty = tmp_path / "kidney"
     empty.mkdir()
     result = subprocess.run(
-        [sys.executable, "-m", "radsnake.scaffold", str(empty)], capture_output=True, text=True, cwd=REPO / "scripts"
+        [sys.executable, "-m", "radsnake.core.scaffold", str(empty)], capture_output=True, text=True, cwd=REPO / "scripts"
     )
     assert result.returncode == 0, result.stderr
     assert f".venv/bin/snakemake --cores all --configfile {empty}/config.yaml" in result.stdout

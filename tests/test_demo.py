@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import SimpleITK as sitk
 
-from radsnake import demo
+from radsnake.imaging import demo
 
 
 def _write(tmp_path, name, **overrides):

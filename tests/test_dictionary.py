@@ -8,10 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from radsnake.demo import make_case
-from radsnake.dictionary import COLUMNS, IBSI_FEATURES, feature_dictionary, write_feature_dictionary
-from radsnake.errors import InputError
-from radsnake.extract import extract_case
+from radsnake.imaging.demo import make_case
+from radsnake.imaging.dictionary import COLUMNS, IBSI_FEATURES, feature_dictionary
+from radsnake.jobs.aggregate import write_feature_dictionary
+from radsnake.core.errors import InputError
+from input_factory import extract_one, without_provenance
 
 REPO = Path(__file__).resolve().parents[1]
 CT_PARAMS = REPO / "config" / "pyradiomics" / "ct.yaml"
@@ -55,8 +56,8 @@ def case(tmp_path_factory):
 
 def extracted_columns(folder: Path, image: str, mask: str, params: Path) -> list[str]:
     out = folder / params.stem
-    extract_case("p1", image, mask, str(params), 1, str(out / "f.csv"), str(out / "d.csv"))
-    return list(pd.read_csv(out / "f.csv").columns[1:])
+    extract_one("p1", image, mask, str(params), 1, str(out / "f.csv"), str(out / "d.csv"))
+    return without_provenance(pd.read_csv(out / "f.csv").columns)
 
 
 @pytest.fixture(scope="module")

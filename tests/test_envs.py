@@ -63,7 +63,7 @@ def test_installed_versions_are_the_locked_ones():
 # --- Each rule's env holds what its code imports (issue 15, item 3) ---------------------
 # Static: Snakemake's own parser turns each rules/*.smk into Python, whose decorators name
 # every rule's conda env, script (or, for shell rules, the script a param passes) and the
-# rule a `use rule` derives from; radsnake.code_closure walks each script's imports.
+# rule a `use rule` derives from; radsnake.core.code_closure walks each script's imports.
 
 
 @dataclass
@@ -220,7 +220,7 @@ def test_snakemake_lists_no_rule_the_parser_missed():
 
 
 def test_every_env_holds_what_its_rules_import_and_nothing_else():
-    from radsnake.code_closure import CodeBase
+    from radsnake.core.code_closure import CodeBase
 
     code = CodeBase(REPO / "scripts")
     rules = workflow_rules()

@@ -2,8 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radsnake import stats
-from radsnake.evaluation import evaluate, pairwise_delong
+from radsnake.stats import discrimination as stats
+from radsnake.jobs.evaluation import evaluate
+from radsnake.stats.evaluation import pairwise_delong
 
 
 def predictions(seed, shift):
@@ -117,7 +118,7 @@ def test_without_pooling_there_is_no_pooled_row(cohort_files, tmp_path):
 
 
 def test_paper_tables_per_external_cohort_and_pooled(cohort_files, tmp_path):
-    from radsnake.paper import summarise_models
+    from radsnake.jobs.paper import summarise_models
 
     paths, radscore = cohort_files
     evaluate(paths, radscore, "youden", 0.9, 0.95, str(tmp_path / "m.csv"), str(tmp_path / "d.csv"), sets=COHORT_SETS)
@@ -135,7 +136,9 @@ def test_paper_tables_per_external_cohort_and_pooled(cohort_files, tmp_path):
 
 
 def test_figures_of_a_cohort_and_of_the_pool(cohort_files, tmp_path, monkeypatch):
-    from radsnake import figures, plots
+    from radsnake.figures import model_figures
+    from radsnake.figures import style as figures
+    from radsnake.jobs import plots
 
     paths, radscore = cohort_files
     evaluate(paths, radscore, "youden", 0.9, 0.95, str(tmp_path / "m.csv"), str(tmp_path / "d.csv"), sets=COHORT_SETS)
@@ -144,10 +147,10 @@ def test_figures_of_a_cohort_and_of_the_pool(cohort_files, tmp_path, monkeypatch
         plots.plot_roc(paths, radscore, str(tmp_path / "m.csv"), set_name, 20, 1, str(png), str(pdf))
         assert png.stat().st_size > 0 and pdf.read_bytes().startswith(b"%PDF")
         drawn = {}
-        monkeypatch.setattr(figures, "waterfall_figure", lambda frame, name, *a, drawn=drawn, **k: drawn.update(frame=frame, name=name))
+        monkeypatch.setattr(model_figures, "waterfall_figure", lambda frame, name, *a, drawn=drawn, **k: drawn.update(frame=frame, name=name))
         plots.plot_waterfall(radscore, str(tmp_path / "m.csv"), set_name, "w.png", "w.pdf")
         assert drawn["name"] == set_name
         assert len(drawn["frame"]) == n and set(drawn["frame"]["set"]) == {set_name}
         monkeypatch.undo()
-    assert figures._set_title("external_D") == "External cohort D"
-    assert figures._short_set("external_D") == "External D"
+    assert figures.title_of_set("external_D") == "External cohort D"
+    assert figures.short_set("external_D") == "External D"

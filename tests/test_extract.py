@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 import SimpleITK as sitk
 
-from radsnake.demo import make_case
-from radsnake.errors import InputError
-from radsnake.extract import extract_case
+from radsnake.imaging.demo import make_case
+from radsnake.core.errors import InputError
+from input_factory import extract_one
 
 PARAMS = os.path.join(os.path.dirname(__file__), "..", "config", "pyradiomics", "original.yaml")
 
@@ -22,7 +22,7 @@ def case(tmp_path_factory):
 
 def run(folder, image, mask, params=PARAMS, label=1):
     out = folder / "out"
-    extract_case("p1", image, mask, params, label, str(out / "f.csv"), str(out / "d.csv"))
+    extract_one("p1", image, mask, params, label, str(out / "f.csv"), str(out / "d.csv"))
     return pd.read_csv(out / "f.csv"), pd.read_csv(out / "d.csv")
 
 
@@ -61,43 +61,6 @@ def cube(shape=(10, 12, 14)):
     return np.zeros(shape, dtype=np.uint8)
 
 
-@pytest.mark.parametrize(
-    "make, expected",
-    [
-        (lambda d: (str(d / "missing.nii.gz"), write(cube(), d / "m.nii.gz")), "image file .*missing.nii.gz does not exist"),
-        (lambda d: (write(np.ones((10, 12, 14), np.float32), d / "i.nii.gz"), write(cube(), d / "m.nii.gz")), "mask .* is empty"),
-        (
-            lambda d: (write(np.ones((10, 12, 14), np.float32), d / "i.nii.gz"), write(cube() + 2, d / "m.nii.gz")),
-            "no voxel with label 1 \\(labels present: \\[2\\]\\)",
-        ),
-        (
-            lambda d: (write(np.ones((10, 12), np.float32), d / "i.nii.gz"), write(np.ones((10, 12), np.uint8), d / "m.nii.gz")),
-            "the image is 2D",
-        ),
-        (
-            lambda d: (write(with_nan(), d / "i.mha"), write(cube() + 1, d / "m.nii.gz")),
-            "NaN or infinite",
-        ),
-        (
-            lambda d: (write(np.ones((10, 12, 14), np.float32), d / "i.nii.gz"), write(cube((10, 12, 15)) + 1, d / "m.nii.gz")),
-            "has size \\(15, 12, 10\\) but the image has \\(14, 12, 10\\)",
-        ),
-    ],
-)
-def test_bad_input_names_case_and_file(tmp_path, make, expected):
-    image, mask = make(tmp_path)
-    with pytest.raises(InputError, match=f"case p1: .*{expected}"):
-        run(tmp_path, image, mask)
-    assert not (tmp_path / "out" / "f.csv").exists()
-
-
-def test_corrupt_file(tmp_path):
-    bad = tmp_path / "bad.nii.gz"
-    bad.write_bytes(b"not an image at all")
-    with pytest.raises(InputError, match="bad.nii.gz cannot be read as an image"):
-        run(tmp_path, str(bad), str(bad))
-
-
 def test_unknown_params_key(case, tmp_path):
     params = tmp_path / "params.yaml"
     params.write_text("setting:\n  binWidht: 25\n")
@@ -111,7 +74,7 @@ def test_unknown_params_key(case, tmp_path):
 )
 def test_images_pyradiomics_cannot_bin_are_cast_losslessly(case, dtype, cast):
     """PyRadiomics computes bin edges in the image's own type: 8-bit images overflow."""
-    from radsnake.extract import binnable, make_extractor
+    from radsnake.imaging.extract import binnable, make_extractor
 
     _, image_path, mask_path = case
     image, mask = sitk.ReadImage(image_path), sitk.ReadImage(mask_path)
@@ -132,7 +95,7 @@ def test_images_pyradiomics_cannot_bin_are_cast_losslessly(case, dtype, cast):
 
 
 def test_pyradiomics_limits_are_read_from_the_params_file(case, tmp_path):
-    from radsnake.extract import make_extractor, pyradiomics_refusal
+    from radsnake.imaging.extract import make_extractor, pyradiomics_refusal
 
     _, image_path, mask_path = case
     image, mask = sitk.ReadImage(image_path), sitk.ReadImage(mask_path)

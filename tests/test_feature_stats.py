@@ -1,4 +1,4 @@
-"""radsnake.feature_stats: per-feature tests, FDR, effect sizes, AUC and the volcano plot,
+"""radsnake.stats.feature_stats: per-feature tests, FDR, effect sizes, AUC and the volcano plot,
 checked against R (wilcox.test, t.test, p.adjust) run once per module via
 tests/r/clinical.R. Without Rscript the R comparisons are skipped locally, but fail when
 the CI environment variable is set."""
@@ -15,7 +15,8 @@ import pytest
 from scipy import stats as sps
 
 from conftest import r_unavailable
-from radsnake import feature_stats as fs
+from radsnake.stats import feature_stats as fs
+from radsnake.figures.volcano import volcano_figure
 
 R_SCRIPT = Path(__file__).parent / "r" / "clinical.R"
 TOL = 1e-8
@@ -123,16 +124,17 @@ def test_matches_scipy_reference_implementations():
     np.testing.assert_allclose(tt.p_value.to_numpy()[ok], ref[ok], rtol=1e-8)  # "Huge": cancellation
 
 
-def test_bh_adjust():
-    rng = np.random.default_rng(1)
-    p = rng.random(50) ** 3
-    np.testing.assert_allclose(fs.bh_adjust(p), sps.false_discovery_control(p, method="bh"), rtol=1e-14)
-    with_nan = np.r_[p[:10], np.nan, p[10:20]]
-    adj = fs.bh_adjust(with_nan)
-    assert np.isnan(adj[10])
+def test_bh_adjust_matches_r_p_adjust():
+    # R 4: p.adjust(c(0.01, 0.04, 0.03, 0.2, 0.5, 0.0001, 0.04, 0.9), "BH"), printed with %.17g
+    p = np.array([0.01, 0.04, 0.03, 0.2, 0.5, 0.0001, 0.04, 0.9])
+    r = np.array([0.04, 0.064, 0.064, 0.26666666666666666, 0.5714285714285714, 0.0008, 0.064, 0.9])
+    np.testing.assert_allclose(fs.bh_adjust(p), r, rtol=1e-15, atol=0)
+    adj = fs.bh_adjust(np.r_[p[:3], np.nan, p[3:]])
+    assert np.isnan(adj[3])
     # NaN does not count as a test (R's p.adjust drops it before n = length(p))
-    np.testing.assert_allclose(np.delete(adj, 10), sps.false_discovery_control(p[:20], method="bh"))
+    np.testing.assert_allclose(np.delete(adj, 3), r, rtol=1e-15, atol=0)
     assert fs.bh_adjust([]).size == 0
+    assert np.isnan(fs.bh_adjust([np.nan])).all()
 
 
 def test_input_checks():
@@ -166,14 +168,14 @@ def test_volcano_figure_deterministic(tmp_path):
     tab = fs.feature_table(X, Y)
     paths = [(tmp_path / d / "volcano.png", tmp_path / d / "volcano.pdf") for d in ("a", "b")]
     for png, pdf in paths:
-        fs.volcano_figure(tab, png, pdf, fdr_threshold=0.05)
+        volcano_figure(tab, png, pdf, fdr_threshold=0.05)
     assert paths[0][0].read_bytes() == paths[1][0].read_bytes()
     assert paths[0][1].read_bytes() == paths[1][1].read_bytes()
     assert paths[0][0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # nothing significant, and nothing testable: still a figure
     none_sig = tab.assign(p_fdr=1.0)
-    fs.volcano_figure(none_sig, tmp_path / "n.png", tmp_path / "n.pdf")
-    fs.volcano_figure(tab.assign(p_value=np.nan), tmp_path / "e.png", tmp_path / "e.pdf")
+    volcano_figure(none_sig, tmp_path / "n.png", tmp_path / "n.pdf")
+    volcano_figure(tab.assign(p_value=np.nan), tmp_path / "e.png", tmp_path / "e.pdf")
     assert (tmp_path / "e.png").stat().st_size > 0
 
 
@@ -189,7 +191,7 @@ def test_volcano_labels_do_not_overlap(tmp_path, monkeypatch):
     cols.update({f"original_firstorder_Noise{i}": rng.normal(size=200) for i in range(100)})
     tab = fs.feature_table(pd.DataFrame(cols), y)
     seen = {}
-    from radsnake import figures as rf
+    from radsnake.figures import style as rf
 
     orig = rf.save_figure
 
@@ -205,7 +207,7 @@ def test_volcano_labels_do_not_overlap(tmp_path, monkeypatch):
         orig(fig, png, pdf)
 
     monkeypatch.setattr(rf, "save_figure", capture)
-    fs.volcano_figure(tab, tmp_path / "v.png", tmp_path / "v.pdf")
+    volcano_figure(tab, tmp_path / "v.png", tmp_path / "v.pdf")
     boxes = seen["boxes"]
     assert 4 <= len(boxes) <= 8
     for i in range(len(boxes)):

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from radsnake import figures
+from radsnake.figures import style as figures
+from radsnake.figures import model_figures
 
 FEATURES = [
     "original_shape_Sphericity",
@@ -134,22 +135,22 @@ def _cases():
     one_class["logistic"] = preds["logistic"]  # one model still drawable on "external"
     imps = make_importances()
     return {
-        "roc_test": lambda p, q: figures.roc_figure(preds, metrics, "test", p, q),
-        "roc_no_metrics_one_class": lambda p, q: figures.roc_figure(one_class, None, "external", p, q),
-        "lasso": lambda p, q: figures.lasso_figure(path, cv, p, q),
-        "lasso_single_feature": lambda p, q: figures.lasso_figure(one_path, one_cv, p, q, chosen="min"),
-        "waterfall": lambda p, q: figures.waterfall_figure(rs, "test", p, q, cutoff=0.1,
+        "roc_test": lambda p, q: model_figures.roc_figure(preds, metrics, "test", p, q),
+        "roc_no_metrics_one_class": lambda p, q: model_figures.roc_figure(one_class, None, "external", p, q),
+        "lasso": lambda p, q: model_figures.lasso_figure(path, cv, p, q),
+        "lasso_single_feature": lambda p, q: model_figures.lasso_figure(one_path, one_cv, p, q, chosen="min"),
+        "waterfall": lambda p, q: model_figures.waterfall_figure(rs, "test", p, q, cutoff=0.1,
                                                            label_names=["Benign", "Malignant"]),
-        "waterfall_no_cutoff": lambda p, q: figures.waterfall_figure(rs, "test", p, q),
-        "heatmap": lambda p, q: figures.correlation_heatmap(make_features(12), p, q),
-        "heatmap_40": lambda p, q: figures.correlation_heatmap(make_features(40), p, q),
-        "heatmap_1": lambda p, q: figures.correlation_heatmap(make_features(1), p, q),
-        "heatmap_2_const": lambda p, q: figures.correlation_heatmap(
+        "waterfall_no_cutoff": lambda p, q: model_figures.waterfall_figure(rs, "test", p, q),
+        "heatmap": lambda p, q: model_figures.correlation_heatmap(make_features(12), p, q),
+        "heatmap_40": lambda p, q: model_figures.correlation_heatmap(make_features(40), p, q),
+        "heatmap_1": lambda p, q: model_figures.correlation_heatmap(make_features(1), p, q),
+        "heatmap_2_const": lambda p, q: model_figures.correlation_heatmap(
             make_features(2).assign(const=1.0, case_id="x"), p, q),
-        "importance": lambda p, q: figures.importance_figure(imps, p, q),
-        "importance_single": lambda p, q: figures.importance_figure(
+        "importance": lambda p, q: model_figures.importance_figure(imps, p, q),
+        "importance_single": lambda p, q: model_figures.importance_figure(
             {"logistic": imps["logistic"].head(1)}, p, q),
-        "importance_empty": lambda p, q: figures.importance_figure(
+        "importance_empty": lambda p, q: model_figures.importance_figure(
             {"svm": imps["svm"], "knn": pd.DataFrame({"feature": [], "importance": [], "kind": []})}, p, q),
     }
 

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from radsnake import calibration as cal
-from radsnake import figures
-from radsnake.stats import threshold_metrics
+from radsnake.stats import calibration as cal
+from radsnake.figures import evaluation_figures
+from radsnake.stats.discrimination import threshold_metrics
 
 SIZES = {"train": 120, "test": 50, "external": 40}
 
@@ -134,29 +134,29 @@ def _cases():
     rs_edge.loc[rs_edge.index[:2], "radscore"] = np.nan
     rs_tiny = make_radscore(sizes={"test": 2})
     return {
-        "calibration": lambda p, q: figures.calibration_figure(cur, sm, st, "test", p, q),
-        "decision": lambda p, q: figures.decision_curve_figure(dca, "test", p, q),
-        "confusion": lambda p, q: figures.confusion_matrix_figure(cm, p, q),
-        "violin": lambda p, q: figures.radscore_violin_figure(rs, p, q, label_names=["Benign", "Malignant"]),
+        "calibration": lambda p, q: evaluation_figures.calibration_figure(cur, sm, st, "test", p, q),
+        "decision": lambda p, q: evaluation_figures.decision_curve_figure(dca, "test", p, q),
+        "confusion": lambda p, q: evaluation_figures.confusion_matrix_figure(cm, p, q),
+        "violin": lambda p, q: evaluation_figures.radscore_violin_figure(rs, p, q, label_names=["Benign", "Malignant"]),
         # same cases in another row order: jitter is seeded and cases are sorted by case_id
-        "violin_shuffled": lambda p, q: figures.radscore_violin_figure(
+        "violin_shuffled": lambda p, q: evaluation_figures.radscore_violin_figure(
             rs.sample(frac=1.0, random_state=1), p, q, label_names=["Benign", "Malignant"]),
-        "calibration_grid": lambda p, q: figures.calibration_figure(cur5, sm5, st5, "test", p, q),
-        "calibration_nan_missing": lambda p, q: figures.calibration_figure(cur_missing, sm_missing, st_nan,
+        "calibration_grid": lambda p, q: evaluation_figures.calibration_figure(cur5, sm5, st5, "test", p, q),
+        "calibration_nan_missing": lambda p, q: evaluation_figures.calibration_figure(cur_missing, sm_missing, st_nan,
                                                                                   "test", p, q),
-        "calibration_tiny": lambda p, q: figures.calibration_figure(cur_t, sm_t, st_t, "test", p, q),
-        "calibration_no_stats": lambda p, q: figures.calibration_figure(cur, {}, None, "test", p, q),
-        "calibration_empty": lambda p, q: figures.calibration_figure({}, {}, st, "external", p, q),
-        "decision_one_class": lambda p, q: figures.decision_curve_figure(dca_one, "external", p, q),
-        "decision_tiny": lambda p, q: figures.decision_curve_figure(dca_tiny, "external", p, q),
-        "decision_none": lambda p, q: figures.decision_curve_figure(dca_none, "external", p, q),
-        "confusion_edge": lambda p, q: figures.confusion_matrix_figure(cm_edge, p, q,
+        "calibration_tiny": lambda p, q: evaluation_figures.calibration_figure(cur_t, sm_t, st_t, "test", p, q),
+        "calibration_no_stats": lambda p, q: evaluation_figures.calibration_figure(cur, {}, None, "test", p, q),
+        "calibration_empty": lambda p, q: evaluation_figures.calibration_figure({}, {}, st, "external", p, q),
+        "decision_one_class": lambda p, q: evaluation_figures.decision_curve_figure(dca_one, "external", p, q),
+        "decision_tiny": lambda p, q: evaluation_figures.decision_curve_figure(dca_tiny, "external", p, q),
+        "decision_none": lambda p, q: evaluation_figures.decision_curve_figure(dca_none, "external", p, q),
+        "confusion_edge": lambda p, q: evaluation_figures.confusion_matrix_figure(cm_edge, p, q,
                                                                        label_names=["Benign", "Malignant"]),
-        "confusion_single": lambda p, q: figures.confusion_matrix_figure(cm_single, p, q),
-        "confusion_empty": lambda p, q: figures.confusion_matrix_figure(cm.iloc[:0], p, q),
-        "violin_edge": lambda p, q: figures.radscore_violin_figure(rs_edge, p, q),
-        "violin_tiny": lambda p, q: figures.radscore_violin_figure(rs_tiny, p, q),
-        "violin_empty": lambda p, q: figures.radscore_violin_figure(rs.iloc[:0], p, q),
+        "confusion_single": lambda p, q: evaluation_figures.confusion_matrix_figure(cm_single, p, q),
+        "confusion_empty": lambda p, q: evaluation_figures.confusion_matrix_figure(cm.iloc[:0], p, q),
+        "violin_edge": lambda p, q: evaluation_figures.radscore_violin_figure(rs_edge, p, q),
+        "violin_tiny": lambda p, q: evaluation_figures.radscore_violin_figure(rs_tiny, p, q),
+        "violin_empty": lambda p, q: evaluation_figures.radscore_violin_figure(rs.iloc[:0], p, q),
     }
 
 
@@ -204,16 +204,16 @@ def test_edge_case_figure_written(name, tmp_path):
 
 
 def test_p_value_text():
-    assert figures._p_text(0.0004) == "p < 0.001"
-    assert figures._p_text(0.0042) == "p = 0.004"
-    assert figures._p_text(0.234) == "p = 0.23"
-    assert figures._p_text(float("nan")) == "p = NA"
+    assert evaluation_figures.p_text(0.0004) == "p < 0.001"
+    assert evaluation_figures.p_text(0.0042) == "p = 0.004"
+    assert evaluation_figures.p_text(0.234) == "p = 0.23"
+    assert evaluation_figures.p_text(float("nan")) == "p = NA"
 
 
-def test_new_functions_exported():
+def test_evaluation_figures_live_in_their_module():
     for name in ("calibration_figure", "decision_curve_figure", "confusion_matrix_figure",
                  "radscore_violin_figure"):
-        assert name in figures.__all__
+        assert getattr(evaluation_figures, name).__module__ == "radsnake.figures.evaluation_figures"
 
 
 @pytest.mark.parametrize("values, counts", [((0.2, 0.5, 0.8), [12, 9, 7]), ((0.4,), [28])])
@@ -225,8 +225,8 @@ def test_calibration_case_axis_counts_the_cases(values, counts, monkeypatch, tmp
     curve = cal.calibration_curve(y, p)
     assert curve["n"].tolist() == counts
     shown = {}
-    monkeypatch.setattr(figures, "_save_snapped", lambda fig, png, pdf: shown.setdefault("fig", fig))
-    figures.calibration_figure({"decision_tree": curve}, {}, None, "test", tmp_path / "c.png", tmp_path / "c.pdf")
+    monkeypatch.setattr(evaluation_figures, "save_snapped", lambda fig, png, pdf: shown.setdefault("fig", fig))
+    evaluation_figures.calibration_figure({"decision_tree": curve}, {}, None, "test", tmp_path / "c.png", tmp_path / "c.pdf")
     strip = next(ax for ax in shown["fig"].axes if ax.get_ylabel() == "Cases")
     assert list(strip.get_yticks()) == [0, max(counts)]
     assert shown["fig"].axes[0].get_title().endswith(f"(n = {sum(counts)})")

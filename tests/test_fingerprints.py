@@ -1,4 +1,4 @@
-"""Content fingerprints (radsnake.fingerprints) and disk-fault messages (radsnake.faults),
+"""Content fingerprints (radsnake.core.fingerprints) and disk-fault messages (radsnake.core.faults),
 on real files: what `touch` and `cp -p` do to a file and to a DICOM-like folder."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import os
 import subprocess
 import time
 
-from radsnake.faults import disk_fault_message
-from radsnake.fingerprints import Fingerprints
+from radsnake.core.faults import disk_fault_message
+from radsnake.core.fingerprints import Fingerprints
 
 
 def older_copy(source, target) -> None:

@@ -1,4 +1,4 @@
-"""The counting rules of radsnake.fit_checks and radsnake.plausibility, against what
+"""The counting rules of radsnake.ml.fit_checks and radsnake.ml.plausibility, against what
 scikit-learn's splitters really do; the workflow tests are in tests/test_fit_checks.py."""
 
 from __future__ import annotations
@@ -11,11 +11,17 @@ import pandas as pd
 import pytest
 from sklearn.model_selection import StratifiedKFold
 
-from radsnake.errors import InputError
-from radsnake.fit_checks import Level, cases_needed, chain_fits, check_job_size
-from radsnake.modelling import Design, control_positives, training_labels
-from radsnake.plausibility import chance_separators, identical_rows, outcome_copies, plausibility, separating
-from radsnake.selection import LassoSelector
+from radsnake.core.errors import InputError
+from radsnake.ml.fit_checks import Level, cases_needed, chain_fits, check_job_size
+from radsnake.ml.modelling import Design, control_positives, training_labels
+from radsnake.ml.plausibility import (
+    chance_separators,
+    identical_rows,
+    outcome_copies,
+    plausibility,
+    separating,
+)
+from radsnake.ml.selection import LassoSelector
 
 
 def every_fold_has_both_labels(y: np.ndarray, folds: list[int]) -> bool:

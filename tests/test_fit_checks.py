@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from conftest import FAST_CONFIG, make_study, snakemake, write_config
-from radsnake.split import assign_sets
+from radsnake.cohort.split import assign_sets
 
 pytestmark = pytest.mark.workflow
 
@@ -25,7 +25,7 @@ RUN_END = "radsnake: this run ended with"
 
 def radsnake_lines(result) -> list[str]:
     """radsnake's lines before the run's closing list, which repeats each failed job's
-    message (radsnake.run_end); the list itself must name the failed job when there is one."""
+    message (radsnake.core.run_end); the list itself must name the failed job when there is one."""
     lines = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("radsnake: ")]
     ends = [at for at, line in enumerate(lines) if line.startswith(RUN_END)]
     if not ends:

@@ -14,7 +14,7 @@ from PIL import Image
 
 from browser import assert_report_reads_in_a_browser
 from conftest import FAST_CONFIG, make_study, planned_jobs, snakemake, write_config
-from radsnake.harmonise import BATCH_COLUMN, COVARIATE_PREFIX, harmonisation_input
+from radsnake.cohort.harmonise import BATCH_COLUMN, COVARIATE_PREFIX, harmonisation_input
 
 pytestmark = pytest.mark.workflow
 

@@ -13,11 +13,12 @@ import pytest
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 
-from radsnake import harmonise
-from radsnake.errors import InputError
-from radsnake.harmonise import BATCH_COLUMN, COVARIATE_PREFIX, ComBat, harmonisation_input
-from radsnake.modelling import fit_model, select_features
-from radsnake.models import tune_model
+from radsnake.cohort import harmonise
+from radsnake.core.errors import InputError
+from radsnake.cohort.harmonise import BATCH_COLUMN, COVARIATE_PREFIX, ComBat, harmonisation_input
+from radsnake.jobs.modelling import fit_model, select_features
+from radsnake.ml.models import tune_model
+from radsnake.ml.settings import ModelSearch, TrainingData
 
 AGE = COVARIATE_PREFIX + "age"
 SEX = COVARIATE_PREFIX + "sex"
@@ -338,13 +339,13 @@ def test_selection_and_saved_model_carry_the_fitted_combat(tmp_path):
     out = {name: str(tmp_path / name) for name in ("selected.csv", "coefficients.csv", "path.csv", "cv.csv",
                                                     "radscore.csv", "predictions.csv", "model.joblib", "model.json",
                                                     "cv_results.csv", "importance.csv")}
-    select_features(str(features_csv), str(split_csv), ["age"], steps, False, 0, out["selected.csv"],
-                    out["coefficients.csv"], out["path.csv"], out["cv.csv"], out["radscore.csv"],
-                    harmonisation=settings)
+    training = TrainingData(str(features_csv), str(split_csv), ["age"], permute=False, seed=0, harmonisation=settings)
+    select_features(training, steps, out["selected.csv"], out["coefficients.csv"], out["path.csv"], out["cv.csv"],
+                    out["radscore.csv"])
     assert pd.read_csv(out["radscore.csv"])["radscore"].notna().all()
-    fit_model(str(features_csv), str(split_csv), ["age"], "logistic", steps, {"C": [1.0]}, 3, False, 0, 1,
+    fit_model(training, ModelSearch("logistic", steps, {"C": [1.0]}, cv_folds=3), 1,
               out["predictions.csv"], out["model.joblib"], out["model.json"], out["cv_results.csv"],
-              out["importance.csv"], harmonisation=settings)
+              out["importance.csv"])
     card = json.loads((tmp_path / "model.json").read_text())
     assert card["steps"][0] == "combat"
     assert card["extra"]["reserved_columns"] == {BATCH_COLUMN: "center", AGE: "age"}

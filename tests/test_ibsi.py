@@ -22,8 +22,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from radsnake.dictionary import IBSI_FEATURES, describe_feature
-from radsnake.extract import extract_case
+from radsnake.imaging.dictionary import IBSI_FEATURES, describe_feature
+from input_factory import extract_one, without_provenance
 
 REPO = Path(__file__).resolve().parents[1]
 PARAMS = REPO / "config" / "pyradiomics" / "ibsi.yaml"
@@ -84,8 +84,9 @@ def extraction(tmp_path_factory) -> tuple[pd.Series, pd.Series]:
     _require_ibsi_data()
     out = tmp_path_factory.mktemp("ibsi")
     # The workflow's own per-case extraction, as the extract_features rule runs it.
-    extract_case("phantom", str(IMAGE), str(MASK), str(PARAMS), 1, str(out / "f.csv"), str(out / "d.csv"))
-    features = pd.read_csv(out / "f.csv").iloc[0].drop("case_id")
+    extract_one("phantom", str(IMAGE), str(MASK), str(PARAMS), 1, str(out / "f.csv"), str(out / "d.csv"))
+    row = pd.read_csv(out / "f.csv").iloc[0]
+    features = row[without_provenance(row.index)].astype(float)
     diagnostics = pd.read_csv(out / "d.csv").iloc[0]
     return features, diagnostics
 

@@ -1,4 +1,4 @@
-"""radsnake.imageio on real files: NIfTI/NRRD/MHA, DICOM series, RTSTRUCT and DICOM-SEG
+"""radsnake.io.imageio on real files: NIfTI/NRRD/MHA, DICOM series, RTSTRUCT and DICOM-SEG
 written at test time by tests/dicom_factory.py."""
 
 import hashlib
@@ -22,9 +22,9 @@ from dicom_factory import (  # noqa: E402
     write_seg,
 )
 
-from radsnake.errors import InputError  # noqa: E402
-from radsnake.dicom_masks import fill_polygons  # noqa: E402
-from radsnake.imageio import read_image, read_mask  # noqa: E402
+from radsnake.core.errors import InputError  # noqa: E402
+from radsnake.io.dicom_masks import fill_polygons  # noqa: E402
+from radsnake.io.imageio import read_image, read_mask  # noqa: E402
 
 SHAPE = (20, 64, 64)  # z, y, x
 SPACING = (0.75, 0.75, 1.0)  # x, y, z in mm
@@ -345,7 +345,7 @@ def test_fill_polygons_even_odd_and_clipping():
 
 
 def test_contour_mapping_matches_simpleitk():
-    from radsnake.dicom_masks import _to_continuous_index
+    from radsnake.io.dicom_masks import _to_continuous_index
 
     image = sitk.Image(8, 9, 10, sitk.sitkUInt8)
     image.SetSpacing((0.7, 1.3, 2.5))

@@ -6,8 +6,8 @@ import pytest
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 
-from radsnake.imbalance import FoldSMOTE
-from radsnake.models import build_pipeline, tune_model
+from radsnake.ml.imbalance import FoldSMOTE
+from radsnake.ml.models import build_pipeline, tune_model
 
 SELECTION = [{"step": "zscore"}, {"step": "univariate", "p_threshold": 0.2}]
 

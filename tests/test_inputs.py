@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radsnake.cohort import case_spec, load_cohort, pending_reason
-from radsnake.dictionary import write_feature_dictionary
-from radsnake.errors import InputError
-from radsnake.modelling import load_design
-from radsnake.params import check_params
+from radsnake.io.cohort_sheet import case_spec, load_cohort, pending_reason
+from radsnake.jobs.aggregate import write_feature_dictionary
+from radsnake.core.errors import InputError
+from radsnake.ml.modelling import load_design
+from radsnake.io.params import check_params
 from test_cohort import SCHEMA
 
 
@@ -64,7 +64,7 @@ def test_params_label_equal_to_mask_label_and_2d_shape_with_force2d_pass(tmp_pat
 
 def sheet(tmp_path, rows, columns):
     """The sheet, and every file it names holding bytes of its own (rows sharing an
-    image's bytes are one patient entered twice: radsnake.cohort.shared_image_rows)."""
+    image's bytes are one patient entered twice: radsnake.io.cohort_sheet.shared_image_rows)."""
     named = {c for row in rows for c in row if str(c).endswith(".nii.gz") and not str(c).startswith("gone")}
     names = {"ct.nii.gz", "pet.nii.gz", "m.nii.gz"} | named
     for name in names:

@@ -10,9 +10,9 @@ import pytest
 from sklearn.pipeline import Pipeline
 
 from conftest import r_unavailable
-from radsnake import intervals, signature, stats, verdicts
-from radsnake.paper import bootstrap_rows, summary_text
-from radsnake.selection import LassoSelector, UnivariateFilter
+from radsnake.stats import intervals, signature, discrimination as stats, verdicts
+from radsnake.jobs.paper import bootstrap_rows, summary_text
+from radsnake.ml.selection import LassoSelector, UnivariateFilter
 
 COUNTS = [(0, 7), (7, 7), (1, 1), (3, 10), (0, 1), (25, 40)]
 

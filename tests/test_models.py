@@ -10,8 +10,8 @@ from sklearn.model_selection import RepeatedStratifiedKFold, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from radsnake import models
-from radsnake.models import (
+from radsnake.ml import models
+from radsnake.ml.models import (
     MODEL_NAMES,
     build_classifier,
     default_param_grid,
@@ -20,7 +20,7 @@ from radsnake.models import (
     save_model,
     tune_model,
 )
-from radsnake.selection import UnivariateFilter, build_selection
+from radsnake.ml.selection import UnivariateFilter, build_selection
 
 N_INFORMATIVE = 10
 

@@ -5,7 +5,7 @@ from a clean copy of the repository (the files git knows about, no results/ or
 .snakemake/), with HOME set to a temporary folder so that ~/studies/lung lands there.
 Commands run in bash as a user types them; the "Edit" steps are done here, on the keys
 and columns the step names: a small study of real NIfTI cases made by the demo
-generator (radsnake.demo.make_cohort), kept small through the keys the step names
+generator (radsnake.imaging.demo.make_cohort), kept small through the keys the step names
 (two quick models, validation off).
 """
 
@@ -143,7 +143,7 @@ def test_own_study_steps_from_the_readme(tmp_path):
 def fill_sheet(sheet_path: Path, named_columns: list[str]) -> None:
     """Step "Edit cohort.csv": one row per case with the columns the step names (the
     header new-study wrote) plus the clinical columns the config step declares."""
-    from radsnake.demo import make_cohort
+    from radsnake.imaging.demo import make_cohort
 
     header = sheet_path.read_text().strip().split(",")
     assert header == named_columns, f"the README names columns {named_columns}, the scaffold wrote {header}"

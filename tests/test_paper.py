@@ -1,8 +1,8 @@
 import numpy as np
 import pandas as pd
 
-from radsnake import calibration, stats
-from radsnake.paper import bootstrap_tables, calibration_tables, formatted, markdown_table, summary_table
+from radsnake.stats import calibration, discrimination as stats
+from radsnake.jobs.paper import bootstrap_tables, calibration_tables, formatted, markdown_table, summary_table
 
 
 def predictions():
@@ -52,7 +52,7 @@ def test_bootstrap_at_training_threshold_and_summary():
 
 
 def test_a_separating_radscore_is_recognised():
-    from radsnake.paper import radscore_separates
+    from radsnake.jobs.paper import radscore_separates
 
     frame = pd.DataFrame({"label": [0, 0, 1, 1], "radscore": [-1.0, 0.2, 0.2, 3.0]})
     assert radscore_separates(frame)  # quasi-perfect: the only overlap is a tie

@@ -1,4 +1,4 @@
-"""radsnake.platt: Platt probabilities that never reverse the SVM's ranking."""
+"""radsnake.ml.platt: Platt probabilities that never reverse the SVM's ranking."""
 
 import numpy as np
 import pandas as pd
@@ -7,8 +7,8 @@ from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.svm import SVC
 
-from radsnake.platt import PlattSVC, platt_targets
-from radsnake.stats import auc_delong
+from radsnake.ml.platt import PlattSVC, platt_targets
+from radsnake.stats.discrimination import auc_delong
 
 
 def anti_feature(labels: np.ndarray, rng) -> np.ndarray:

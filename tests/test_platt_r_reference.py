@@ -1,7 +1,7 @@
-"""radsnake.platt against Platt's method written in R with optim (tests/r/platt.R).
+"""radsnake.ml.platt against Platt's method written in R with optim (tests/r/platt.R).
 
 Where the decision values rank the cases the right way round, the slope constraint of
-radsnake.platt is inactive and its map must be Platt's: A, B and every probability to
+radsnake.ml.platt is inactive and its map must be Platt's: A, B and every probability to
 1e-6. Needs Rscript (no package); skipped locally without it, failed in CI.
 """
 
@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from conftest import r_reference_values
-from radsnake.platt import platt_fit
+from radsnake.ml.platt import platt_fit
 
 pytestmark = pytest.mark.r_reference
 

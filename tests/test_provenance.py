@@ -14,10 +14,11 @@ import pytest
 
 import radsnake
 from conftest import REPO
-from radsnake import provenance
-from radsnake.aggregate import aggregate_features, check_same_params, checked, read_case_files
-from radsnake.errors import InputError
-from radsnake.provenance import COMMAND_LINE_VARIABLE, PARAMS_HASH_COLUMN, VERSION_COLUMN
+from radsnake.io import provenance
+from radsnake.jobs.aggregate import aggregate_features
+from radsnake.imaging.aggregate import check_same_params, checked, read_case_files
+from radsnake.core.errors import InputError
+from radsnake.io.provenance import COMMAND_LINE_VARIABLE, PARAMS_HASH_COLUMN, VERSION_COLUMN
 from test_cohort import SCHEMA
 
 PARAMS = REPO / "config" / "pyradiomics" / "original.yaml"

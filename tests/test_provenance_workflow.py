@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from conftest import FAST_CONFIG, REPO, SNAKEMAKE, make_study, snakemake, write_config
-from radsnake.provenance import PARAMS_HASH_COLUMN, VERSION_COLUMN
+from radsnake.io.provenance import PARAMS_HASH_COLUMN, VERSION_COLUMN
 
 pytestmark = pytest.mark.workflow
 

@@ -13,16 +13,10 @@ import pytest
 import SimpleITK as sitk
 from PIL import Image
 
-from radsnake.demo import make_case
-from radsnake.errors import InputError
-from radsnake.overlay import choose_window, overlay_montage
-from radsnake.qc import (
-    CASE_COLUMNS,
-    MODALITY_COLUMNS,
-    qc_case,
-    qc_files,
-    write_qc_table,
-)
+from radsnake.imaging.demo import make_case
+from radsnake.core.errors import InputError
+from radsnake.figures.overlay import choose_window, overlay_montage
+from radsnake.imaging.qc import CASE_COLUMNS, MODALITY_COLUMNS, qc_case, qc_files, write_qc_table
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -292,7 +286,7 @@ def test_overlay_same_bytes_in_another_process(pair, tmp_path):
     sitk.WriteImage(mask, str(tmp_path / "m.nrrd"))
     overlay_montage(image, mask, 1, str(here), "p1")
     code = (
-        "import SimpleITK as s; from radsnake.overlay import overlay_montage as o; "
+        "import SimpleITK as s; from radsnake.figures.overlay import overlay_montage as o; "
         f"o(s.ReadImage(r'{tmp_path / 'i.nrrd'}'), s.ReadImage(r'{tmp_path / 'm.nrrd'}'), 1, r'{there}', 'p1')"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, timeout=120,

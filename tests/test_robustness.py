@@ -18,9 +18,11 @@ import pytest
 import SimpleITK as sitk
 
 from conftest import r_unavailable
-from radsnake import robustness
-from radsnake.errors import InputError
-from radsnake.modelling import load_design
+from radsnake.figures.icc_figure import icc_figure
+from radsnake.imaging import robustness
+from radsnake.jobs.robustness import write_icc
+from radsnake.core.errors import InputError
+from radsnake.ml.modelling import load_design
 
 R_SCRIPT = Path(__file__).parent / "r" / "icc.R"
 TOL = 1e-10
@@ -287,7 +289,7 @@ def test_write_icc_uses_training_cases_only(tmp_path):
                 continue
             others.append(_write_row(path, case, {"stable": truth[0] + rng.normal() * 0.01, "noisy": rng.normal(), "flat": 1.0,
                                                       "exact": truth[1]}))
-    table = robustness.write_icc(
+    table = write_icc(
         str(tmp_path / "split.csv"), cases, raters, originals, others, "icc2_1", 0.75,
         str(tmp_path / "icc.csv"), str(tmp_path / "cases.csv"),
     )
@@ -310,7 +312,7 @@ def test_write_icc_uses_training_cases_only(tmp_path):
     assert used["used"].sum() == 5
     # The same inputs give the same bytes.
     before = (tmp_path / "icc.csv").read_bytes()
-    robustness.write_icc(
+    write_icc(
         str(tmp_path / "split.csv"), cases, raters, originals, others, "icc2_1", 0.75,
         str(tmp_path / "icc.csv"), str(tmp_path / "cases.csv"),
     )
@@ -322,7 +324,7 @@ def test_write_icc_needs_enough_cases(tmp_path):
     originals = [_write_row(tmp_path / f"{c}.csv", c, {"f": 1.0}) for c in ("A", "B")]
     others = [_write_row(tmp_path / f"{c}_e.csv", c, {"f": 2.0}) for c in ("A", "B")]
     with pytest.raises(InputError, match="only 1 training case"):
-        robustness.write_icc(
+        write_icc(
             str(tmp_path / "split.csv"), ["A", "B"], ["erode"], originals, others, "icc3_1", 0.75,
             str(tmp_path / "icc.csv"), str(tmp_path / "cases.csv"),
         )
@@ -355,6 +357,6 @@ def test_icc_figure_is_deterministic(tmp_path):
     values[0] = np.nan
     table = pd.DataFrame({"feature": names, "icc2_1": values, "icc2_1_ci_low": values - 0.1, "kept": values >= 0.75})
     for run in ("a", "b"):
-        robustness.icc_figure(table, "icc2_1", 0.75, str(tmp_path / f"{run}.png"), str(tmp_path / f"{run}.pdf"))
+        icc_figure(table, "icc2_1", 0.75, str(tmp_path / f"{run}.png"), str(tmp_path / f"{run}.pdf"))
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
     assert (tmp_path / "a.pdf").read_bytes() == (tmp_path / "b.pdf").read_bytes()

@@ -14,7 +14,7 @@ import SimpleITK as sitk
 
 from browser import assert_report_reads_in_a_browser
 from conftest import FAST_CONFIG, make_study, planned_jobs, snakemake, write_config
-from radsnake.robustness import ICC_COLUMNS, perturb_roi
+from radsnake.imaging.robustness import ICC_COLUMNS, perturb_roi
 
 pytestmark = pytest.mark.workflow
 

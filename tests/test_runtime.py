@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from threadpoolctl import threadpool_info
 
-from radsnake.errors import InputError
-from radsnake.runtime import job
-from radsnake.tables import write_csv
+from radsnake.core.errors import InputError
+from radsnake.core.runtime import job
+from radsnake.core.tables import write_csv
 
 
 def test_job_logs_to_file_and_limits_threads(tmp_path):
@@ -23,7 +23,7 @@ def test_job_logs_to_file_and_limits_threads(tmp_path):
 
 CHATTY_JOB = """
 import logging, os, subprocess, sys, warnings
-from radsnake.runtime import job
+from radsnake.core.runtime import job
 
 with job(sys.argv[1]):
     logging.getLogger("radsnake.test").info("logged line")

@@ -7,8 +7,9 @@ import pytest
 import SimpleITK as sitk
 from scipy import ndimage
 
-from radsnake.errors import InputError
-from radsnake.segment import draft_mask, write_draft
+from radsnake.core.errors import InputError
+from radsnake.imaging.segment import draft_mask
+from radsnake.jobs.inputs import write_draft
 
 SPACING = (0.7, 0.7, 2.0)
 ORIGIN = (-25.2, -25.2, -36.0)
@@ -151,7 +152,9 @@ def test_write_draft_writes_mask_and_overlay(tmp_path):
     image_path = str(tmp_path / "P7_image.nii.gz")
     sitk.WriteImage(image, image_path)
     mask_path, png = tmp_path / "drafts" / "P7_mask.nii.gz", tmp_path / "drafts" / "P7.png"
-    info = write_draft("P7", image_path, SEED_MM, None, "region_growing", None, str(mask_path), str(png))
+    entry = {"path": image_path, "column": "image"}
+    seed_text = ",".join(str(v) for v in SEED_MM)
+    info = write_draft("P7", entry, seed_text, None, "region_growing", None, str(mask_path), str(png))
     written, stored = sitk.ReadImage(str(mask_path)), sitk.ReadImage(image_path)  # NIfTI: float32 geometry
     assert written.GetOrigin() == stored.GetOrigin() and written.GetSpacing() == stored.GetSpacing()
     assert dice(written, truth) >= 0.8
@@ -159,8 +162,8 @@ def test_write_draft_writes_mask_and_overlay(tmp_path):
     assert info["window"] == "ct" and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in mask_path.parent.iterdir()) == ["P7.png", "P7_mask.nii.gz"]  # no temp files
 
-    with pytest.raises(InputError, match=rf"case P7: image {image_path}: the seed .* is outside the image"):
-        write_draft("P7", image_path, (0, 0, 500), None, "region_growing", None, str(mask_path), str(png))
-    with pytest.raises(InputError, match="case P7: image file .* does not exist"):
-        missing = str(tmp_path / "no.nii.gz")
-        write_draft("P7", missing, SEED_MM, None, "region_growing", None, str(mask_path), str(png))
+    with pytest.raises(InputError, match=rf"case P7: draft on image {image_path}: the seed .* is outside the image"):
+        write_draft("P7", entry, "0,0,500", None, "region_growing", None, str(mask_path), str(png))
+    with pytest.raises(InputError, match="case P7: .*no.nii.gz"):
+        write_draft("P7", {"path": str(tmp_path / "no.nii.gz"), "column": "image"}, seed_text, None, "region_growing",
+                    None, str(mask_path), str(png))

@@ -11,8 +11,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from radsnake import selection
-from radsnake.selection import (
+from radsnake.ml import selection
+from radsnake.ml.selection import (
     CorrelationFilter,
     LassoSelector,
     PrincipalComponents,

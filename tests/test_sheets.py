@@ -1,5 +1,5 @@
-"""How sheets and tables are read (radsnake.sheets), and one identity per patient
-(radsnake.identity, radsnake.cohort): the many file variants at unit level. The real
+"""How sheets and tables are read (radsnake.io.sheets), and one identity per patient
+(radsnake.io.identity, radsnake.io.cohort_sheet): the many file variants at unit level. The real
 workflow runs on them are in test_sheets_workflow.py."""
 
 import os
@@ -8,11 +8,11 @@ import zipfile
 import numpy as np
 import pytest
 
-from radsnake import identity
-from radsnake.cohort import load_cohort, read_feature_table
-from radsnake.errors import InputError
-from radsnake.sheets import read_table
-from radsnake.split import read_locked
+from radsnake.io import identity
+from radsnake.io.cohort_sheet import load_cohort, read_feature_table
+from radsnake.core.errors import InputError
+from radsnake.io.sheets import read_table
+from radsnake.cohort.split import read_locked
 
 SCHEMA = os.path.join(os.path.dirname(__file__), "..", "config", "schemas", "cohort.schema.yaml")
 ROWS = [["case_id", "label", "age", "sex"], ["001", "1", "61.5", "F"], ["002", "0", "70", "M"]]

@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from conftest import FAST_CONFIG, REPO, SNAKEMAKE, make_study
-from radsnake.split import assign_sets
+from radsnake.cohort.split import assign_sets
 from slurm_cluster import PARTITION, ClusterUnavailable, local_slurm
 
 pytestmark = pytest.mark.workflow

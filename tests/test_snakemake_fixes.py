@@ -9,7 +9,7 @@ from pathlib import Path
 import snakemake
 from snakemake.scheduling.job_scheduler import JobScheduler
 
-from radsnake.snakemake_fixes import FIXED_VERSIONS, apply
+from radsnake.core.snakemake_fixes import FIXED_VERSIONS, apply
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -66,7 +66,7 @@ def test_another_snakemake_version_stops_the_workflow_in_one_line(tmp_path):
     lines = [line for line in result.stderr.splitlines() if line.startswith("radsnake: ")]
     assert lines == [
         "radsnake: Snakemake 9.28.0 is running, but radsnake is checked against Snakemake 9.27.1 only "
-        "(envs/requirements.lock; its scheduler and run-log fixes, radsnake.snakemake_fixes, are written for "
+        "(envs/requirements.lock; its scheduler and run-log fixes, radsnake.core.snakemake_fixes, are written for "
         "that version): run `make install` and start the workflow with .venv/bin/snakemake"
     ]
     assert "Traceback" not in result.stderr and "Job stats" not in result.stdout

@@ -2,9 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radsnake.errors import InputError
-from radsnake.external import evaluation_sets, external_cohorts, in_set, ordered_sets, with_sets
-from radsnake.split import (
+from radsnake.core.errors import InputError
+from radsnake.io.external import evaluation_sets, external_cohorts, in_set, ordered_sets, with_sets
+from radsnake.cohort.split import (
     DRAWN,
     HASHED,
     KEPT_COLUMNS,

@@ -17,7 +17,7 @@ import pytest
 from scipy.stats import fisher_exact
 
 from conftest import FAST_CONFIG, planned_jobs, snakemake, write_config
-from radsnake.split import predict_sets
+from radsnake.cohort.split import predict_sets
 from test_platt import anti_feature
 
 pytestmark = pytest.mark.workflow

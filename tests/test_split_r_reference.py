@@ -1,4 +1,4 @@
-"""The per-set table's test (radsnake.split.set_table) against R's fisher.test."""
+"""The per-set table's test (radsnake.cohort.split.set_table) against R's fisher.test."""
 
 import shutil
 import subprocess
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from conftest import r_unavailable
-from radsnake.split import SET_TABLE_TEST, set_table
+from radsnake.cohort.split import SET_TABLE_TEST, set_table
 
 pytestmark = pytest.mark.r_reference
 

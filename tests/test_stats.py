@@ -1,4 +1,4 @@
-"""Unit tests for radsnake.stats with hand-computed values and brute-force references."""
+"""Unit tests for radsnake.stats.discrimination with hand-computed values and brute-force references."""
 
 import math
 import time
@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radsnake import stats
+from radsnake.stats import discrimination as stats
 
 Z975 = 1.959963984540054
 

@@ -1,4 +1,4 @@
-"""radsnake.stats against R's pROC, run once per module through Rscript.
+"""radsnake.stats.discrimination against R's pROC, run once per module through Rscript.
 
 Needs R with pROC (Debian/Ubuntu: r-base-core r-cran-proc). Without Rscript the
 tests are skipped locally, but fail when the CI environment variable is set, so
@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from conftest import r_unavailable
-from radsnake import stats
+from radsnake.stats import discrimination as stats
 
 pytestmark = pytest.mark.r_reference
 

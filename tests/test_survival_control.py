@@ -1,11 +1,11 @@
-"""The survival negative control's outcomes (radsnake.survival_jobs.permuted_outcomes): the
+"""The survival negative control's outcomes (radsnake.jobs.survival.permuted_outcomes): the
 training (time, event) pairs permuted among training cases, the permutation least
 correlated with the truth, held-out outcomes untouched, the same for the same seed."""
 
 import numpy as np
 import pandas as pd
 
-from radsnake.survival_jobs import null_martingale_residuals, permuted_outcomes
+from radsnake.jobs.survival import null_martingale_residuals, permuted_outcomes
 
 
 def outcomes(n=120, seed=0):

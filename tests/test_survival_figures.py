@@ -1,4 +1,4 @@
-"""The survival figures (radsnake.survival_figures) from the tables radsnake.survival_evaluation
+"""The survival figures (radsnake.figures.survival_figures) from the tables radsnake.stats.survival_evaluation
 writes: every file written, 300 dpi, not blank, and byte-identical when drawn again."""
 
 import hashlib
@@ -6,9 +6,9 @@ import hashlib
 import numpy as np
 import pandas as pd
 from PIL import Image
-from radsnake.survival_evaluation import calibration_table, decision_curve, evaluate
-from radsnake.survival_figures import plot_survival
-from radsnake.tables import write_csv
+from radsnake.stats.survival_evaluation import calibration_table, decision_curve, evaluate
+from radsnake.figures.survival_figures import plot_survival
+from radsnake.core.tables import write_csv
 
 MODELS = ["coxnet", "random_survival_forest"]
 HORIZONS = [12.0, 24.0]

@@ -1,4 +1,4 @@
-"""radsnake.survival_stats against R's survival and riskRegression, run once per module.
+"""radsnake.stats.survival_stats against R's survival and riskRegression, run once per module.
 
 Needs R with survival and riskRegression (Debian/Ubuntu: r-base-core r-cran-survival
 r-cran-riskregression). Without Rscript the tests are skipped locally, but fail when the
@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from conftest import r_reference_values
-from radsnake import survival_stats as ss
+from radsnake.stats import survival_stats as ss
 
 pytestmark = pytest.mark.r_reference
 

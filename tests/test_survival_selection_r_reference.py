@@ -1,4 +1,4 @@
-"""radsnake.survival_selection against R's glmnet (Cox family) and survival (score test).
+"""radsnake.ml.survival_selection against R's glmnet (Cox family) and survival (score test).
 
 Needs R with glmnet and survival (Debian/Ubuntu: r-cran-glmnet r-cran-survival); skipped
 locally without them, failed in CI.
@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from conftest import r_reference_values
-from radsnake.survival_selection import lasso_path, univariate_p_values
-from radsnake.survival_stats import structured
+from radsnake.ml.survival_selection import lasso_path, univariate_p_values
+from radsnake.stats.survival_stats import structured
 
 pytestmark = pytest.mark.r_reference
 
@@ -21,7 +21,7 @@ R_SCRIPT = Path(__file__).parent / "r" / "coxnet.R"
 LAMBDAS = (0.02, 0.05, 0.1)
 FEATURES = [f"f{i}" for i in range(8)]
 # glmnet and scikit-survival run the same coordinate descent to their own stopping rules
-# (glmnet thresh 1e-20 here, radsnake.survival_selection.LASSO_TOL): coefficients agree to this.
+# (glmnet thresh 1e-20 here, radsnake.ml.survival_selection.LASSO_TOL): coefficients agree to this.
 COEF_TOL = 1e-6
 
 

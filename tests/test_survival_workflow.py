@@ -100,7 +100,7 @@ def test_split_is_stratified_by_event_and_kept(study):
     split = pd.read_csv(folder / "results" / "split.csv", dtype=str)
     internal = sheet[sheet["center"] == "H1"].set_index("case_id")
     in_test = internal.loc[split.loc[split["set"] == "test", "case_id"]]
-    # Exactly round(0.3 x n) of each event stratum (radsnake.split's draw, the event as label).
+    # Exactly round(0.3 x n) of each event stratum (radsnake.cohort.split's draw, the event as label).
     for value, members in internal.groupby("death"):
         assert (in_test["death"] == value).sum() == int(np.floor(0.3 * len(members) + 0.5))
     kept = pd.read_csv(folder / "split" / "assignments.csv", dtype=str)

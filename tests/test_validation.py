@@ -1,4 +1,4 @@
-"""Internal validation estimators on small synthetic data (radsnake.validation)."""
+"""Internal validation estimators on small synthetic data (radsnake.ml.validation)."""
 
 import numpy as np
 import pandas as pd
@@ -6,10 +6,10 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 
-from radsnake import validation
-from radsnake.errors import InputError
-from radsnake.models import build_search
-from radsnake.validation import Settings, Task, bootstrap_samples, run_tasks, validate
+from radsnake.ml import validation
+from radsnake.core.errors import InputError
+from radsnake.ml.models import build_search
+from radsnake.ml.validation import Settings, Task, bootstrap_samples, run_tasks, validate
 
 # Scaling and a supervised filter: enough to leak if anything were fitted outside the folds.
 SELECTION = [{"step": "zscore"}, {"step": "univariate", "p_threshold": 0.2}]
@@ -183,7 +183,7 @@ def test_settings_from_config_ignores_the_switch():
 
 
 def test_figures_are_deterministic(tmp_path):
-    from radsnake.validation_figures import learning_curves_figure, validation_auc_figure
+    from radsnake.figures.validation_figures import learning_curves_figure, validation_auc_figure
 
     summary = pd.DataFrame({
         "model": ["logistic", "random_forest"], "apparent_auc": [0.9, 1.0], "optimism": [0.05, 0.2],
@@ -207,7 +207,7 @@ def test_figures_are_deterministic(tmp_path):
 
 def counting_lasso_fits(monkeypatch) -> list:
     """Every LassoSelector.fit call, appended to the returned list."""
-    from radsnake.selection import LassoSelector
+    from radsnake.ml.selection import LassoSelector
 
     calls, fit = [], LassoSelector.fit
 
@@ -226,7 +226,7 @@ CHUNK_GRIDS = {"logistic": {"C": [0.1, 1.0, 10.0]}, "decision_tree": {"max_depth
 
 
 def test_selection_is_fitted_once_per_training_set_for_every_grid_point_and_model(monkeypatch, caplog):
-    from radsnake import validation_jobs
+    from radsnake.ml import validation_runs as validation_jobs
 
     X, y = data(n=48, p=6, shift=1.0, seed=4)
     designs = validation.plan(y, CHUNK_SETTINGS, random_state=5)
@@ -238,7 +238,7 @@ def test_selection_is_fitted_once_per_training_set_for_every_grid_point_and_mode
                                               5, None)
     calls = counting_lasso_fits(monkeypatch)
     monkeypatch.setattr(validation_jobs, "PROGRESS_EVERY", 0.0)
-    caplog.set_level("INFO", logger="radsnake.validation_jobs")
+    caplog.set_level("INFO", logger="radsnake.ml.validation_runs")
     results, timings = validation_jobs.run_chunk(searches, X, y, distinct, "chunk 1 of 1")
     # Per training set: 3 tuning folds + the refit on all of it, shared by the 3 + 2 grid
     # points of both models (without the cache: (3 x 3 + 1) + (2 x 3 + 1) per set).

@@ -57,12 +57,14 @@ def test_every_figure_and_clinical_table_says_no_signature(no_signal, monkeypatc
     """The figures' jobs rerun on the study's own tables, each figure's text read before saving."""
     from matplotlib.text import Text
 
-    from radsnake import figures, paper, plots
+    from radsnake.figures import evaluation_figures, model_figures, style
+    from radsnake.jobs import paper, plots
 
     folder, _, _ = no_signal
     shown = {}
-    monkeypatch.setattr(figures, "save_figure", lambda fig, png, pdf: shown.setdefault(
-        Path(png).stem, " | ".join(t.get_text() for t in fig.findobj(Text) if t.get_text())))
+    for module in (style, model_figures, evaluation_figures):  # each imports save_figure by name
+        monkeypatch.setattr(module, "save_figure", lambda fig, png, pdf: shown.setdefault(
+            Path(png).stem, " | ".join(t.get_text() for t in fig.findobj(Text) if t.get_text())))
     results = folder / "results"
     evaluation, metrics = results / "evaluation", results / "evaluation" / "metrics.csv"
     models = sorted(p.name for p in (results / "models").iterdir())
@@ -120,7 +122,10 @@ def test_validation_of_a_model_without_signature_is_marked(no_signal, monkeypatc
     """The validate_model job on the study's own files (small settings), then its figures."""
     from matplotlib.text import Text
 
-    from radsnake import figures, validation, validation_figures, validation_jobs
+    from radsnake.figures import model_figures, validation_figures
+    from radsnake.jobs import validation as validation_jobs
+    from radsnake.ml import validation
+    from radsnake.ml.settings import TrainingData
 
     folder, _, _ = no_signal
     results = folder / "results"
@@ -128,20 +133,20 @@ def test_validation_of_a_model_without_signature_is_marked(no_signal, monkeypatc
         "repeated_cv", "repeats", "nested_cv", "bootstrap", "learning_curve", "summary")}
     settings = {"folds": 2, "repeats": 1, "nested_outer_folds": 2, "bootstrap": 3,
                 "learning_curve_sizes": [0.5, 1.0], "learning_curve_repeats": 1}
+    training = TrainingData(str(results / "features.csv"), str(results / "split.csv"), ["age"], permute=False,
+                            seed=42)
     validation_jobs.validate_chunk(
-        str(results / "features.csv"), str(results / "split.csv"), ["age"], ["logistic"],
-        FAST_CONFIG["selection"]["steps"], {"logistic": {"C": [1.0]}}, 3, "class_weight", False, 42, settings,
-        1, 1, str(tmp_path / "chunk.json"), str(tmp_path / "timings.csv"),
+        training, ["logistic"], FAST_CONFIG["selection"]["steps"], {"logistic": {"C": [1.0]}}, 3, "class_weight",
+        settings, 1, 1, str(tmp_path / "chunk.json"), str(tmp_path / "timings.csv"),
     )
     validation_jobs.validate_model(
-        str(results / "features.csv"), str(results / "split.csv"), ["age"], "logistic", False, 42, settings,
-        [str(tmp_path / "chunk.json")],
+        training, "logistic", settings, [str(tmp_path / "chunk.json")],
         *(out[name] for name in ("repeated_cv", "repeats", "nested_cv", "bootstrap", "learning_curve", "summary")),
         model_json=str(results / "models" / "logistic" / "model.json"),
     )
     for name, path in out.items():
         assert pd.read_csv(path)["no_signature"].str.startswith("no signature").all(), name
-    validation.summarise_validation({"logistic": out["summary"]}, str(tmp_path / "all.csv"))
+    validation_jobs.summarise_validation({"logistic": out["summary"]}, str(tmp_path / "all.csv"))
     summary = pd.read_csv(tmp_path / "all.csv")
     assert list(summary.columns) == validation.SUMMARY_COLUMNS and summary["no_signature"].notna().all()
     shown = {}
@@ -149,14 +154,14 @@ def test_validation_of_a_model_without_signature_is_marked(no_signal, monkeypatc
     def read_text(fig, png, pdf):
         shown[Path(png).stem] = " | ".join(t.get_text() for t in fig.findobj(Text) if t.get_text())
 
-    monkeypatch.setattr(validation_figures, "_save_snapped", read_text)
-    monkeypatch.setattr(figures, "save_figure", read_text)
-    validation_figures.plot_validation_auc(tmp_path / "all.csv", tmp_path / "auc.png", tmp_path / "a.pdf")
-    validation_figures.plot_learning_curves({"logistic": out["learning_curve"]}, tmp_path / "curves.png",
-                                            tmp_path / "c.pdf")
-    figures.lasso_figure(pd.read_csv(results / "selection" / "lasso_path.csv"),
-                         pd.read_csv(results / "selection" / "lasso_cv.csv"), tmp_path / "lasso.png",
-                         tmp_path / "l.pdf")
+    monkeypatch.setattr(validation_figures, "save_snapped", read_text)
+    monkeypatch.setattr(model_figures, "save_figure", read_text)
+    validation_jobs.plot_validation_auc(tmp_path / "all.csv", tmp_path / "auc.png", tmp_path / "a.pdf")
+    validation_jobs.plot_learning_curves({"logistic": out["learning_curve"]}, tmp_path / "curves.png",
+                                 tmp_path / "c.pdf")
+    model_figures.lasso_figure(pd.read_csv(results / "selection" / "lasso_path.csv"),
+                               pd.read_csv(results / "selection" / "lasso_cv.csv"), tmp_path / "lasso.png",
+                               tmp_path / "l.pdf")
     assert "logistic \u2014 no signature" in shown["auc"] and "logistic \u2014 no signature" in shown["curves"]
     assert "(used): keeps 0 features \u2014 no signature" in shown["lasso"], shown["lasso"]
 
@@ -180,7 +185,7 @@ def test_four_positives_among_sixty_finish_with_reasons(tmp_path):
     labels = np.zeros(60, int)
     # The exact split puts round(0.3 x 4) = 1 positive in the test set and 3 in training:
     # too few for the test set's statistics. 3 training positives fill the 3-fold tuning
-    # CV and, inside each tuning fold (2 positives), a 2-fold LASSO CV (radsnake.fit_checks).
+    # CV and, inside each tuning fold (2 positives), a 2-fold LASSO CV (radsnake.ml.fit_checks).
     labels[[1, 2, 3, 4]] = 1
     features = rng.normal(size=(60, 12))
     features[:, 0] += 2.0 * labels

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from conftest import FAST_CONFIG, make_study, snakemake
-from radsnake import worker
-from radsnake.demo import make_case
+from radsnake.imaging import worker
+from radsnake.imaging.demo import make_case
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "extract_features.py"
@@ -91,7 +91,7 @@ def test_worker_is_not_used_inside_a_cluster_job(monkeypatch):
 def test_killing_a_job_ends_its_child_in_the_worker(tmp_path):
     pid_file = tmp_path / "child.pid"
     client = (
-        "import sys; sys.path.insert(0, sys.argv[1]); from radsnake.worker import run; "
+        "import sys; sys.path.insert(0, sys.argv[1]); from radsnake.imaging.worker import run; "
         "run('subprocess:call', {'args': ['sh', '-c', 'echo $PPID > ' + sys.argv[2] + '; sleep 60']}, sys.argv[3])"
     )
     job = subprocess.Popen(
@@ -121,7 +121,7 @@ def alive(pid: int) -> bool:
 def job_in_worker(folder: Path, shell: str, case: str = "c9") -> subprocess.CompletedProcess:
     """A job whose body is a shell command run by the worker's child (its parent: $PPID)."""
     client = (
-        "import sys; sys.path.insert(0, sys.argv[1]); from radsnake.worker import run; "
+        "import sys; sys.path.insert(0, sys.argv[1]); from radsnake.imaging.worker import run; "
         "sys.exit(run('subprocess:call', {'args': ['sh', '-c', sys.argv[2]]}, sys.argv[3], case=sys.argv[4]))"
     )
     command = [sys.executable, "-c", client, str(REPO / "scripts"), shell, str(folder / "job.log"), case]
@@ -143,7 +143,7 @@ def test_a_killed_child_is_reported_for_its_case_and_a_killed_worker_is_replaced
     assert after.returncode == 0, after.stderr
     assert (tmp_path / "after").read_text() == (tmp_path / "before").read_text()
     worker_cmdline = Path(f"/proc/{int((tmp_path / 'after').read_text())}/cmdline").read_bytes()
-    assert b"radsnake.worker" in worker_cmdline
+    assert b"radsnake.imaging.worker" in worker_cmdline
 
     # A killed worker is replaced: the next job starts a new one and runs in it.
     os.kill(int((tmp_path / "after").read_text()), signal.SIGKILL)
@@ -151,7 +151,7 @@ def test_a_killed_child_is_reported_for_its_case_and_a_killed_worker_is_replaced
     assert replaced.returncode == 0, replaced.stderr
     new_worker = int((tmp_path / "replaced").read_text())
     assert new_worker != int((tmp_path / "after").read_text())
-    assert b"radsnake.worker" in Path(f"/proc/{new_worker}/cmdline").read_bytes()
+    assert b"radsnake.imaging.worker" in Path(f"/proc/{new_worker}/cmdline").read_bytes()
 
 
 def write_huge(image_path, mask_path, output: str) -> None:
@@ -241,7 +241,7 @@ def test_the_worker_key_differs_between_checkouts(tmp_path):
     import shutil
 
     shutil.copytree(REPO / "scripts" / "radsnake", tmp_path / "radsnake", ignore=shutil.ignore_patterns("__pycache__"))
-    key = "import sys; sys.path.insert(0, sys.argv[1]); from radsnake.worker import code_key; print(code_key())"
+    key = "import sys; sys.path.insert(0, sys.argv[1]); from radsnake.imaging.worker import code_key; print(code_key())"
     here, there = (
         subprocess.run([sys.executable, "-c", key, path], capture_output=True, text=True, check=True).stdout
         for path in (str(REPO / "scripts"), str(tmp_path))

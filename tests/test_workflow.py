@@ -22,7 +22,7 @@ from PIL import Image
 import radsnake
 from browser import assert_report_reads_in_a_browser, walk_snakemake_report
 from conftest import FAST_CONFIG, REPO, make_study, planned_jobs, snakemake, write_config
-from radsnake.demo import case_paths, cohort_sheet, make_case
+from radsnake.imaging.demo import case_paths, cohort_sheet, make_case
 
 pytestmark = pytest.mark.workflow
 

@@ -1,5 +1,5 @@
 # Reference values for tests/test_platt_r_reference.py: Platt's (1999) sigmoid fit,
-# written from the paper with base R's optim, independently of radsnake.platt.
+# written from the paper with base R's optim, independently of radsnake.ml.platt.
 # Usage: Rscript platt.R input.csv out.csv
 # input.csv: columns dataset, y (0/1), f (decision value). Output: dataset, key, value.
 args <- commandArgs(trailingOnly = TRUE)

@@ -1,0 +1,121 @@
+"""The frozen model bundle: everything needed to apply a trained model to new patients.
+
+One bundle per model, written by the main run (results/bundle/{model}/):
+
+- ``bundle.joblib``: ``{"format", "model_file", "radscore_file", "card"}``: the bytes of
+  the fitted model Pipeline's file (scaling, selection, classifier: model.joblib) and of
+  the fitted rad-score pipeline's (selection steps + LASSO), and the card below. The
+  files are kept as written, not loaded and pickled again: re-pickling a loaded tree
+  copies its node array with uninitialised padding bytes, so the bundle would differ
+  from run to run (found by tests/test_resume.py).
+- ``bundle.json``: the card, for people and for the checks radsnake.ml.apply makes before
+  any new case is extracted: the input feature list, the PyRadiomics params file's
+  SHA-256 and settings, the training-set summary, the operating thresholds, library
+  versions and the config that produced the model. Deterministic: sorted keys, no
+  dates, no absolute paths that the config did not contain.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import platform
+import re
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import scipy
+import sklearn
+import yaml
+
+import radsnake
+from radsnake.core.hashing import file_sha256
+from radsnake.io.provenance import git_state
+
+log = logging.getLogger(__name__)
+
+# Bumped when the bundle's layout changes; radsnake.ml.apply refuses layouts it does not know.
+BUNDLE_FORMAT = 1
+_VERSION_COLUMN = re.compile(r"^diagnostics_(?:.+_)?Versions_(?P<library>\w+)$")
+
+
+def params_record(params_path: str) -> dict:
+    """The params file as the bundle keeps it: hash, parsed settings and exact text (to restore it)."""
+    text = Path(params_path).read_text()
+    return {
+        "file": params_path,
+        "sha256": file_sha256(params_path),
+        "settings": yaml.safe_load(text),
+        "text": text,
+    }
+
+
+def library_versions() -> dict:
+    """Versions of the environment that fitted (or applies) the model."""
+    return {
+        "joblib": joblib.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "python": platform.python_version(),
+        "radsnake": radsnake.__version__,
+        "scikit-learn": sklearn.__version__,
+        "scipy": scipy.__version__,
+    }
+
+
+def radsnake_git() -> dict:
+    """The commit of the radsnake checkout that fitted the model, and whether it had local
+    changes (results/provenance.json has the details); null when it is not a git checkout."""
+    state = git_state(str(Path(radsnake.__file__).resolve().parents[2]))
+    return {"commit": state["git_commit"], "dirty": state["git_dirty"]}
+
+
+def extraction_versions(diagnostics_files: list[str], cases=None) -> dict:
+    """PyRadiomics, SimpleITK, numpy, PyWavelets and Python versions that extracted the
+    features, from PyRadiomics' own diagnostics (the extraction environment, which need
+    not be this one). ``cases``: read only these cases' files. Several versions of one
+    library (a study extracted over an upgrade) are listed sorted, joined by ' | '."""
+    found: dict[str, set[str]] = {}
+    for path in diagnostics_files:
+        if cases is not None and Path(path).name[: -len(".csv")] not in cases:
+            continue
+        with open(path, newline="") as handle:
+            rows = list(csv.reader(handle))
+        if len(rows) < 2:
+            continue
+        for column, value in zip(rows[0], rows[1]):
+            match = _VERSION_COLUMN.match(column)
+            if match:
+                found.setdefault(match["library"], set()).add(value)
+    return {library: " | ".join(sorted(values)) for library, values in sorted(found.items())}
+
+
+def training_summary(design, y_true: np.ndarray, centers: pd.Series) -> dict:
+    """n, prevalence, centres and per-feature mean/sd/min/max of the training cases, so
+    that new cases can be compared with what the model has seen."""
+    train = design.features[design.train]
+    numeric = train.select_dtypes(include="number")
+    stats = {
+        name: {
+            "max": float(column.max()),
+            "mean": float(column.mean()),
+            "min": float(column.min()),
+            "sd": float(column.std(ddof=1)) if len(column) > 1 else 0.0,
+        }
+        for name, column in numeric.items()
+    }
+    train_centers = centers.loc[train.index].fillna("").astype(str)
+    return {
+        "n": int(len(train)),
+        "n_positive": int(y_true.sum()),
+        "prevalence": float(y_true.mean()),
+        "centers": {str(k): int(v) for k, v in sorted(train_centers.value_counts().items())},
+        "features": stats,
+    }
+
+
+def card_json(card: dict) -> str:
+    return json.dumps(card, sort_keys=True, indent=2) + "\n"
