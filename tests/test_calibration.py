@@ -73,13 +73,13 @@ def test_hosmer_lemeshow_hand_computed():
 def test_r_quantile_matches_numpy_default():
     x = np.random.default_rng(3).random(37)
     probs = np.arange(11) / 10
-    np.testing.assert_allclose(cal._r_quantile7(x, probs), np.quantile(x, probs),
+    np.testing.assert_allclose(cal.r_quantile7(x, probs), np.quantile(x, probs),
                                rtol=0, atol=1e-15)
 
 
 def test_wilson_interval_ends_at_0_and_1():
     # Values against R's prop.test: tests/test_calibration_r_reference.py (ci_low, ci_high).
-    lo, hi = cal._wilson(np.array([0.0, 5.0, 10.0]), np.array([10.0, 10.0, 10.0]))
+    lo, hi = cal.wilson_interval(np.array([0.0, 5.0, 10.0]), np.array([10.0, 10.0, 10.0]))
     assert lo[0] == 0.0 and hi[2] == 1.0 and 0 < lo[1] < 0.5 < hi[1] < 1
 
 
@@ -139,7 +139,7 @@ def test_lrm_replica_close_to_fully_converged_mle():
         y, p = _simulate(n, 5, slope=1.3)
         x = logit(p)
         ref = Logit(y, np.column_stack([np.ones(n), x])).fit(disp=0, tol=1e-14).params
-        got = cal._lrm_fit(x, y.astype(float))
+        got = cal.lrm_fit(x, y.astype(float))
         np.testing.assert_allclose(got, ref, rtol=0, atol=tol)
 
 
@@ -156,7 +156,7 @@ def test_lowess_port_matches_statsmodels_without_delta(seed):
     x = np.sort(np.round(rng.random(n), 2 if seed == 1 else 6))  # seed 1: ties
     y = (rng.random(n) < x).astype(float)
     ref = sm_lowess(y, x, frac=2 / 3, it=0, delta=0.0, return_sorted=False)
-    np.testing.assert_allclose(cal._clowess(x, y, 2 / 3, 0.0), ref, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(cal.clowess(x, y, 2 / 3, 0.0), ref, rtol=0, atol=1e-8)
 
 
 # --------------------------------------------------------------------------- determinism

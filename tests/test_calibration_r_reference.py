@@ -138,8 +138,8 @@ def test_lowess_errors_match_val_prob(r_values, ds):
 def test_lowess_curve_matches_r_lowess(r_values, ds):
     """The clowess port, at every observed p, against R's lowess(p, y, iter = 0)."""
     y, p = _yp(ds)
-    xs, fit = calibration._lowess(p, y.astype(float))
-    got = calibration._approx(xs, fit, p)
+    xs, fit = calibration.r_lowess(p, y.astype(float))
+    got = calibration.r_approx(xs, fit, p)
     ref = np.array([r_values[(ds, f"lowess_{i}")] for i in range(p.size)])
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-10)
 

@@ -275,7 +275,7 @@ def test_nomogram_axes_match_rms(r_ref):
     prob = axes["probability"]
     assert len(prob["values"]) >= 3
     for p, pts in zip(prob["values"], prob["points"]):
-        ref = r_ref[f"nom|prob|{clinical._PROBABILITY_TICKS.index(p) + 1}|points"]
+        ref = r_ref[f"nom|prob|{clinical.PROBABILITY_TICKS.index(p) + 1}|points"]
         worst = max(worst, abs(pts - ref))
         assert abs(pts - ref) < TOL, (p, pts, ref)
         assert 0 <= pts <= max(axes["total_points"])

@@ -208,13 +208,13 @@ def test_refitted_inside_every_cv_fold(monkeypatch):
     """tune_model puts ComBat first, so GridSearchCV fits it on each fold's training rows only."""
     X, y = cohort(n_per_batch=(30, 30, 24), n_features=15)
     fitted_rows = []
-    original = ComBat._fit
+    original = ComBat.estimate
 
     def recording(self, X, y):
         fitted_rows.append(list(X.index))
         return original(self, X, y)
 
-    monkeypatch.setattr(ComBat, "_fit", recording)
+    monkeypatch.setattr(ComBat, "estimate", recording)
     settings = {"method": "combat", "covariates": ["age"], "covariate_types": {"age": "numeric"}}
     best, cv_results = tune_model(X.drop(columns=[SEX]), y, "logistic", [{"step": "zscore"}], {"C": [0.1, 1.0]},
                                   cv_folds=3, random_state=0, harmonisation=settings)

@@ -345,7 +345,7 @@ def test_fill_polygons_even_odd_and_clipping():
 
 
 def test_contour_mapping_matches_simpleitk():
-    from radsnake.io.dicom_masks import _to_continuous_index
+    from radsnake.io.dicom_masks import to_continuous_index
 
     image = sitk.Image(8, 9, 10, sitk.sitkUInt8)
     image.SetSpacing((0.7, 1.3, 2.5))
@@ -354,7 +354,7 @@ def test_contour_mapping_matches_simpleitk():
     image.SetDirection(rotation)
     points = np.random.default_rng(5).normal(0, 20, (7, 3))
     expected = [image.TransformPhysicalPointToContinuousIndex(p.tolist()) for p in points]
-    assert np.allclose(_to_continuous_index(image, points), expected, atol=1e-9)
+    assert np.allclose(to_continuous_index(image, points), expected, atol=1e-9)
 
 
 def test_rtstruct_on_converted_and_reoriented_images(study, ct, tmp_path):

@@ -177,7 +177,7 @@ def test_delong_test_perfect_vs_reversed_is_infinite():
 
 
 def test_threshold_grid_is_proc_midpoints():
-    thr, tp, tn, m, n = stats._roc_points(
+    thr, tp, tn, m, n = stats.roc_points(
         np.array([False, False, True, True]), np.array([1.0, 2.0, 3.0, 4.0]))
     np.testing.assert_array_equal(thr, [-np.inf, 1.5, 2.5, 3.5, np.inf])
     np.testing.assert_array_equal(tp, [2, 2, 2, 1, 0])
@@ -187,14 +187,14 @@ def test_threshold_grid_is_proc_midpoints():
 def test_threshold_grid_adjacent_floats_and_overflow():
     one_up = np.nextafter(1.0, 2.0)
     # (1 + one_up) / 2 rounds back to 1.0; pROC then moves the cut up to one_up
-    thr, tp, tn, _, _ = stats._roc_points(np.array([False, True]),
+    thr, tp, tn, _, _ = stats.roc_points(np.array([False, True]),
                                           np.array([1.0, one_up]))
     assert thr[1] == one_up
     assert stats.youden_threshold([0, 1], [1.0, one_up]) == one_up
     m = stats.threshold_metrics([0, 1], [1.0, one_up], one_up)
     assert (m["sensitivity"], m["specificity"]) == (1.0, 1.0)
     # the midpoint of two huge values must not overflow to inf
-    thr, *_ = stats._roc_points(np.array([False, True]), np.array([1e308, 1.5e308]))
+    thr, *_ = stats.roc_points(np.array([False, True]), np.array([1e308, 1.5e308]))
     assert thr[1] == 1.25e308
 
 

@@ -174,7 +174,7 @@ def test_threshold_grid_matches_proc(r_results, ds, col):
     _, curves = r_results
     df = DATASETS[ds]
     yb = df.y.to_numpy() == 1
-    thr, tp, tn, m, n = stats._roc_points(yb, df[col].to_numpy(dtype=float))
+    thr, tp, tn, m, n = stats.roc_points(yb, df[col].to_numpy(dtype=float))
     ref = curves[(curves.dataset == ds) & (curves.score == col)]
     assert len(thr) == len(ref)
     np.testing.assert_array_equal(thr, ref.threshold.to_numpy())

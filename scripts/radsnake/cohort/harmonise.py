@@ -194,7 +194,7 @@ class ComBat(TransformerMixin, BaseEstimator):
 
     # -- fit --------------------------------------------------------------------------
 
-    def _fit(self, X, y):
+    def estimate(self, X, y):
         if self.unseen_batch not in UNSEEN_POLICIES:
             raise ValueError(f"ComBat: unseen_batch must be one of {UNSEEN_POLICIES}, not {self.unseen_batch!r}")
         values, batch, X = self._split(X)
@@ -269,12 +269,12 @@ class ComBat(TransformerMixin, BaseEstimator):
         return nonparametric_eb(rows, gamma_hat, delta_hat)
 
     def fit(self, X, y=None):
-        self._fit(X, y)
+        self.estimate(X, y)
         return self
 
     def fit_transform(self, X, y=None, **fit_params):
         """The fitted rows harmonised as ``neuroCombat()`` does, keeping each row's covariate effects."""
-        values, batch_index, standardised, covariate_effect = self._fit(X, y)
+        values, batch_index, standardised, covariate_effect = self.estimate(X, y)
         adjusted = self.adjusted_
         out = values.copy()
         sd = np.sqrt(self.var_pooled_[adjusted])

@@ -142,7 +142,7 @@ def read_rtstruct(case_id: str, path: str, image: sitk.Image, label: int, roi) -
     return _to_image(inside, image, label), name
 
 
-def _to_continuous_index(image: sitk.Image, points: np.ndarray) -> np.ndarray:
+def to_continuous_index(image: sitk.Image, points: np.ndarray) -> np.ndarray:
     """Vectorised ``image.TransformPhysicalPointToContinuousIndex`` (index order x, y, z)."""
     direction = np.array(image.GetDirection()).reshape(3, 3)
     scale = direction @ np.diag(image.GetSpacing())
@@ -160,7 +160,7 @@ def rasterise_contours(
     each slice are filled together by even-odd parity.
     """
     size = image.GetSize()
-    indices = [_to_continuous_index(image, c) for c in contours]
+    indices = [to_continuous_index(image, c) for c in contours]
     # The slice axis: the one every contour is constant along, preferring z.
     axis = None
     for candidate in (2, 1, 0):

@@ -92,7 +92,7 @@ def _logit(p: np.ndarray) -> np.ndarray:
         return np.log(p / (1.0 - p))
 
 
-def _r_quantile7(x: np.ndarray, probs: np.ndarray) -> np.ndarray:
+def r_quantile7(x: np.ndarray, probs: np.ndarray) -> np.ndarray:
     """R's ``quantile(x, probs, type = 7)``, with R's exact arithmetic.
 
     Written out rather than ``np.quantile`` so that break points fall on exactly the
@@ -119,7 +119,7 @@ def _hl_groups(p: np.ndarray, g: int) -> tuple[np.ndarray, int]:
     intervals (b[k-1], b[k]], the first one closed on the left.
     """
     probs = np.minimum(np.arange(g + 1) * (1.0 / g), 1.0)  # R's seq(0, 1, 1/g)
-    breaks = np.unique(_r_quantile7(p, probs))
+    breaks = np.unique(r_quantile7(p, probs))
     if breaks.size < 2:
         raise ValueError("all predictions are equal (%g): Hosmer-Lemeshow groups "
                          "cannot be formed" % p[0])
@@ -128,7 +128,7 @@ def _hl_groups(p: np.ndarray, g: int) -> tuple[np.ndarray, int]:
     return grp, breaks.size - 1
 
 
-def _lrm_fit(x: np.ndarray, y: np.ndarray, maxit: int = 12, eps: float = 0.025):
+def lrm_fit(x: np.ndarray, y: np.ndarray, maxit: int = 12, eps: float = 0.025):
     """rms::lrm.fit(x, y) for one predictor, step for step (rms 6.5 Fortran LRMFIT).
 
     Newton-Raphson from (logit(mean y), 0) with step-halving; it stops one Newton
@@ -168,7 +168,7 @@ def _lrm_fit(x: np.ndarray, y: np.ndarray, maxit: int = 12, eps: float = 0.025):
     return None
 
 
-def _clowess(x: np.ndarray, y: np.ndarray, f: float, delta: float) -> np.ndarray:
+def clowess(x: np.ndarray, y: np.ndarray, f: float, delta: float) -> np.ndarray:
     """R's C ``clowess`` with ``iter = 0`` on x sorted ascending; fitted values.
 
     Same points fitted, same windows and weights as R; the local fits are done for
@@ -239,15 +239,15 @@ def _clowess(x: np.ndarray, y: np.ndarray, f: float, delta: float) -> np.ndarray
     return ys
 
 
-def _lowess(p: np.ndarray, y: np.ndarray, frac: float = 2 / 3):
+def r_lowess(p: np.ndarray, y: np.ndarray, frac: float = 2 / 3):
     """``lowess(p, y, f = frac, iter = 0)`` in R: sorted x and fitted values."""
     o = np.argsort(p, kind="stable")
     xs = p[o]
     delta = 0.01 * (xs[-1] - xs[0])
-    return xs, _clowess(xs, y[o].astype(float), frac, delta)
+    return xs, clowess(xs, y[o].astype(float), frac, delta)
 
 
-def _approx(xs: np.ndarray, ys: np.ndarray, xout: np.ndarray) -> np.ndarray:
+def r_approx(xs: np.ndarray, ys: np.ndarray, xout: np.ndarray) -> np.ndarray:
     """R's ``approx(xs, ys, xout, ties = mean)``: NaN outside the range of xs."""
     ux, inv = np.unique(xs, return_inverse=True)
     uy = np.bincount(inv, weights=ys) / np.bincount(inv)
@@ -256,7 +256,7 @@ def _approx(xs: np.ndarray, ys: np.ndarray, xout: np.ndarray) -> np.ndarray:
     return out
 
 
-def _wilson(events: np.ndarray, n: np.ndarray):
+def wilson_interval(events: np.ndarray, n: np.ndarray):
     """Wilson score 95 % interval (R's prop.test(correct = FALSE)), from statsmodels."""
     return proportion_confint(events, n, alpha=0.05, method="wilson")
 
@@ -337,7 +337,7 @@ def calibration_stats(y, p) -> dict:
         reason = ("the predictions separate the outcome classes perfectly, so the "
                   "logistic calibration intercept and slope have no finite estimate")
     else:
-        beta = _lrm_fit(xk, yk)
+        beta = lrm_fit(xk, yk)
         if beta is None:
             reason = "the logistic calibration fit (lrm.fit) did not converge"
     if beta is None:
@@ -347,9 +347,9 @@ def calibration_stats(y, p) -> dict:
     else:
         out.update(intercept=float(beta[0]), slope=float(beta[1]), reason="")
 
-    xs, fit = _lowess(p, yf)
-    er = np.abs(p - _approx(xs, fit, p))
-    out.update(emax=float(er.max()), e90=float(_r_quantile7(er, np.array([0.9]))[0]),
+    xs, fit = r_lowess(p, yf)
+    er = np.abs(p - r_approx(xs, fit, p))
+    out.update(emax=float(er.max()), e90=float(r_quantile7(er, np.array([0.9]))[0]),
                eavg=float(er.mean()),
                calibration_in_the_large=calibration_in_the_large(yf, p))
     return out
@@ -423,7 +423,7 @@ def calibration_curve(y, p, n_bins: int = 10, strategy: str = "quantile") -> pd.
     sp = np.bincount(grp, weights=p, minlength=k)
     nz = np.flatnonzero(cnt > 0)
     cnt, ev, sp = cnt[nz], ev[nz], sp[nz]
-    lo, hi = _wilson(ev, cnt.astype(float))
+    lo, hi = wilson_interval(ev, cnt.astype(float))
     return pd.DataFrame(dict(bin=nz, n=cnt, mean_predicted=sp / cnt, observed=ev / cnt,
                              ci_low=lo, ci_high=hi))
 
@@ -451,8 +451,8 @@ def smoothed_calibration(y, p, frac: float = 2 / 3, grid=None, n_boot: int = 200
     if grid is None:
         grid = np.linspace(p.min(), p.max(), 101)
     grid = np.asarray(grid, dtype=float)
-    xs, fit = _lowess(p, yf, frac)
-    obs = _approx(xs, fit, grid)
+    xs, fit = r_lowess(p, yf, frac)
+    obs = r_approx(xs, fit, grid)
     lo = np.full(grid.size, np.nan)
     hi = np.full(grid.size, np.nan)
     if n_boot > 0:
@@ -461,8 +461,8 @@ def smoothed_calibration(y, p, frac: float = 2 / 3, grid=None, n_boot: int = 200
         boot = np.empty((n_boot, grid.size))
         for b in range(n_boot):
             idx = rng.integers(0, n, n)
-            bx, bf = _lowess(p[idx], yf[idx], frac)
-            boot[b] = _approx(bx, bf, grid)
+            bx, bf = r_lowess(p[idx], yf[idx], frac)
+            boot[b] = r_approx(bx, bf, grid)
         ok = np.sum(np.isfinite(boot), axis=0) > 0
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)

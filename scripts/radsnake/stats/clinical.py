@@ -404,7 +404,7 @@ def r_pretty(lo: float, hi: float, n: int = 5) -> np.ndarray:
     return s
 
 
-_PROBABILITY_TICKS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
+PROBABILITY_TICKS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 
 
 def nomogram_axes(
@@ -477,7 +477,7 @@ def nomogram_axes(
     def _points_of(p):
         return (special.logit(np.asarray(p, float)) - lp_zero) * sc
 
-    probs = np.array(_PROBABILITY_TICKS)
+    probs = np.array(PROBABILITY_TICKS)
     pts = _points_of(probs)
     keep = (pts >= 0) & (pts <= top)
     if keep.sum() < 3:  # narrow range: rms's default pretty() of the probability range

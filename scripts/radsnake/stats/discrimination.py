@@ -109,7 +109,7 @@ def _placements(cases: np.ndarray, controls: np.ndarray):
     return v10, v01
 
 
-def _roc_points(yb: np.ndarray, score: np.ndarray):
+def roc_points(yb: np.ndarray, score: np.ndarray):
     """pROC's thresholds (ascending) with tp and tn counts at each.
 
     Returns (thresholds, tp, tn, n_case, n_control).
@@ -213,7 +213,7 @@ def youden_threshold(y, score) -> float:
     (call everyone positive) when no cut-off beats J = 0, e.g. a reversed model.
     """
     yb, s = _check(y, score)
-    thr, tp, tn, m, n = _roc_points(yb, s)
+    thr, tp, tn, m, n = roc_points(yb, s)
     crit = tp / m + tn / n
     return float(thr[np.flatnonzero(crit == crit.max())[0]])
 
@@ -276,7 +276,7 @@ def target_threshold(y, score, sensitivity: float | None = None,
     if not 0 <= target <= 1:
         raise ValueError("target must be within [0, 1], got %r" % (target,))
     yb, s = _check(y, score)
-    thr, tp, tn, m, n = _roc_points(yb, s)
+    thr, tp, tn, m, n = roc_points(yb, s)
     # Compare on integer counts, so a target of e.g. 0.9 with 10 cases needs 9
     # cases, not "9/10 >= 0.9 up to rounding".
     if sensitivity is not None:
