@@ -754,6 +754,10 @@ def conda_env_files():
 SURVIVAL_MODELS = config["survival"]["models"]
 SURVIVAL_SETTINGS = config["survival"]
 SURVIVAL_VALIDATION = config["survival"]["bootstrap"] > 0
+# Clinical vs radiomics vs combined Cox models (and the nomogram), with clinical columns only.
+SURVIVAL_COMPARISON_MODELS = ["clinical", "radscore", "combined"] if config["clinical"] else []
+# Every model in metrics.csv: the tuned ones, then the three Cox comparison models.
+SURVIVAL_EVALUATED = SURVIVAL_MODELS + SURVIVAL_COMPARISON_MODELS
 
 
 def survival_outputs():
@@ -772,7 +776,29 @@ def survival_outputs():
         targets.append("results/survival/negative_control/metrics.csv")
     if SURVIVAL_VALIDATION:
         targets.append("results/survival/validation/optimism.csv")
+    if SURVIVAL_COMPARISON_MODELS:
+        targets += ["results/survival/clinical/coefficients.csv", "results/survival/figures/nomogram.png"]
     return targets + survival_report_outputs()
+
+
+def survival_comparison_outputs():
+    """The clinical, radscore and combined Cox models' predictions and curves (next to the
+    tuned models', evaluated with them), their coefficients and the nomogram."""
+    outputs = {}
+    for model in ["clinical", "radscore", "combined"]:
+        outputs[f"{model}_predictions"] = f"results/survival/models/{model}/predictions.csv"
+        outputs[f"{model}_curves"] = f"results/survival/models/{model}/survival_curves.csv"
+    outputs["coefficients"] = "results/survival/clinical/coefficients.csv"
+    outputs["nomogram"] = "results/survival/clinical/nomogram.csv"
+    outputs["nomogram_png"] = report(
+        "results/survival/figures/nomogram.png",
+        caption="../docs/report/survival_nomogram.rst",
+        category="4. Evaluation",
+        subcategory="Survival",
+        labels={"figure": "survival nomogram", "set": "train"},
+    )
+    outputs["nomogram_pdf"] = "results/survival/figures/nomogram.pdf"
+    return outputs
 
 
 SURVIVAL_UNIT = config["endpoint"]["time_unit"]
@@ -788,7 +814,11 @@ def survival_report_outputs():
         kind=["km", "calibration", "decision_curve"],
         set=survival_figure_sets(),
     )
-    return targets + ["results/survival/figures/td_auc.png", "results/survival/summary.md"]
+    return targets + [
+        "results/survival/figures/td_auc.png",
+        "results/survival/figures/cox_lasso.png",
+        "results/survival/summary.md",
+    ]
 
 
 def survival_figure_outputs():

@@ -12,6 +12,7 @@ from conftest import REPO, snakemake
 
 SHIPPED = REPO / "config" / "demo-survival"
 MODELS = ["coxnet", "cox_ph", "random_survival_forest"]
+COMPARISON = ["clinical", "radscore", "combined"]
 
 
 def test_shipped_tables_are_the_generator_s():
@@ -81,3 +82,43 @@ def test_report_has_the_survival_section(demo):
     html = (demo / "results" / "report.html").read_text(errors="replace")
     for name in ("km_test.png", "td_auc.png", "calibration_external.png", "summary.md", "Survival"):
         assert name in html, name
+
+
+@pytest.mark.workflow
+def test_clinical_radiomics_and_combined_models(demo):
+    """Cox PH on age and sex, on the rad-score, and on both: rows of metrics.csv like every
+    model's, their coefficients, the comparison in summary.md and the combined model's nomogram."""
+    results = demo / "results" / "survival"
+    metrics = pd.read_csv(results / "metrics.csv").set_index(["model", "set"])
+    assert list(dict.fromkeys(metrics.index.get_level_values("model"))) == MODELS + COMPARISON
+    for model in COMPARISON:
+        predictions = pd.read_csv(results / "models" / model / "predictions.csv")
+        assert predictions.columns.tolist() == ["case_id", "set", "time", "event", "risk"] and len(predictions) == 200
+    # The times depend on three texture features and (weakly) on age: the rad-score carries the signal.
+    assert metrics.loc[("radscore", "test"), "c_index_ci_low"] > 0.5
+    assert metrics.loc[("combined", "train"), "c_index"] > metrics.loc[("clinical", "train"), "c_index"]
+    coefficients = pd.read_csv(results / "clinical" / "coefficients.csv")
+    assert coefficients[["model", "variable"]].values.tolist() == [
+        ["clinical", "age"], ["clinical", "sex=M"], ["radscore", "radscore"],
+        ["combined", "age"], ["combined", "sex=M"], ["combined", "radscore"]]
+    assert coefficients.set_index(["model", "variable"]).loc[("combined", "age"), "hr"] > 1
+    summary = (results / "summary.md").read_text()
+    row = metrics.loc[("combined", "test")]
+    gain = row["c_index"] - metrics.loc[("clinical", "test"), "c_index"]
+    assert "## Clinical vs radiomics vs combined (Cox PH on the training cases)" in summary
+    assert (f"combined {row['c_index']:.3f} ({row['c_index_ci_low']:.3f}–{row['c_index_ci_high']:.3f}); "
+            f"combined − clinical {gain:+.3f}.") in summary
+    nomogram = pd.read_csv(results / "clinical" / "nomogram.csv")
+    assert list(dict.fromkeys(nomogram["axis"]))[:5] == ["age", "sex", "radscore", "total_points", "survival_12"]
+    assert {"survival_24", "survival_36"} <= set(nomogram["axis"])
+    assert nomogram.loc[nomogram["axis"].isin(["age", "sex", "radscore"]), "points"].max() == pytest.approx(100)
+
+
+@pytest.mark.workflow
+def test_report_has_the_nomogram_and_cox_lasso_path(demo):
+    html = (demo / "results" / "report.html").read_text(errors="replace")
+    for name in ("nomogram.png", "cox_lasso.png", "survival nomogram", "Cox-LASSO path"):
+        assert name in html, name
+    figures = demo / "results" / "survival" / "figures"
+    for name in ("nomogram", "cox_lasso"):
+        assert (figures / f"{name}.pdf").read_bytes().startswith(b"%PDF")

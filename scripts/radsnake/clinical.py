@@ -140,7 +140,7 @@ def design_matrix(
     return pd.DataFrame(out, index=frame.index)
 
 
-def _levels(frame: pd.DataFrame, predictors: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+def predictor_levels(frame: pd.DataFrame, predictors: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
     return {c: _levels_of(frame[c]) for c, k in predictors.items() if k == "categorical"}
 
 
@@ -298,7 +298,7 @@ def fit_logistic(frame: pd.DataFrame, outcome: str, predictors: Mapping[str, str
     _check_predictors(frame, predictors)
     y01 = _outcome(frame, outcome)
     predictors = dict(predictors)
-    levels = _levels(frame, predictors)
+    levels = predictor_levels(frame, predictors)
     X = design_matrix(frame, predictors, levels=levels)
     coef, se = _fit_mle(X, y01, f"model of {outcome!r} on {', '.join(map(repr, predictors))}", penalty)
     return FittedLogistic(
@@ -528,9 +528,9 @@ def _draw_nomogram(axes, png_path, pdf_path, title, rf):
     f = maxscale / total_top  # total points are drawn on the 0..100 width
     rows.append(dict(label="Total points", x=[v * f for v in axes["total_points"]],
                      text=[_tick_text(v) for v in axes["total_points"]]))
-    pr = axes["probability"]
-    rows.append(dict(label="Predicted probability", x=[v * f for v in pr["points"]],
-                     text=[f"{v:g}" for v in pr["values"]]))
+    # One outcome scale (logistic), or one per horizon (radsnake.survival_clinical's "outcomes").
+    for pr in axes.get("outcomes") or [dict(label="Predicted probability", **axes["probability"])]:
+        rows.append(dict(label=pr["label"], x=[v * f for v in pr["points"]], text=[f"{v:g}" for v in pr["values"]]))
 
     fs = 6.5
     row_h = 0.36
