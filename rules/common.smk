@@ -614,6 +614,23 @@ def get_bundle_params(wildcards):
     return [] if BRING_YOUR_OWN_FEATURES else [config["pyradiomics"]["params"]]
 
 
+def get_survival_bundle_settings(wildcards):
+    """The config that produced a survival model, recorded in its bundle."""
+    return {
+        "seed": config["seed"],
+        "model": wildcards.smodel,
+        "survival": config["survival"],
+        "time_unit": config["endpoint"]["time_unit"],
+        "horizons": config["endpoint"]["horizons"],
+        "permuted_labels": False,  # the negative control's models are never bundled
+        "split": config["split"],
+        "clinical": config["clinical"],
+        "modalities": config["modalities"],
+        "mask_label": config["pyradiomics"]["mask_label"],
+        "features_table": bool(BRING_YOUR_OWN_FEATURES),
+    }
+
+
 def get_bundle_settings(wildcards):
     """The config that produced a model, recorded in its bundle."""
     return {
@@ -638,7 +655,8 @@ APPLY = config["apply"]
 APPLY_NAME = APPLY["name"]
 APPLY_DIR = f"results/apply/{APPLY_NAME}"
 APPLY_FROM_TABLE = bool(APPLY["features_table"])
-APPLY_MODELS = list(APPLY["models"]) or MODELS
+# A survival study's bundles are its tuned survival models (rules/survival.smk).
+APPLY_MODELS = list(APPLY["models"]) or (config["survival"]["models"] if SURVIVAL else MODELS)
 APPLY_COHORT = None
 if APPLY["cohort"]:
     try:
@@ -653,6 +671,11 @@ if APPLY["cohort"]:
     except InputError as err:
         stop(f"radsnake: apply.cohort: {err}")
 APPLY_LABELLED = APPLY_COHORT is not None and bool(APPLY_COHORT["label"].notna().all())
+if SURVIVAL and APPLY_COHORT is not None:  # outcomes known: the time and event columns are filled
+    _outcomes = [config["endpoint"]["time_column"], config["endpoint"]["event_column"]]
+    APPLY_LABELLED = set(_outcomes) <= set(APPLY_COHORT.columns) and bool(
+        (APPLY_COHORT[_outcomes].astype(str).apply(lambda c: c.str.strip()) != "").all().all()
+    )
 APPLY_PENDING = {} if APPLY_COHORT is None else {c: r for c, r in APPLY_COHORT["pending"].items() if r}
 APPLY_EXTRACT_CASES = (
     [] if APPLY_COHORT is None or APPLY_FROM_TABLE else [c for c in APPLY_COHORT.index if c not in APPLY_PENDING]
@@ -772,6 +795,7 @@ def survival_outputs():
         "results/survival/selection/selected_features.csv",
     ]
     targets += expand("results/survival/models/{smodel}/predictions.csv", smodel=SURVIVAL_MODELS)
+    targets += expand("results/bundle/{smodel}/bundle.json", smodel=SURVIVAL_MODELS)
     if NEGATIVE_CONTROL:
         targets.append("results/survival/negative_control/metrics.csv")
     if SURVIVAL_VALIDATION:

@@ -210,3 +210,28 @@ rule survival_validate:
         seed=config["seed"],
     script:
         "../scripts/survival_validate.py"
+
+
+# Freeze every tuned survival model for new patients (radsnake.survival_bundle; docs/survival.md,
+# "Bundles and apply"): in results/bundle/, where apply_all looks, as a binary study's.
+rule survival_bundle_model:
+    input:
+        model="results/survival/models/{smodel}/model.joblib",
+        model_info="results/survival/models/{smodel}/model.json",
+        features="results/features.csv",
+        split="results/split.csv",
+        params=get_bundle_params,
+    output:
+        bundle="results/bundle/{smodel}/bundle.joblib",
+        card="results/bundle/{smodel}/bundle.json",
+    log:
+        "logs/survival_bundle_model/{smodel}.log",
+    localrule: True
+    conda:
+        "../envs/modelling.yaml"
+    params:
+        clinical=list(config["clinical"]),
+        settings=get_survival_bundle_settings,
+        diagnostics="" if BRING_YOUR_OWN_FEATURES else "results/diagnostics",
+    script:
+        "../scripts/survival_bundle_model.py"

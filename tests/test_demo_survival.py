@@ -5,8 +5,10 @@ docs/survival.md with a prognostic signal on the test set and none in the negati
 import re
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from conftest import REPO, snakemake
 
@@ -122,3 +124,50 @@ def test_report_has_the_nomogram_and_cox_lasso_path(demo):
     figures = demo / "results" / "survival" / "figures"
     for name in ("nomogram", "cox_lasso"):
         assert (figures / f"{name}.pdf").read_bytes().startswith(b"%PDF")
+
+
+@pytest.fixture(scope="module")
+def applied(demo):
+    """apply_all (docs/apply.md) on the demo's own test cases, given as new patients with
+    their outcomes: a sheet and a feature table, outside the study folder."""
+    new = demo.parent / "new_patients"
+    new.mkdir(exist_ok=True)
+    split = pd.read_csv(demo / "results" / "split.csv", dtype=str)
+    test = set(split.loc[split["set"] == "test", "case_id"])
+    sheet = pd.read_csv(demo / "cohort.csv", dtype=str)
+    features = pd.read_csv(demo / "features.csv", dtype={"case_id": str})
+    sheet[sheet["case_id"].isin(test)].to_csv(new / "cohort.csv", index=False)
+    features[features["case_id"].isin(test)].to_csv(new / "features.csv", index=False)
+    apply = new / "apply.yaml"
+    apply.write_text(f"apply:\n  cohort: {new / 'cohort.csv'}\n  features_table: {new / 'features.csv'}\n"
+                     "  name: test_cases\n")
+    snakemake(demo, "apply_all", "--configfile", str(apply), timeout=300)
+    return demo / "results" / "apply" / "test_cases"
+
+
+@pytest.mark.workflow
+def test_bundles_applied_to_new_patients_give_the_study_s_numbers(demo, applied):
+    """The frozen survival models, applied to the test cases as new patients, give exactly
+    their risks, S(h) and test-set C-indices of the study."""
+    results = demo / "results"
+    for model in MODELS:
+        card = yaml.safe_load((results / "bundle" / model / "bundle.json").read_text())
+        assert card["endpoint"] == {"type": "survival", "time_unit": "months", "horizons": [12, 24, 36]}
+        assert card["features_source"] == "table" and card["config"]["permuted_labels"] is False
+        assert card["training"]["n"] == 91 and card["training"]["events"] == 62
+    predictions = pd.read_csv(applied / "predictions.csv", dtype={"case_id": str})
+    assert predictions.columns.tolist() == ["case_id", "model", "risk", "survival_12", "survival_24", "survival_36"]
+    for model in MODELS:
+        mine = predictions[predictions["model"] == model].set_index("case_id")
+        study = pd.read_csv(results / "survival" / "models" / model / "predictions.csv", dtype={"case_id": str})
+        study = study[study["set"] == "test"].set_index("case_id")
+        assert sorted(mine.index) == sorted(study.index)
+        assert (mine.loc[study.index, "risk"] == study["risk"]).all()
+        curves = pd.read_csv(results / "survival" / "models" / model / "survival_curves.csv",
+                             dtype={"case_id": str}).set_index("case_id")
+        assert np.allclose(mine.loc[study.index, "survival_24"], curves.loc[study.index, "24"], rtol=0, atol=1e-12)
+    metrics = pd.read_csv(applied / "metrics.csv").set_index("model")
+    study_metrics = pd.read_csv(results / "survival" / "metrics.csv").set_index(["model", "set"])
+    for model in MODELS:
+        for column in ("n", "events", "c_index", "c_index_ci_low", "c_index_ci_high"):
+            assert metrics.loc[model, column] == study_metrics.loc[(model, "test"), column]

@@ -68,7 +68,8 @@ def read_bundle(bundle_joblib: str, bundle_json: str) -> dict:
         "format": bundle["format"],
         "card": bundle["card"],
         "model": joblib.load(io.BytesIO(bundle["model_file"])),
-        "radscore": joblib.load(io.BytesIO(bundle["radscore_file"])),
+        # A survival bundle has none: its Pipeline holds its own Cox-LASSO (radsnake.survival_bundle).
+        "radscore": joblib.load(io.BytesIO(bundle["radscore_file"])) if bundle["radscore_file"] else None,
     }
 
 
@@ -184,7 +185,7 @@ def collect_features(
     write_table(features, cohort, {}, output_csv, sources)
 
 
-def _missing_features(needed: list[str], available: list[str], model: str, bundle_json: str, source: str) -> str:
+def missing_features(needed: list[str], available: list[str], model: str, bundle_json: str, source: str) -> str:
     missing = [name for name in needed if name not in set(available)]
     if not missing:
         return ""
@@ -265,7 +266,7 @@ def apply_bundles(
     frames, rows, problems, loaded = [], [], [], {}
     for model, (bundle_joblib, bundle_json) in sorted(bundles.items()):
         loaded[model] = read_bundle(bundle_joblib, bundle_json)
-        problem = _missing_features(
+        problem = missing_features(
             loaded[model]["card"]["input_features"], available, model, bundle_json, source or features_csv
         )
         if problem:
