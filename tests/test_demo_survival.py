@@ -171,3 +171,19 @@ def test_bundles_applied_to_new_patients_give_the_study_s_numbers(demo, applied)
     for model in MODELS:
         for column in ("n", "events", "c_index", "c_index_ci_low", "c_index_ci_high"):
             assert metrics.loc[model, column] == study_metrics.loc[(model, "test"), column]
+
+
+@pytest.mark.workflow
+def test_apply_with_a_bad_outcome_stops_without_predictions(demo, applied):
+    new = demo.parent / "new_patients"
+    sheet = pd.read_csv(new / "cohort.csv", dtype=str)
+    sheet.loc[2, "os_months"] = "-3"
+    sheet.to_csv(new / "bad.csv", index=False)
+    config = new / "bad.yaml"
+    config.write_text(f"apply:\n  cohort: {new / 'bad.csv'}\n  features_table: {new / 'features.csv'}\n  name: bad\n")
+    result = snakemake(demo, "apply_all", "--configfile", str(config), check=False, timeout=300)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert (f"apply.cohort {new / 'bad.csv'} has 1 problem(s) with its outcomes: row 4 (case_id "
+            f"'{sheet.loc[2, 'case_id']}'): the follow-up time (os_months) -3 is negative.") in output
+    assert not (demo / "results" / "apply" / "bad" / "predictions.csv").exists()
