@@ -1,16 +1,7 @@
 from radsnake.runtime import job
 
-
-def diagnostics_files(folder: str) -> list[str]:
-    """The per-case diagnostics; write_bundle reads the training cases' only."""
-    import glob
-    import os
-
-    return sorted(glob.glob(os.path.join(folder, "*.csv"))) if folder else []
-
-
 with job(snakemake.log[0], snakemake.threads):
-    from radsnake.bundle import write_bundle
+    from radsnake.bundle import diagnostics_files, write_bundle
 
     write_bundle(
         model=snakemake.wildcards.model,

@@ -1,12 +1,9 @@
-import glob
-import os
-
 from radsnake.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
+    from radsnake.bundle import diagnostics_files
     from radsnake.survival_bundle import write_survival_bundle
 
-    folder = snakemake.params.diagnostics
     write_survival_bundle(
         model=snakemake.wildcards.smodel,
         model_joblib=snakemake.input.model,
@@ -15,8 +12,7 @@ with job(snakemake.log[0], snakemake.threads):
         split_csv=snakemake.input.split,
         clinical=list(snakemake.params.clinical),
         params_path=snakemake.input.params[0] if snakemake.input.params else None,
-        # The per-case diagnostics; the bundle reads the training cases' only.
-        diagnostics_files=sorted(glob.glob(os.path.join(folder, "*.csv"))) if folder else [],
+        diagnostics_files=diagnostics_files(snakemake.params.diagnostics),
         settings=dict(snakemake.params.settings),
         bundle_joblib=snakemake.output.bundle,
         bundle_json=snakemake.output.card,

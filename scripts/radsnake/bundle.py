@@ -97,6 +97,14 @@ def extraction_versions(diagnostics_files: list[str], cases=None) -> dict:
     return {library: " | ".join(sorted(values)) for library, values in sorted(found.items())}
 
 
+def diagnostics_files(folder: str) -> list[str]:
+    """The per-case diagnostics files of a study (none for a feature table); the bundle
+    reads the training cases' only."""
+    import glob
+
+    return sorted(glob.glob(os.path.join(folder, "*.csv"))) if folder else []
+
+
 def training_summary(design, y_true: np.ndarray, centers: pd.Series) -> dict:
     """n, prevalence, centres and per-feature mean/sd/min/max of the training cases, so
     that new cases can be compared with what the model has seen."""
