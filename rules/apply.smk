@@ -80,25 +80,55 @@ if APPLY_COHORT is not None:
         script:
             "../scripts/apply_features.py"
 
-    rule apply_models:
-        input:
-            features=f"{APPLY_DIR}/features.csv",
-            checks=f"{APPLY_DIR}/checks.json",
-            bundles=get_apply_bundles,
-            cards=get_apply_cards,
-            diagnostics=get_apply_case_diagnostics,
-            table=get_apply_table,
-        output:
-            **apply_metrics_output(),
-            predictions=f"{APPLY_DIR}/predictions.csv",
-        log:
-            f"logs/apply_models/{APPLY_NAME}.log",
-        conda:
-            "../envs/modelling.yaml"
-        resources:
-            mem_mb=2000,
-        params:
-            models=APPLY_MODELS,
-            ci_level=config["evaluation"]["ci_level"],
-        script:
-            "../scripts/apply_models.py"
+    if not SURVIVAL:
+
+        rule apply_models:
+            input:
+                features=f"{APPLY_DIR}/features.csv",
+                checks=f"{APPLY_DIR}/checks.json",
+                bundles=get_apply_bundles,
+                cards=get_apply_cards,
+                diagnostics=get_apply_case_diagnostics,
+                table=get_apply_table,
+            output:
+                **apply_metrics_output(),
+                predictions=f"{APPLY_DIR}/predictions.csv",
+            log:
+                f"logs/apply_models/{APPLY_NAME}.log",
+            conda:
+                "../envs/modelling.yaml"
+            resources:
+                mem_mb=2000,
+            params:
+                models=APPLY_MODELS,
+                ci_level=config["evaluation"]["ci_level"],
+            script:
+                "../scripts/apply_models.py"
+
+    else:
+
+        # A survival study's bundles (radsnake.jobs.survival_bundle): risk and S(h) per new case,
+        # and Harrell's C when the new sheet has the time and event columns.
+        rule apply_survival_models:
+            input:
+                features=f"{APPLY_DIR}/features.csv",
+                checks=f"{APPLY_DIR}/checks.json",
+                bundles=get_apply_bundles,
+                cards=get_apply_cards,
+                sheet=APPLY["cohort"],
+                table=get_apply_table,
+            output:
+                **apply_metrics_output(),
+                predictions=f"{APPLY_DIR}/predictions.csv",
+            log:
+                f"logs/apply_survival_models/{APPLY_NAME}.log",
+            conda:
+                "../envs/modelling.yaml"
+            resources:
+                mem_mb=2000,
+            params:
+                models=APPLY_MODELS,
+                schema=COHORT_SCHEMA,
+                endpoint=config["endpoint"],
+            script:
+                "../scripts/apply_survival_models.py"

@@ -614,6 +614,23 @@ def get_bundle_params(wildcards):
     return [] if BRING_YOUR_OWN_FEATURES else [config["pyradiomics"]["params"]]
 
 
+def get_survival_bundle_settings(wildcards):
+    """The config that produced a survival model, recorded in its bundle."""
+    return {
+        "seed": config["seed"],
+        "model": wildcards.smodel,
+        "survival": config["survival"],
+        "time_unit": config["endpoint"]["time_unit"],
+        "horizons": config["endpoint"]["horizons"],
+        "permuted_labels": False,  # the negative control's models are never bundled
+        "split": config["split"],
+        "clinical": config["clinical"],
+        "modalities": config["modalities"],
+        "mask_label": config["pyradiomics"]["mask_label"],
+        "features_table": bool(BRING_YOUR_OWN_FEATURES),
+    }
+
+
 def get_bundle_settings(wildcards):
     """The config that produced a model, recorded in its bundle."""
     return {
@@ -638,7 +655,8 @@ APPLY = config["apply"]
 APPLY_NAME = APPLY["name"]
 APPLY_DIR = f"results/apply/{APPLY_NAME}"
 APPLY_FROM_TABLE = bool(APPLY["features_table"])
-APPLY_MODELS = list(APPLY["models"]) or MODELS
+# A survival study's bundles are its tuned survival models (rules/survival.smk).
+APPLY_MODELS = list(APPLY["models"]) or (config["survival"]["models"] if SURVIVAL else MODELS)
 APPLY_COHORT = None
 if APPLY["cohort"]:
     try:
@@ -653,6 +671,11 @@ if APPLY["cohort"]:
     except InputError as err:
         stop(f"radsnake: apply.cohort: {err}")
 APPLY_LABELLED = APPLY_COHORT is not None and bool(APPLY_COHORT["label"].notna().all())
+if SURVIVAL and APPLY_COHORT is not None:  # outcomes known: the time and event columns are filled
+    _outcomes = [config["endpoint"]["time_column"], config["endpoint"]["event_column"]]
+    APPLY_LABELLED = set(_outcomes) <= set(APPLY_COHORT.columns) and bool(
+        (APPLY_COHORT[_outcomes].astype(str).apply(lambda c: c.str.strip()) != "").all().all()
+    )
 APPLY_PENDING = {} if APPLY_COHORT is None else {c: r for c, r in APPLY_COHORT["pending"].items() if r}
 APPLY_EXTRACT_CASES = (
     [] if APPLY_COHORT is None or APPLY_FROM_TABLE else [c for c in APPLY_COHORT.index if c not in APPLY_PENDING]
@@ -754,6 +777,10 @@ def conda_env_files():
 SURVIVAL_MODELS = config["survival"]["models"]
 SURVIVAL_SETTINGS = config["survival"]
 SURVIVAL_VALIDATION = config["survival"]["bootstrap"] > 0
+# Clinical vs radiomics vs combined Cox models (and the nomogram), with clinical columns only.
+SURVIVAL_COMPARISON_MODELS = ["clinical", "radscore", "combined"] if config["clinical"] else []
+# Every model in metrics.csv: the tuned ones, then the three Cox comparison models.
+SURVIVAL_EVALUATED = SURVIVAL_MODELS + SURVIVAL_COMPARISON_MODELS
 
 
 def survival_outputs():
@@ -768,11 +795,34 @@ def survival_outputs():
         "results/survival/selection/selected_features.csv",
     ]
     targets += expand("results/survival/models/{smodel}/predictions.csv", smodel=SURVIVAL_MODELS)
+    targets += expand("results/bundle/{smodel}/bundle.json", smodel=SURVIVAL_MODELS)
     if NEGATIVE_CONTROL:
         targets.append("results/survival/negative_control/metrics.csv")
     if SURVIVAL_VALIDATION:
         targets.append("results/survival/validation/optimism.csv")
+    if SURVIVAL_COMPARISON_MODELS:
+        targets += ["results/survival/clinical/coefficients.csv", "results/survival/figures/nomogram.png"]
     return targets + survival_report_outputs()
+
+
+def survival_comparison_outputs():
+    """The clinical, radscore and combined Cox models' predictions and curves (next to the
+    tuned models', evaluated with them), their coefficients and the nomogram."""
+    outputs = {}
+    for model in ["clinical", "radscore", "combined"]:
+        outputs[f"{model}_predictions"] = f"results/survival/models/{model}/predictions.csv"
+        outputs[f"{model}_curves"] = f"results/survival/models/{model}/survival_curves.csv"
+    outputs["coefficients"] = "results/survival/clinical/coefficients.csv"
+    outputs["nomogram"] = "results/survival/clinical/nomogram.csv"
+    outputs["nomogram_png"] = report(
+        "results/survival/figures/nomogram.png",
+        caption="../docs/report/survival_nomogram.rst",
+        category="4. Evaluation",
+        subcategory="Survival",
+        labels={"figure": "survival nomogram", "set": "train"},
+    )
+    outputs["nomogram_pdf"] = "results/survival/figures/nomogram.pdf"
+    return outputs
 
 
 SURVIVAL_UNIT = config["endpoint"]["time_unit"]
@@ -788,7 +838,11 @@ def survival_report_outputs():
         kind=["km", "calibration", "decision_curve"],
         set=survival_figure_sets(),
     )
-    return targets + ["results/survival/figures/td_auc.png", "results/survival/summary.md"]
+    return targets + [
+        "results/survival/figures/td_auc.png",
+        "results/survival/figures/cox_lasso.png",
+        "results/survival/summary.md",
+    ]
 
 
 def survival_figure_outputs():

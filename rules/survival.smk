@@ -98,8 +98,8 @@ use rule survival_fit as survival_fit_control with:
 
 rule survival_evaluate:
     input:
-        predictions=expand("results/survival/models/{smodel}/predictions.csv", smodel=SURVIVAL_MODELS),
-        curves=expand("results/survival/models/{smodel}/survival_curves.csv", smodel=SURVIVAL_MODELS),
+        predictions=expand("results/survival/models/{smodel}/predictions.csv", smodel=SURVIVAL_EVALUATED),
+        curves=expand("results/survival/models/{smodel}/survival_curves.csv", smodel=SURVIVAL_EVALUATED),
     output:
         metrics="results/survival/metrics.csv",
         risk_groups="results/survival/risk_groups.csv",
@@ -111,7 +111,7 @@ rule survival_evaluate:
     conda:
         "../envs/modelling.yaml"
     params:
-        models=SURVIVAL_MODELS,
+        models=SURVIVAL_EVALUATED,
         sets=evaluation_sets(),
         horizons=config["endpoint"]["horizons"],
     script:
@@ -130,6 +130,10 @@ use rule survival_evaluate as survival_evaluate_control with:
         decision_curve="results/survival/negative_control/decision_curve.csv",
     log:
         "logs/survival_evaluate_control.log",
+    params:
+        models=SURVIVAL_MODELS,
+        sets=evaluation_sets(),
+        horizons=config["endpoint"]["horizons"],
 
 
 rule survival_cox_tables:
@@ -147,6 +151,29 @@ rule survival_cox_tables:
         clinical=config["clinical"],
     script:
         "../scripts/survival_cox_tables.py"
+
+
+# Clinical vs radiomics vs combined: Cox PH on the clinical variables, on the rad-score and
+# on both (training cases), evaluated with the tuned models; the combined model's nomogram.
+rule survival_clinical:
+    input:
+        features="results/features.csv",
+        split="results/split.csv",
+        radscore="results/survival/selection/radscore.csv",
+    output:
+        **survival_comparison_outputs(),
+    log:
+        "logs/survival_clinical.log",
+    conda:
+        "../envs/figures.yaml"
+    params:
+        clinical=config["clinical"],
+        missing_policy=config["clinical_missing"],
+        sheet=config["cohort"],
+        horizons=config["endpoint"]["horizons"],
+        unit=SURVIVAL_UNIT,
+    script:
+        "../scripts/survival_clinical.py"
 
 
 # Internal validation: Harrell's bootstrap optimism of the C-index, the whole pipeline
@@ -183,3 +210,28 @@ rule survival_validate:
         seed=config["seed"],
     script:
         "../scripts/survival_validate.py"
+
+
+# Freeze every tuned survival model for new patients (radsnake.jobs.survival_bundle; docs/survival.md,
+# "Bundles and apply"): in results/bundle/, where apply_all looks, as a binary study's.
+rule survival_bundle_model:
+    input:
+        model="results/survival/models/{smodel}/model.joblib",
+        model_info="results/survival/models/{smodel}/model.json",
+        features="results/features.csv",
+        split="results/split.csv",
+        params=get_bundle_params,
+    output:
+        bundle="results/bundle/{smodel}/bundle.joblib",
+        card="results/bundle/{smodel}/bundle.json",
+    log:
+        "logs/survival_bundle_model/{smodel}.log",
+    localrule: True
+    conda:
+        "../envs/modelling.yaml"
+    params:
+        clinical=list(config["clinical"]),
+        settings=get_survival_bundle_settings,
+        diagnostics="" if BRING_YOUR_OWN_FEATURES else "results/diagnostics",
+    script:
+        "../scripts/survival_bundle_model.py"

@@ -44,3 +44,28 @@ rule survival_summary:
         unit=SURVIVAL_UNIT,
     script:
         "../scripts/survival_summary.py"
+
+
+# The Cox-LASSO path of the rad-score's fit on the training cases.
+rule plot_survival_lasso:
+    input:
+        path="results/survival/selection/lasso_path.csv",
+        cv="results/survival/selection/lasso_cv.csv",
+    output:
+        png=report(
+            "results/survival/figures/cox_lasso.png",
+            caption="../docs/report/survival_lasso.rst",
+            category="4. Evaluation",
+            subcategory="Survival",
+            labels={"figure": "Cox-LASSO path", "set": "train"},
+        ),
+        pdf="results/survival/figures/cox_lasso.pdf",
+    log:
+        "logs/plot_survival_lasso.log",
+    localrule: True
+    conda:
+        "../envs/figures.yaml"
+    params:
+        chosen=config["survival"]["lasso_rule"],
+    script:
+        "../scripts/plot_survival_lasso.py"

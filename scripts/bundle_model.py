@@ -1,15 +1,7 @@
 from radsnake.core.runtime import job
 
-
-def diagnostics_files(folder: str) -> list[str]:
-    """The per-case diagnostics; write_bundle reads the training cases' only."""
-    import glob
-    import os
-
-    return sorted(glob.glob(os.path.join(folder, "*.csv"))) if folder else []
-
-
 with job(snakemake.log[0], snakemake.threads):
+    from radsnake.ml.bundle import diagnostics_files
     from radsnake.jobs.bundle import write_bundle
 
     write_bundle(

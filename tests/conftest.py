@@ -165,7 +165,8 @@ FAST_MODULES = {
     "test_models.py", "test_paper.py", "test_platt.py", "test_platt_r_reference.py", "test_provenance.py",
     "test_qc.py", "test_readme.py", "test_robustness.py", "test_runtime.py", "test_segment.py",
     "test_selection.py", "test_sheets.py", "test_snakemake_fixes.py", "test_split.py",
-    "test_split_r_reference.py", "test_stats.py", "test_stats_r_reference.py", "test_validation.py",
+    "test_split_r_reference.py", "test_stats.py", "test_stats_r_reference.py", "test_survival_nomogram_r_reference.py",
+    "test_validation.py",
 }
 # The fast tier's end-to-end study: a bring-your-own-features study through the whole workflow.
 FAST_TESTS = {"test_own_features.py::test_feature_table_skips_images"}

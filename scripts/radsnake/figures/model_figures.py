@@ -161,6 +161,7 @@ def lasso_figure(
     *,
     chosen: str = "1se",
     max_legend: int = 10,
+    deviance_label: str = "Binomial deviance (CV mean ± SE)",
 ) -> None:
     """Two-panel LASSO figure in the style of glmnet's ``plot`` / ``plot.cv.glmnet``.
 
@@ -279,7 +280,7 @@ def lasso_figure(
         if "n_nonzero" in cv:
             _top_count_axis(ax_cv, cv_loglam, cv["n_nonzero"].to_numpy())
     ax_cv.set_xlabel("log(λ)")
-    ax_cv.set_ylabel("Binomial deviance (CV mean ± SE)")
+    ax_cv.set_ylabel(deviance_label)
     ax_cv.set_title("b", loc="left", fontweight="bold", pad=14)
 
     line_handles = []

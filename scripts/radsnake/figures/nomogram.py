@@ -32,9 +32,9 @@ def _draw_nomogram(axes, png_path, pdf_path, title, rf):
     f = maxscale / total_top  # total points are drawn on the 0..100 width
     rows.append(dict(label="Total points", x=[v * f for v in axes["total_points"]],
                      text=[tick_text(v) for v in axes["total_points"]]))
-    pr = axes["probability"]
-    rows.append(dict(label="Predicted probability", x=[v * f for v in pr["points"]],
-                     text=[f"{v:g}" for v in pr["values"]]))
+    # One outcome scale (logistic), or one per horizon (radsnake.stats.survival_clinical's "outcomes").
+    for pr in axes.get("outcomes") or [dict(label="Predicted probability", **axes["probability"])]:
+        rows.append(dict(label=pr["label"], x=[v * f for v in pr["points"]], text=[f"{v:g}" for v in pr["values"]]))
 
     fs = 6.5
     row_h = 0.36

@@ -1,6 +1,7 @@
 """Figures of a survival study (docs/survival.md), drawn from results/survival/'s tables:
 Kaplan-Meier curves of the high/low risk groups with numbers at risk, time-dependent AUC
-at the horizons, calibration at each horizon and the decision curve at the first horizon.
+at the horizons, calibration at each horizon, the decision curve at the first horizon and
+the Cox-LASSO path.
 
 The house style, palette and deterministic saving are radsnake.figures.style' (same inputs,
 byte-identical PNG and PDF).
@@ -229,3 +230,29 @@ def plot_survival(tables: dict, models, horizons, sets, unit, outputs) -> None:
 
 
 __all__ = ["calibration_figure", "decision_curve_figure", "km_figure", "plot_survival", "td_auc_figure"]
+
+
+def cox_lasso_tables(path: pd.DataFrame, cv: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """results/survival/selection/lasso_path.csv and lasso_cv.csv in the long form of the
+    binary LASSO figure (radsnake.figures.model_figures.lasso_figure): lambda is scikit-survival's alpha
+    (glmnet's lambda); the 1-SE penalty is the largest within one SE of the CV minimum."""
+    long = path.melt(id_vars="alpha", var_name="feature", value_name="coefficient").rename(columns={"alpha": "lambda"})
+    mean, se = cv["cv_deviance"].to_numpy(float), cv["cv_se"].to_numpy(float)
+    best = int(np.argmin(mean))
+    within = np.flatnonzero(mean <= mean[best] + se[best])
+    one_se = int(within[0]) if within.size else best
+    nonzero = (path.drop(columns="alpha") != 0).sum(axis=1).to_numpy()
+    table = pd.DataFrame({"lambda": cv["alpha"], "cv_mean_deviance": mean, "cv_se": se,
+                          "is_min": np.arange(len(cv)) == best, "is_1se": np.arange(len(cv)) == one_se,
+                          "is_used": cv["chosen"].astype(str).str.lower() == "true",
+                          "n_nonzero": nonzero[: len(cv)]})
+    return long, table
+
+
+def plot_cox_lasso(path_csv, cv_csv, chosen: str, png, pdf) -> None:
+    """Coefficients against log(lambda) and the CV partial-likelihood deviance, the
+    minimum and 1-SE penalties marked (the one used for the rad-score says so)."""
+    from radsnake.figures.model_figures import lasso_figure
+
+    path, cv = cox_lasso_tables(pd.read_csv(path_csv), pd.read_csv(cv_csv))
+    lasso_figure(path, cv, png, pdf, chosen=chosen, deviance_label="Partial-likelihood deviance (CV mean ± SE)")

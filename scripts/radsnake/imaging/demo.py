@@ -52,7 +52,7 @@ DEMO_IMAGE_DIR = "../../results/demo"
 SHEET_COLUMNS = ["case_id", "image", "mask", "label", "center", "age", "sex"]
 
 
-def _rng(*parts) -> np.random.Generator:
+def seeded_rng(*parts) -> np.random.Generator:
     """Generator seeded by a stable hash of ``parts`` (same on every run and platform)."""
     digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
     return np.random.default_rng(int.from_bytes(digest[:16], "little"))
@@ -62,7 +62,7 @@ def scanner_for(center: str) -> dict:
     """Scanner parameters of a centre; centres outside ``SCANNERS`` get stable random ones."""
     if center in SCANNERS:
         return dict(SCANNERS[center])
-    rng = _rng("scanner", center)
+    rng = seeded_rng("scanner", center)
     return {
         "gain": float(rng.uniform(0.9, 1.1)),
         "offset_hu": float(rng.uniform(-20, 20)),
@@ -145,7 +145,7 @@ def make_case(
     so rerunning gives byte-identical outputs.
     """
     label = int(label)
-    rng = _rng(seed, case_id)
+    rng = seeded_rng(seed, case_id)
     shape = GRID_SIZE[::-1]
     z, y, x = np.meshgrid(
         *[(np.arange(n) + 0.5) * s for n, s in zip(shape, SPACING_MM[::-1])], indexing="ij"
@@ -208,7 +208,7 @@ def cohort_sheet(
     rows = []
     for i in range(1, n_cases + 1):
         case_id = f"case{i:03d}"
-        rng = _rng(seed, case_id, "sheet")
+        rng = seeded_rng(seed, case_id, "sheet")
         label = int(rng.random() < prevalence)
         image, mask = case_paths(image_dir, case_id)
         rows.append(

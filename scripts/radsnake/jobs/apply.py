@@ -17,7 +17,7 @@ from radsnake.core.hashing import file_sha256
 from radsnake.core.tables import write_csv
 from radsnake.imaging.aggregate import checked, read_case_files, write_table
 from radsnake.io.cohort_sheet import load_cohort, read_feature_table
-from radsnake.ml.apply import METRIC_COLUMNS, bundle_problems, read_bundle
+from radsnake.ml.apply import METRIC_COLUMNS, bundle_problems, missing_features, read_bundle
 from radsnake.ml.bundle import extraction_versions, library_versions
 from radsnake.ml.modelling import design_matrix, read_features_table
 from radsnake.stats import discrimination as stats
@@ -89,18 +89,6 @@ def collect_features(
     write_table(features, cohort, {}, output_csv, sources)
 
 
-def _missing_features(needed: list[str], available: list[str], model: str, bundle_json: str, source: str) -> str:
-    missing = [name for name in needed if name not in set(available)]
-    if not missing:
-        return ""
-    return (
-        f"{source} lacks {len(missing)} of the {len(needed)} feature column(s) that model {model} "
-        f"({bundle_json}) was trained on: {missing[:10]}{' ...' if len(missing) > 10 else ''}. "
-        "Make the new features exactly as the training ones (same PyRadiomics version, params file, "
-        "image types and modality names), or add the missing columns to your feature table."
-    )
-
-
 def _out_of_range(X: pd.DataFrame, card: dict, model: str) -> None:
     """Warn (log only) about new cases outside the training range of the classifier's features."""
     ranges = card["training"]["features"]
@@ -170,7 +158,7 @@ def apply_bundles(
     frames, rows, problems, loaded = [], [], [], {}
     for model, (bundle_joblib, bundle_json) in sorted(bundles.items()):
         loaded[model] = read_bundle(bundle_joblib, bundle_json)
-        problem = _missing_features(
+        problem = missing_features(
             loaded[model]["card"]["input_features"], available, model, bundle_json, source or features_csv
         )
         if problem:

@@ -11,6 +11,7 @@ import pandas as pd
 
 from radsnake.stats import calibration, clinical, feature_stats, intervals, discrimination as stats, verdicts
 from radsnake.io.clinical_data import usable_clinical
+from radsnake.stats.clinical import comparison_frame
 from radsnake.core.errors import InputError
 from radsnake.core.runtime import tell_console
 from radsnake.stats.evaluation import model_metrics, pairwise_delong, read_predictions, small_sets
@@ -219,17 +220,6 @@ def summarise_models(
             title, underline, rest = handle.read().split("\n", 2)
         with open(outputs["overview"], "w") as handle:
             handle.write(f"{title}\n{underline}\n\n{verdicts.rst(notes, tables['verdicts'])}{rest}")
-
-
-def comparison_frame(features_csv, split_csv, radscore_csv, clinical_columns: dict[str, str]) -> pd.DataFrame:
-    # Categories as text (01 stays 01); an empty cell stays missing, not the level "nan".
-    text = {column: str for column, kind in clinical_columns.items() if kind == "categorical"}
-    table = pd.read_csv(
-        features_csv, dtype={"case_id": str, "center": str, **text}, usecols=["case_id", "label", *clinical_columns]
-    )
-    split = pd.read_csv(split_csv, dtype=str)
-    radscore = pd.read_csv(radscore_csv, dtype={"case_id": str})[["case_id", "radscore"]]
-    return table.merge(split, on="case_id").merge(radscore, on="case_id")
 
 
 def radscore_separates(train: pd.DataFrame) -> bool:

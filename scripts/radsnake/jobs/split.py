@@ -81,8 +81,12 @@ def check_training_set(features_csv: str, split_csv: str, config: dict, output_c
     held_out = {name: design.labels[design.sets == name] for name in sorted(set(design.sets)) if name != "train"}
     table = read_features_table(features_csv).set_index("case_id").loc[design.features.index]
     levels = {name: int(table.loc[design.train, name].nunique()) for name, kind in clinical.items() if kind != "numeric"}
+    sizes = []
+    # The sizes of the binary branch's CVs and models; a survival study runs none of them (its
+    # events per variable are checked at parse time, radsnake.io.survival_cohort).
+    survival = config["endpoint"]["type"] == "survival"
     try:
-        sizes = check_sizes(train_labels, held_out, dict(settings, clinical=clinical), levels)
+        sizes = [] if survival else check_sizes(train_labels, held_out, dict(settings, clinical=clinical), levels)
     except InputError as err:
         stops.append(str(err))
     if len(stops) == 1:

@@ -12,7 +12,10 @@ import pandas as pd
 
 from radsnake.io.cohort_sheet import load_cohort
 from radsnake.core.errors import InputError
+from radsnake.io.clinical_data import usable_clinical
 from radsnake.io.survival_cohort import outcomes_table
+from radsnake.stats.clinical import comparison_frame
+from radsnake.stats.survival_clinical import comparison_predictors, fit_cox, nomogram_layout, nomogram_table
 from radsnake.stats.survival_evaluation import calibration_table, decision_curve, evaluate, horizon_name
 from radsnake.ml.survival_models import survival_at, survival_data, tune
 from radsnake.ml.survival_selection import CoxSelector
@@ -189,3 +192,45 @@ def cox_tables(radscore_csv, features_csv, clinical: dict, outputs) -> None:
 
 __all__ = ["write_outcomes", "select_survival_features", "fit_survival_model", "evaluate_survival", "cox_tables",
            "horizon_name"]
+
+
+def draw_nomogram(axes: dict, png: str, pdf: str) -> None:
+    from radsnake.figures.nomogram import nomogram_figure
+
+    nomogram_figure(axes, png, pdf, title="Nomogram of the combined Cox model (training cases)")
+
+
+def compare_clinical_models(features_csv, split_csv, radscore_csv, clinical: dict, missing_policy: str, sheet: str,
+                            horizons: list[float], unit: str, outputs: dict) -> None:
+    """The clinical, radscore and combined Cox models: predictions.csv and survival_curves.csv
+    of each (evaluated with the other models by survival_evaluate), their coefficients, and
+    the combined model's nomogram (table and figure)."""
+    scores = pd.read_csv(radscore_csv, dtype={"case_id": str, "set": str})
+    frame = comparison_frame(features_csv, split_csv, radscore_csv, clinical).drop(columns="label")
+    frame, imputed = usable_clinical(frame, clinical, missing_policy, sheet)
+    if imputed is not None:
+        log.info("clinical_missing impute: %d cell(s) filled from the training cases", len(imputed))
+    frame = frame.merge(scores[["case_id", "time", "event"]], on="case_id")
+    frame = frame.set_index("case_id").loc[scores["case_id"]].reset_index()
+    train = frame[frame["set"] == "train"]
+    informative = train["radscore"].nunique() > 1
+    if not informative:
+        log.warning("no signal: the rad-score is constant on the training set; the radscore model is the "
+                    "null model and the combined model the clinical one")
+    times = curve_times(frame, horizons)
+    coefficients = []
+    fits = {}
+    for model, predictors in comparison_predictors(clinical, informative).items():
+        fit = fits[model] = fit_cox(train, predictors)
+        prediction = frame[["case_id", "set", "time", "event"]].assign(risk=fit.linear_predictor(frame))
+        write_csv(prediction, outputs[f"{model}_predictions"])
+        curves = pd.DataFrame(fit.survival(frame, times), columns=[f"{t:.17g}" for t in times])
+        write_csv(curves.assign(case_id=frame["case_id"].to_numpy())[["case_id", *curves.columns]],
+                  outputs[f"{model}_curves"])
+        if not fit.table.empty:
+            coefficients.append(fit.table.assign(model=model))
+    columns = ["model", "variable", "coef", "se", "hr", "hr_ci_low", "hr_ci_high", "p_value"]
+    write_csv(pd.concat(coefficients, ignore_index=True)[columns], outputs["coefficients"])
+    axes = nomogram_layout(fits["combined"], train, horizons, unit)
+    write_csv(nomogram_table(axes), outputs["nomogram"])
+    draw_nomogram(axes, outputs["nomogram_png"], outputs["nomogram_pdf"])

@@ -1,6 +1,7 @@
 """results/survival/summary.md: the survival study in a few paper-ready lines (C-index with
 its 95% CI per model and set, the verdicts on the held-out and negative-control C-indices,
-and the bootstrap-corrected C-index when internal validation ran)."""
+the clinical vs radiomics vs combined models, and the bootstrap-corrected C-index when
+internal validation ran)."""
 
 from __future__ import annotations
 
@@ -74,6 +75,22 @@ def validation_lines(validation: pd.DataFrame) -> list[str]:
     return lines
 
 
+COMPARISON = ("clinical", "radscore", "combined")
+
+
+def comparison_lines(metrics: pd.DataFrame) -> list[str]:
+    """Clinical vs radiomics vs combined Cox models, per set: their C-indices and the
+    combined model's difference from the clinical one (a point difference, not a test)."""
+    by_model = metrics.set_index(["model", "set"])
+    lines = []
+    for set_name in dict.fromkeys(metrics["set"]):
+        rows = {model: by_model.loc[(model, set_name)] for model in COMPARISON}
+        gain = rows["combined"]["c_index"] - rows["clinical"]["c_index"]
+        lines.append(f"- {set_name}: " + ", ".join(f"{model} {interval(row)}" for model, row in rows.items())
+                     + f"; combined − clinical {gain:+.3f}.")
+    return lines
+
+
 def summary_lines(metrics: pd.DataFrame, control: pd.DataFrame | None, validation: pd.DataFrame | None,
                   unit: str) -> list[str]:
     train = metrics[metrics["set"] == "train"].iloc[0]
@@ -89,6 +106,10 @@ def summary_lines(metrics: pd.DataFrame, control: pd.DataFrame | None, validatio
         "",
         *verdict_lines(metrics, signal_verdict),
     ]
+    if set(COMPARISON) <= set(metrics["model"]):
+        lines += ["", "## Clinical vs radiomics vs combined (Cox PH on the training cases)", "",
+                  ("Harrell's C (95% CI) of Cox models on the clinical variables, on the rad-score, "
+                   "and on both (the nomogram's model)."), "", *comparison_lines(metrics)]
     if validation is not None:
         lines += ["", "## Internal validation (Harrell's bootstrap optimism, training cases)", "",
                   *validation_lines(validation)]

@@ -56,7 +56,8 @@ def read_bundle(bundle_joblib: str, bundle_json: str) -> dict:
         "format": bundle["format"],
         "card": bundle["card"],
         "model": joblib.load(io.BytesIO(bundle["model_file"])),
-        "radscore": joblib.load(io.BytesIO(bundle["radscore_file"])),
+        # A survival bundle has none: its Pipeline holds its own Cox-LASSO (radsnake.jobs.survival_bundle).
+        "radscore": joblib.load(io.BytesIO(bundle["radscore_file"])) if bundle["radscore_file"] else None,
     }
 
 
@@ -108,3 +109,15 @@ def bundle_problems(card: dict, bundle_json: str, params_path: str | None, from_
                 "it, or retrain the study with the new params."
             )
     return problems
+
+
+def missing_features(needed: list[str], available: list[str], model: str, bundle_json: str, source: str) -> str:
+    missing = [name for name in needed if name not in set(available)]
+    if not missing:
+        return ""
+    return (
+        f"{source} lacks {len(missing)} of the {len(needed)} feature column(s) that model {model} "
+        f"({bundle_json}) was trained on: {missing[:10]}{' ...' if len(missing) > 10 else ''}. "
+        "Make the new features exactly as the training ones (same PyRadiomics version, params file, "
+        "image types and modality names), or add the missing columns to your feature table."
+    )

@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 import platform
 import re
 from pathlib import Path
@@ -91,6 +92,14 @@ def extraction_versions(diagnostics_files: list[str], cases=None) -> dict:
             if match:
                 found.setdefault(match["library"], set()).add(value)
     return {library: " | ".join(sorted(values)) for library, values in sorted(found.items())}
+
+
+def diagnostics_files(folder: str) -> list[str]:
+    """The per-case diagnostics files of a study (none for a feature table); the bundle
+    reads the training cases' only."""
+    import glob
+
+    return sorted(glob.glob(os.path.join(folder, "*.csv"))) if folder else []
 
 
 def training_summary(design, y_true: np.ndarray, centers: pd.Series) -> dict:

@@ -123,7 +123,7 @@ def cox_lasso_cv(X: np.ndarray, y, folds: int, n_alphas: int, rule: str, seed: i
     chosen = best if rule == "min" else int(np.flatnonzero(mean <= mean[best] + sd[best])[0])
     return {
         "alphas": alphas,
-        "coef_path": path.coef_,
+        "coef_path": path.coef_[:, :reached],
         "cv_mean": mean,
         "cv_se": sd,
         "index_min": best,

@@ -139,7 +139,7 @@ def design_matrix(
     return pd.DataFrame(out, index=frame.index)
 
 
-def _levels(frame: pd.DataFrame, predictors: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+def predictor_levels(frame: pd.DataFrame, predictors: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
     return {c: _levels_of(frame[c]) for c, k in predictors.items() if k == "categorical"}
 
 
@@ -297,7 +297,7 @@ def fit_logistic(frame: pd.DataFrame, outcome: str, predictors: Mapping[str, str
     _check_predictors(frame, predictors)
     y01 = _outcome(frame, outcome)
     predictors = dict(predictors)
-    levels = _levels(frame, predictors)
+    levels = predictor_levels(frame, predictors)
     X = design_matrix(frame, predictors, levels=levels)
     coef, se = _fit_mle(X, y01, f"model of {outcome!r} on {', '.join(map(repr, predictors))}", penalty)
     return FittedLogistic(
@@ -500,3 +500,14 @@ def nomogram_axes(
 
 def tick_text(v: float) -> str:
     return f"{v:.10g}".replace("-", "−")
+
+
+def comparison_frame(features_csv, split_csv, radscore_csv, clinical_columns: dict[str, str]) -> pd.DataFrame:
+    # Categories as text (01 stays 01); an empty cell stays missing, not the level "nan".
+    text = {column: str for column, kind in clinical_columns.items() if kind == "categorical"}
+    table = pd.read_csv(
+        features_csv, dtype={"case_id": str, "center": str, **text}, usecols=["case_id", "label", *clinical_columns]
+    )
+    split = pd.read_csv(split_csv, dtype=str)
+    radscore = pd.read_csv(radscore_csv, dtype={"case_id": str})[["case_id", "radscore"]]
+    return table.merge(split, on="case_id").merge(radscore, on="case_id")

@@ -1,0 +1,12 @@
+from radsnake.core.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    from radsnake.figures.survival_figures import plot_cox_lasso
+
+    plot_cox_lasso(
+        path_csv=snakemake.input.path,
+        cv_csv=snakemake.input.cv,
+        chosen=snakemake.params.chosen,
+        png=snakemake.output.png,
+        pdf=snakemake.output.pdf,
+    )

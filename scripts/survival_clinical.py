@@ -1,0 +1,16 @@
+from radsnake.core.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    from radsnake.jobs.survival import compare_clinical_models
+
+    compare_clinical_models(
+        features_csv=snakemake.input.features,
+        split_csv=snakemake.input.split,
+        radscore_csv=snakemake.input.radscore,
+        clinical=dict(snakemake.params.clinical),
+        missing_policy=snakemake.params.missing_policy,
+        sheet=snakemake.params.sheet,
+        horizons=[float(h) for h in snakemake.params.horizons],
+        unit=snakemake.params.unit,
+        outputs=dict(snakemake.output.items()),
+    )
