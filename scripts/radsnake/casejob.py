@@ -192,13 +192,9 @@ def draw_overlay(case_id: str, spec: dict, loaded, reasons: str, overlay_png: st
 
 def failure_card(case_id: str, reasons: str, output_png: str) -> None:
     """A PNG that says why a case has no overlay to review: its QC reasons."""
-    from matplotlib.figure import Figure
-
-    from radsnake.overlay import save_png
+    from radsnake.overlay import text_card
 
     lines = [f"case {case_id}: input QC failed, no overlay can be drawn", ""]
     for reason in reasons.split(";"):
         lines += textwrap.wrap(reason.strip(), 90) + [""]
-    fig = Figure(figsize=(7.2, 0.3 + 0.17 * len(lines)))
-    fig.text(0.02, 0.98, "\n".join(lines), va="top", ha="left", color="white", fontsize=7, family="DejaVu Sans")
-    save_png(fig, output_png)
+    text_card(lines, output_png)
