@@ -61,13 +61,13 @@ def process_case(
     """
     import radiomics
 
-    from radsnake.extract import make_extractor
+    from radsnake.extract import cached_extractor
     from radsnake.qc import write_qc_table
 
     if on_fail not in ("stop", "exclude"):
         raise InputError(f"qc.on_fail must be stop or exclude, not {on_fail!r}. Correct the config.")
     radiomics.setVerbosity(logging.ERROR)
-    extractor = make_extractor(params_path)
+    extractor = cached_extractor(params_path)
     row, loaded = qc_row(case_id, spec, tolerance, resample)
     result = None
     if row["qc_pass"]:

@@ -66,6 +66,10 @@ PRELOAD = (
 )
 # What a job does, for messages ("case c1: feature extraction failed on ...").
 JOB_NAMES = {"radsnake.casejob:process_case": "feature extraction"}
+# Work the worker does once, when it starts, for the jobs it will fork: (function, the
+# job's argument that is its file argument). The case job's extractor, whose params
+# file PyRadiomics validates slowly (radsnake.extract.cached_extractor).
+WARM_UPS = {"radsnake.casejob:process_case": ("radsnake.extract:warm_extractor", "params_path")}
 ACCEPTED = b"A"
 HEADER = struct.Struct("!I")
 # The reply: what ended the job, and its exit status or signal number.
@@ -201,8 +205,9 @@ def connect(path: str) -> socket.socket | None:
     return client
 
 
-def start_worker(path: str) -> None:
-    """Start the worker unless another job is starting it; wait until it listens."""
+def start_worker(path: str, warm_up: list | None = None) -> None:
+    """Start the worker unless another job is starting it; wait until it listens.
+    ``warm_up``: [function, file] it runs once before listening (WARM_UPS)."""
     with open(path + ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         probe = connect(path)
@@ -220,7 +225,7 @@ def start_worker(path: str) -> None:
         env.update({name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")})
         folder, name = os.path.split(os.path.abspath(path))
         worker = subprocess.Popen(
-            [sys.executable, "-m", "radsnake.worker", folder, name],
+            [sys.executable, "-m", "radsnake.worker", folder, name, json.dumps(warm_up or [])],
             cwd=folder,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -256,7 +261,7 @@ def submit(target: str, kwargs: dict, log_path: str, threads: int, case: str) ->
     for _ in range(3):
         client = connect(path)
         if client is None:
-            start_worker(path)
+            start_worker(path, warm_up_of(target, kwargs))
             client = connect(path)
             if client is None:
                 continue
@@ -273,6 +278,14 @@ def submit(target: str, kwargs: dict, log_path: str, threads: int, case: str) ->
                 continue
             return report(receive_exactly(client, REPLY.size), describe(target, case) + files_of(kwargs), log_path)
     return None
+
+
+def warm_up_of(target: str, kwargs: dict) -> list | None:
+    """[function, absolute file] the worker runs once for jobs like this one, or None."""
+    if target not in WARM_UPS or not isinstance(kwargs.get(WARM_UPS[target][1]), str):
+        return None
+    function, argument = WARM_UPS[target]
+    return [function, os.path.abspath(kwargs[argument])]
 
 
 def report(reply: bytes, job: str, log_path: str) -> int:
@@ -330,7 +343,7 @@ def receive_exactly(connection: socket.socket, size: int) -> bytes:
 # Worker side -------------------------------------------------------------------------
 
 
-def serve(folder: str, name: str) -> None:
+def serve(folder: str, name: str, warm_up: list | None = None) -> None:
     for module in PRELOAD:
         importlib.import_module(module)
     import radiomics
@@ -338,6 +351,12 @@ def serve(folder: str, name: str) -> None:
     # PyRadiomics imports its feature classes lazily; do it once here.
     radiomics.getFeatureClasses()
     radiomics.getImageTypes()
+    if warm_up:
+        module, function = warm_up[0].split(":")
+        try:
+            getattr(importlib.import_module(module), function)(warm_up[1])
+        except Exception:  # noqa: BLE001 - the job itself meets the problem and reports it
+            pass
     os.chdir(folder)  # the socket's name is relative: AF_UNIX paths are short
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     staging = f"{name}.{os.getpid()}"
@@ -428,4 +447,4 @@ def exit_when_client_leaves(connection: socket.socket) -> None:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], sys.argv[2])
+    serve(sys.argv[1], sys.argv[2], json.loads(sys.argv[3]) if len(sys.argv) > 3 else None)
