@@ -1,6 +1,6 @@
 """A warm worker for the many short per-case jobs.
 
-A fresh Python that imports PyRadiomics, SimpleITK, numpy, pandas and matplotlib costs
+A fresh Python that imports PyRadiomics, SimpleITK, numpy and pandas costs
 about as much as extracting a small ROI, and the workflow starts one per case. The
 first per-case job of a study starts a worker that imports all of that once and then
 forks one child per job. The child takes the job's working directory, environment and
@@ -53,7 +53,7 @@ PRELOAD = (
     "radiomics.featureextractor",
     "radsnake.tables",
     "pandas",
-    # the case's QC and overlay: image readers and matplotlib
+    # the case's QC and overlay: image readers and the overlay's drawing (Pillow)
     "radsnake.casejob",
     "radsnake.inputs",
     "radsnake.imageio",
