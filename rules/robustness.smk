@@ -11,7 +11,6 @@ use rule extract_features as extract_robustness with:
     input:
         images=get_images,
         mask=get_robustness_mask,
-        params=by_content([PARAMS_FILE]),
     output:
         qc="results/robustness/qc/{case}/{perturbation}.csv",
         features="results/robustness/features/{case}/{perturbation}.csv",
@@ -22,9 +21,8 @@ use rule extract_features as extract_robustness with:
         "benchmarks/extract_robustness/{case}/{perturbation}.tsv"
     params:
         content=get_robustness_content,
-        args=case_job_args(get_robustness_spec),
+        args=case_job_args(get_robustness_spec, perturbation_flag),
         settings=case_job_settings(overlay=False),
-        perturbation=perturbation_flag,
 
 
 # Training cases only (results/split.csv): the held-out sets never inform the filter.
