@@ -306,8 +306,8 @@ def case_job_args(spec_of, perturbation_of=None):
 
     def args(wildcards, output):
         outputs = " ".join(f"--{name} {shlex.quote(str(path))}" for name, path in output.items())
-        flag = perturbation_of(wildcards) if perturbation_of else ""
-        return f"--case {wildcards.case} --spec {shlex.quote(spec_of(wildcards))} {outputs}" + (f" {flag}" if flag else "")
+        flag = f" {perturbation_of(wildcards)}" if perturbation_of and perturbation_of(wildcards) else ""
+        return f"--case {wildcards.case} --spec {shlex.quote(spec_of(wildcards))} {outputs}{flag}"
 
     return args
 

@@ -80,7 +80,7 @@ PRELOAD = (
 JOB_NAMES = {"radsnake.casejob:process_case": "feature extraction"}
 # Work the worker does once, when it starts, for the jobs it will fork: (function, the
 # job's argument that is its file argument). The case job's extractor, whose params
-# file PyRadiomics validates slowly (radsnake.extract.cached_extractor).
+# file PyRadiomics validates with pykwalify (radsnake.extract.cached_extractor).
 WARM_UPS = {"radsnake.casejob:process_case": ("radsnake.extract:warm_extractor", "params_path")}
 ACCEPTED = b"A"
 HEADER = struct.Struct("!I")
