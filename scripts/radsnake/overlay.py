@@ -8,9 +8,9 @@ from __future__ import annotations
 import math
 import os
 
-import importlib.util
 from functools import cache
 
+import matplotlib
 import numpy as np
 import SimpleITK as sitk
 from PIL import Image, ImageDraw, ImageFont
@@ -227,9 +227,7 @@ def _font(points: float, bold: bool = False) -> ImageFont.FreeTypeFont:
     """DejaVu Sans (shipped with matplotlib) at ``points`` on the 200-dpi canvas; basic
     layout, so the bytes do not depend on whether libraqm is installed."""
     name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
-    # Found without importing matplotlib (a fifth of a second the warm worker need not spend).
-    package = os.path.dirname(importlib.util.find_spec("matplotlib").origin)
-    path = os.path.join(package, "mpl-data", "fonts", "ttf", name)
+    path = os.path.join(matplotlib.get_data_path(), "fonts", "ttf", name)
     return ImageFont.truetype(path, round(points * _DPI / 72), layout_engine=ImageFont.Layout.BASIC)
 
 

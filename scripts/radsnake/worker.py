@@ -53,7 +53,7 @@ PRELOAD = (
     "radiomics.featureextractor",
     "radsnake.tables",
     "pandas",
-    # the case's QC and overlay: image readers and the overlay's drawing (Pillow)
+    # the case's QC and overlay: image readers, and Pillow and matplotlib's fonts for the overlay
     "radsnake.casejob",
     "radsnake.inputs",
     "radsnake.imageio",
