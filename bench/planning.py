@@ -149,7 +149,7 @@ def profile_dry_run(study: Path, top: int = 30) -> str:
         f"cProfile.run('main()', {str(out)!r})\n"
     )
     say(f"  profiling the real workflow's dry run (load before: {benchlib.load_average()}) ...")
-    subprocess.run([benchlib.PYTHON, "-c", code], cwd=study, env=benchlib.env_for_runs(),
+    subprocess.run([benchlib.PYTHON, "-c", code], cwd=benchlib.REPO, env=benchlib.env_for_runs(),
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     text = io.StringIO()
     stats = pstats.Stats(str(out), stream=text)

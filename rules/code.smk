@@ -13,14 +13,27 @@ RADSNAKE_CODE = CodeBase(
 )
 
 
-# The script a rule runs: its script directive, or the .py path a shell rule passes as a param.
+# The script a rule runs: its script directive, or the .py path a shell rule names in a
+# string param (alone, or in a command line such as the case job's settings).
 for _rule in workflow.rules:
     if _rule.script:
         _scripts = [_rule.basedir.join(_rule.script).get_path_or_uri(secret_free=True)]
     else:
-        _scripts = [v for v in _rule.params if isinstance(v, str) and v.endswith(".py") and os.path.isfile(v)]
+        _scripts = [
+            word
+            for value in _rule.params
+            if isinstance(value, str) and ".py" in value
+            for word in shlex.split(value)
+            if word.endswith(".py") and os.path.isfile(word)
+        ]
     if _scripts and "code" in _rule.params.keys():
         stop(f"radsnake: rule {_rule.name} has a param named code, which rules/code.smk sets: rename it")
     if _scripts:
         _rule.set_params(code=RADSNAKE_CODE.code_hash(_scripts))
 RADSNAKE_CODE.save()
+
+# Snakemake inspects an input or params function's signature at every call (once per
+# job and function): record each once (radsnake.core.snakemake_fixes.remember_signatures).
+from radsnake.core.snakemake_fixes import remember_signatures  # noqa: E402
+
+remember_signatures(workflow.rules)

@@ -298,23 +298,27 @@ def resample_flag():
     return "--resample" if config["qc"]["resample_to_reference"] else ""
 
 
-def case_job_args(spec_of):
-    """The per-case job's --case, --spec and outputs (--qc X --features Y ...) as one
-    param: the robustness and apply jobs (derived with `use rule`) name other outputs and
-    specs. `spec_of(wildcards)` is the spec's JSON."""
+def case_job_args(spec_of, perturbation_of=None):
+    """The per-case job's --case, --spec, outputs (--qc X --features Y ...) and, for the
+    robustness jobs, --perturbation, as one param: the robustness and apply jobs (derived
+    with `use rule`) name other outputs and specs. `spec_of(wildcards)` is the spec's JSON,
+    `perturbation_of(wildcards)` the flag ("" for none)."""
 
     def args(wildcards, output):
         outputs = " ".join(f"--{name} {shlex.quote(str(path))}" for name, path in output.items())
-        return f"--case {wildcards.case} --spec {shlex.quote(spec_of(wildcards))} {outputs}"
+        flag = f" {perturbation_of(wildcards)}" if perturbation_of and perturbation_of(wildcards) else ""
+        return f"--case {wildcards.case} --spec {shlex.quote(spec_of(wildcards))} {outputs}{flag}"
 
     return args
 
 
 def case_job_settings(overlay):
-    """The interpreter, script and study-wide settings of the per-case job, as one string."""
+    """The interpreter, script, params file and study-wide settings of the per-case job,
+    as one string (rules/code.smk finds the script in it)."""
     settings = [
         shlex.quote(PYTHON),
         shlex.quote(EXTRACT_SCRIPT),
+        f"--params {shlex.quote(PARAMS_FILE)}",
         f"--on-fail {config['qc']['on_fail']}",
         f"--tolerance {shlex.quote(qc_tolerance())}",
         resample_flag(),

@@ -8,6 +8,8 @@
 rule extract_features:
     input:
         unpack(get_case_files),
+        # The PyRadiomics params file is an input (it changes the features); its content,
+        # not its time, reruns the cases (by_content, the content param).
         params=by_content([PARAMS_FILE]),
     output:
         qc="results/qc/cases/{case}.csv",
@@ -29,17 +31,16 @@ rule extract_features:
     threads: 1
     resources:
         mem_mb=config["resources"]["extract_mem_mb"],
-    # Few params and input functions, and few fields in the command: each costs
+    # Few inputs, params, input functions and fields in the command: each costs
     # Snakemake's planning time per case (docs/benchmarks.md, planning).
     params:
-        # What the input files hold: a replaced file reruns the case whatever its time.
+        # What the input files and the params file hold: a replaced file reruns the case
+        # whatever its time.
         content=get_extract_content,
         # --case, --spec and the outputs (case_job_args in rules/common.smk).
         args=case_job_args(get_case_spec),
-        # QC settings, the overlay window, the interpreter and the worker choice: a
-        # change reruns every case.
+        # The interpreter, script, params file, QC settings, the overlay window and the
+        # worker choice: a change reruns every case.
         settings=case_job_settings(overlay=True),
-        perturbation="",
     shell:
-        "{params.settings} {params.args} --params {input.params:q} {params.perturbation} --log {log:q} "
-        "--threads {threads}"
+        "{params.settings} {params.args} --log {log:q} --threads {threads}"

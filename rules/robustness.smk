@@ -22,9 +22,8 @@ use rule extract_features as extract_robustness with:
         "benchmarks/extract_robustness/{case}/{perturbation}.tsv"
     params:
         content=get_robustness_content,
-        args=case_job_args(get_robustness_spec),
+        args=case_job_args(get_robustness_spec, perturbation_flag),
         settings=case_job_settings(overlay=False),
-        perturbation=perturbation_flag,
 
 
 # Training cases only (results/split.csv): the held-out sets never inform the filter.

@@ -92,3 +92,9 @@ def test_editing_selection_code_reruns_selection_and_downstream_only(tmp_path):
     # whose code imports the selection module (today split_cases, through fit_checks).
     assert not importers & IMAGE_RULES, importers & IMAGE_RULES
     assert planned == ({"select_features", "plot_lasso"} | importers) & TARGET_RULES
+
+    # The case job is a shell command naming its script in a param (its settings):
+    # editing code only it reaches (the overlay) reruns every case, and what gathers them.
+    overlay = next((repo / "scripts").rglob("overlay.py"))
+    edit_first_function(overlay)
+    assert {"extract_features", "qc_table", "aggregate_features"} <= planned_rules(repo, study, *TARGETS)

@@ -115,3 +115,26 @@ def test_pyradiomics_limits_are_read_from_the_params_file(case, tmp_path):
     assert "mask has too few dimensions (number of dimensions 1, minimum required 2); raise the ROI's extent" in (
         pyradiomics_refusal(image, line, 1, make_extractor(PARAMS), PARAMS)
     )
+
+
+def test_the_extractor_is_built_once_per_params_content_and_leaves_tolerances_as_found(tmp_path):
+    """The warm worker builds the study's extractor before forking its jobs
+    (radsnake.imaging.extract.warm_extractor): a job finds it by the params file's path and
+    bytes, an edited file gets a new one, and the worker's own SimpleITK tolerances stay."""
+    from radsnake.imaging.extract import cached_extractor, warm_extractor
+
+    params = tmp_path / "params.yaml"
+    params.write_text(open(PARAMS).read())
+    process = sitk.ProcessObject
+    before = process.GetGlobalDefaultCoordinateTolerance(), process.GetGlobalDefaultDirectionTolerance()
+    warm_extractor(str(params))
+    assert (process.GetGlobalDefaultCoordinateTolerance(), process.GetGlobalDefaultDirectionTolerance()) == before
+    first = cached_extractor(str(params))
+    assert first is cached_extractor(str(params))
+    # A job with this params file gets the tolerance PyRadiomics would have set.
+    assert process.GetGlobalDefaultCoordinateTolerance() == first.settings["geometryTolerance"] == 1e-4
+    params.write_text(open(PARAMS).read().replace("geometryTolerance: 1.0e-4", "geometryTolerance: 1.0e-3"))
+    edited = cached_extractor(str(params))
+    assert edited is not first and edited.settings["geometryTolerance"] == 1e-3
+    process.SetGlobalDefaultCoordinateTolerance(before[0])
+    process.SetGlobalDefaultDirectionTolerance(before[1])

@@ -70,3 +70,27 @@ def test_another_snakemake_version_stops_the_workflow_in_one_line(tmp_path):
         "that version): run `make install` and start the workflow with .venv/bin/snakemake"
     ]
     assert "Traceback" not in result.stderr and "Job stats" not in result.stdout
+
+
+def test_recorded_signatures_pass_the_same_arguments():
+    """remember_signatures records each input/params function's parameters once
+    (Snakemake inspected them at every call); Snakemake then passes the same arguments."""
+    from types import SimpleNamespace
+
+    from snakemake.common import get_function_params, get_input_function_aux_params
+
+    from radsnake.core.snakemake_fixes import remember_signatures
+
+    def images(wildcards):
+        return []
+
+    def args(wildcards, output, threads=1):
+        return ""
+
+    candidates = {"input": 1, "output": 2, "threads": 3, "resources": 4}
+    before = {f: get_input_function_aux_params(f, candidates) for f in (images, args)}
+    rule = SimpleNamespace(input=[images], output=[], log=[], params=[args, "text"], resources={})
+    assert remember_signatures([rule, rule]) == 2
+    assert list(get_function_params(args)) == ["wildcards", "output", "threads"]
+    assert {f: get_input_function_aux_params(f, candidates) for f in (images, args)} == before
+    assert before[args] == {"output": 2, "threads": 3}

@@ -111,3 +111,32 @@ def _remove_empty(folder: str) -> None:
             os.rmdir(path)
         except OSError:
             return
+
+
+def remember_signatures(rules) -> int:
+    """Give every function of the rules' input, params and resources its signature once.
+
+    Snakemake inspects a function's signature (``inspect.signature``) every time it calls
+    it, to pass only the arguments it takes: at 2,000 cases that was 26,000 inspections,
+    a seventh of a dry run's time (docs/benchmarks.md, planning). Snakemake's public
+    ``overwrite_function_params`` records a function's parameters on it; they are the
+    same parameters, so the calls are unchanged. Returns how many functions it marked.
+    """
+    import inspect
+    import types
+
+    from snakemake.common import overwrite_function_params
+
+    marked = set()
+
+    def mark(value) -> None:
+        for candidate in (value, getattr(value, "callable", None), getattr(getattr(value, "_file", None), "callable", None),
+                          getattr(value, "_evaluator", None)):
+            if isinstance(candidate, types.FunctionType) and id(candidate) not in marked:
+                overwrite_function_params(candidate, inspect.signature(candidate).parameters)
+                marked.add(id(candidate))
+
+    for rule in rules:
+        for value in [*rule.input, *rule.output, *rule.log, *rule.params, *(rule.resources or {}).values()]:
+            mark(value)
+    return len(marked)

@@ -133,6 +133,12 @@ def _geometry_differences(image: sitk.Image, mask: sitk.Image) -> tuple[float, f
 def _components(roi: np.ndarray) -> int:
     """Connected components, fully connected (26-connectivity in 3D, 8 in 2D)."""
     if roi.ndim in (2, 3):
+        # Counted in the ROI's bounding box: the same count, without a pass over a whole CT.
+        box = []
+        for axis in range(roi.ndim):
+            present = np.flatnonzero(roi.any(axis=tuple(a for a in range(roi.ndim) if a != axis)))
+            box.append(slice(present[0], present[-1] + 1))
+        roi = roi[tuple(box)]
         counter = sitk.ConnectedComponentImageFilter()
         counter.SetFullyConnected(True)
         counter.Execute(sitk.GetImageFromArray(roi.astype(np.uint8), isVector=False))

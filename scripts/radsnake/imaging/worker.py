@@ -1,6 +1,6 @@
 """A warm worker for the many short per-case jobs.
 
-A fresh Python that imports PyRadiomics, SimpleITK, numpy, pandas and matplotlib costs
+A fresh Python that imports PyRadiomics, SimpleITK, numpy and pandas costs
 about as much as extracting a small ROI, and the workflow starts one per case. The
 first per-case job of a study starts a worker that imports all of that once and then
 forks one child per job. The child takes the job's working directory, environment and
@@ -53,9 +53,9 @@ PRELOAD = (
     "radiomics.featureextractor",
     "radsnake.core.tables",
     "pandas",
-    # the case's QC and overlay: image readers and matplotlib
+    # the case's QC and overlay: image readers, and Pillow and matplotlib's fonts for the overlay
     "radsnake.jobs.casejob",
-    "radsnake.jobs.inputs",
+    "radsnake.imaging.case_inputs",
     "radsnake.io.imageio",
     "radsnake.imaging.qc",
     "radsnake.figures.overlay",
@@ -63,9 +63,25 @@ PRELOAD = (
     # feature robustness jobs: the mask perturbations
     "radsnake.imaging.robustness",
     "scipy.ndimage",
+    # what every job imports on its way (run_here, the feature file's stamp, the CSV
+    # writer, the PNG writer's plugins): 0.1 s a job when each child imported them
+    "radsnake.core.runtime",
+    "radsnake.io.provenance",
+    "radsnake.core.faults",
+    "threadpoolctl",
+    "pandas.io.formats.csvs",
+    "PIL.PngImagePlugin",
+    "PIL.BmpImagePlugin",
+    "PIL.GifImagePlugin",
+    "PIL.JpegImagePlugin",
+    "PIL.PpmImagePlugin",
 )
 # What a job does, for messages ("case c1: feature extraction failed on ...").
 JOB_NAMES = {"radsnake.jobs.casejob:process_case": "feature extraction"}
+# Work the worker does once, when it starts, for the jobs it will fork: (function, the
+# job's argument that is its file argument). The case job's extractor, whose params
+# file PyRadiomics validates with pykwalify (radsnake.imaging.extract.cached_extractor).
+WARM_UPS = {"radsnake.jobs.casejob:process_case": ("radsnake.imaging.extract:warm_extractor", "params_path")}
 ACCEPTED = b"A"
 HEADER = struct.Struct("!I")
 # The reply: what ended the job, and its exit status or signal number.
@@ -203,8 +219,9 @@ def connect(path: str) -> socket.socket | None:
     return client
 
 
-def start_worker(path: str) -> None:
-    """Start the worker unless another job is starting it; wait until it listens."""
+def start_worker(path: str, warm_up: list | None = None) -> None:
+    """Start the worker unless another job is starting it; wait until it listens.
+    ``warm_up``: [function, file] it runs once before listening (WARM_UPS)."""
     with open(path + ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         probe = connect(path)
@@ -222,7 +239,7 @@ def start_worker(path: str) -> None:
         env.update({name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")})
         folder, name = os.path.split(os.path.abspath(path))
         worker = subprocess.Popen(
-            [sys.executable, "-m", "radsnake.imaging.worker", folder, name],
+            [sys.executable, "-m", "radsnake.imaging.worker", folder, name, json.dumps(warm_up or [])],
             cwd=folder,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -258,7 +275,7 @@ def submit(target: str, kwargs: dict, log_path: str, threads: int, case: str) ->
     for _ in range(3):
         client = connect(path)
         if client is None:
-            start_worker(path)
+            start_worker(path, warm_up_of(target, kwargs))
             client = connect(path)
             if client is None:
                 continue
@@ -275,6 +292,14 @@ def submit(target: str, kwargs: dict, log_path: str, threads: int, case: str) ->
                 continue
             return report(receive_exactly(client, REPLY.size), describe(target, case) + files_of(kwargs), log_path)
     return None
+
+
+def warm_up_of(target: str, kwargs: dict) -> list | None:
+    """[function, absolute file] the worker runs once for jobs like this one, or None."""
+    if target not in WARM_UPS or not isinstance(kwargs.get(WARM_UPS[target][1]), str):
+        return None
+    function, argument = WARM_UPS[target]
+    return [function, os.path.abspath(kwargs[argument])]
 
 
 def report(reply: bytes, job: str, log_path: str) -> int:
@@ -332,7 +357,7 @@ def receive_exactly(connection: socket.socket, size: int) -> bytes:
 # Worker side -------------------------------------------------------------------------
 
 
-def serve(folder: str, name: str) -> None:
+def serve(folder: str, name: str, warm_up: list | None = None) -> None:
     for module in PRELOAD:
         importlib.import_module(module)
     import radiomics
@@ -340,6 +365,12 @@ def serve(folder: str, name: str) -> None:
     # PyRadiomics imports its feature classes lazily; do it once here.
     radiomics.getFeatureClasses()
     radiomics.getImageTypes()
+    if warm_up:
+        module, function = warm_up[0].split(":")
+        try:
+            getattr(importlib.import_module(module), function)(warm_up[1])
+        except Exception:  # noqa: BLE001 - the job itself meets the problem and reports it
+            pass
     os.chdir(folder)  # the socket's name is relative: AF_UNIX paths are short
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     staging = f"{name}.{os.getpid()}"
@@ -430,4 +461,4 @@ def exit_when_client_leaves(connection: socket.socket) -> None:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], sys.argv[2])
+    serve(sys.argv[1], sys.argv[2], json.loads(sys.argv[3]) if len(sys.argv) > 3 else None)

@@ -68,13 +68,13 @@ def process_case(
     """
     import radiomics
 
-    from radsnake.imaging.extract import make_extractor
+    from radsnake.imaging.extract import cached_extractor
     from radsnake.imaging.qc import write_qc_table
 
     if on_fail not in ("stop", "exclude"):
         raise InputError(f"qc.on_fail must be stop or exclude, not {on_fail!r}. Correct the config.")
     radiomics.setVerbosity(logging.ERROR)
-    extractor = make_extractor(params_path)
+    extractor = cached_extractor(params_path)
     row, loaded = qc_row(case_id, spec, tolerance, resample)
     result = None
     if row["qc_pass"]:
@@ -199,13 +199,9 @@ def draw_overlay(case_id: str, spec: dict, loaded, reasons: str, overlay_png: st
 
 def failure_card(case_id: str, reasons: str, output_png: str) -> None:
     """A PNG that says why a case has no overlay to review: its QC reasons."""
-    from matplotlib.figure import Figure
-
-    from radsnake.figures.overlay import save_png
+    from radsnake.figures.overlay import text_card
 
     lines = [f"case {case_id}: input QC failed, no overlay can be drawn", ""]
     for reason in reasons.split(";"):
         lines += textwrap.wrap(reason.strip(), 90) + [""]
-    fig = Figure(figsize=(7.2, 0.3 + 0.17 * len(lines)))
-    fig.text(0.02, 0.98, "\n".join(lines), va="top", ha="left", color="white", fontsize=7, family="DejaVu Sans")
-    save_png(fig, output_png)
+    text_card(lines, output_png)
