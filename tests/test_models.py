@@ -85,7 +85,7 @@ def test_default_grids_are_prefixed_and_valid(name):
 def test_expected_default_grids():
     assert default_param_grid("logistic") == {"clf__C": [0.01, 0.1, 1.0, 10.0, 100.0]}
     assert default_param_grid("random_forest") == {
-        "clf__n_estimators": [200], "clf__max_depth": [None, 3, 5], "clf__min_samples_leaf": [1, 3],
+        "clf__n_estimators": [100], "clf__min_samples_leaf": [1, 3],
     }
     assert default_param_grid("decision_tree") == {
         "clf__max_depth": [2, 3, 4, 5], "clf__min_samples_leaf": [1, 3, 5],

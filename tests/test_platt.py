@@ -62,3 +62,30 @@ def test_is_an_sklearn_estimator():
     model = svm(C=2.0)
     assert "estimator__C" in model.get_params() and clone(model).get_params()["estimator__C"] == 2.0
     assert not hasattr(clone(model), "slope_")  # learned state appears only in fit
+
+
+def test_the_map_is_fitted_on_first_use_with_the_same_numbers(monkeypatch):
+    """A grid search scores its candidates by the decision function: their Platt maps
+    (5 more SVC fits each) are never fitted; the refitted model's map is the one fitting
+    it straight away gives, and a pickled model holds the map, not the training data."""
+    import pickle
+
+    from sklearn.model_selection import GridSearchCV
+
+    from radsnake.ml import platt
+
+    rng = np.random.default_rng(5)
+    y = rng.permutation(np.r_[[1] * 30, [0] * 45])
+    X = pd.DataFrame({"a": y + rng.normal(size=75), "b": rng.normal(size=75)})
+    calls = []
+    real = platt.cross_val_predict
+    monkeypatch.setattr(platt, "cross_val_predict", lambda *a, **k: calls.append(1) or real(*a, **k))
+    search = GridSearchCV(svm(), {"estimator__C": [0.1, 1.0, 10.0]}, cv=3, scoring="roc_auc").fit(X, y)
+    assert calls == []  # 3 grid points x 3 folds + the refit, no map fitted
+    saved = pickle.loads(pickle.dumps(search.best_estimator_))
+    assert len(calls) == 1 and saved._uncalibrated is None
+    eager = svm(C=search.best_params_["estimator__C"]).fit(X, y)
+    eager_map = (eager.slope_, eager.intercept_, eager.unconstrained_slope_, eager.wrong_sign_, eager.decision_sd_)
+    assert (saved.slope_, saved.intercept_, saved.unconstrained_slope_, saved.wrong_sign_,
+            saved.decision_sd_) == eager_map
+    assert (saved.predict_proba(X) == eager.predict_proba(X)).all() and len(calls) == 2

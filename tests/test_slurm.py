@@ -40,10 +40,17 @@ CONFIG["seed"] = 12
 CONFIG["split"] = {"method": "random", "test_fraction": 0.3}
 CONFIG["models"]["enabled"] = ["logistic", "decision_tree"]
 CONFIG["evaluation"] = {"bootstrap": 100}
+# Internal validation too, its fits dealt into two validate_chunk jobs (SLURM jobs here,
+# local jobs run two at a time there): its tables must not depend on where the chunks ran.
+# Learning curves at full size only: they reuse the CV's fits (half of 8 + 8 cases is too
+# few for the tuning CV).
+CONFIG["validation"] = {"enabled": True, "folds": 3, "repeats": 1, "nested_outer_folds": 3, "bootstrap": 2,
+                        "learning_curve_sizes": [1.0], "learning_curve_repeats": 1, "chunks": 2}
 # Rules that the profile sends to SLURM; every other rule has `localrule: True` (rules/*.smk).
 # Each case's job (QC, overlay and extraction) is one piece of the profile's `extract` group.
 GROUPED_RULES = {"extract_features"}
-SLURM_RULES = GROUPED_RULES | {"select_features", "fit_model", "feature_statistics", "summarise_models", "compare_clinical_models"}
+SLURM_RULES = GROUPED_RULES | {"select_features", "fit_model", "feature_statistics", "summarise_models", "compare_clinical_models",
+                               "validate_chunk"}
 # Extraction cases per SLURM job here (the profile's 20 would leave a lone 4-case job).
 GROUP_SIZE = 12
 # Hard limit of one Snakemake run; `timeout -k` also ends a run hung on a pending job.
@@ -157,7 +164,9 @@ def test_every_table_is_byte_identical(runs):
     assert len(tables) > 2 * N_CASES + 20
     for expected in ("results/features.csv", "results/split.csv", "results/evaluation/metrics.csv",
                      "results/evaluation/bootstrap_ci.csv", "results/clinical/metrics.csv",
-                     "results/models/decision_tree/predictions.csv", "results/selection/radscore.csv"):
+                     "results/models/decision_tree/predictions.csv", "results/selection/radscore.csv",
+                     "results/validation/summary.csv", "results/validation/logistic/bootstrap.csv",
+                     "results/validation/decision_tree/repeated_cv.csv"):
         assert expected in tables
     different = [name for name in tables if (local / name).read_bytes() != (on_slurm / name).read_bytes()]
     assert different == [], f"{len(different)} of {len(tables)} tables differ between the local and the SLURM run"
@@ -178,6 +187,7 @@ def test_heavy_jobs_ran_as_slurm_jobs(runs):
     rule_jobs = {f.removeprefix("rule_") for f in folders if f.startswith("rule_")}
     assert rule_jobs == SLURM_RULES - GROUPED_RULES
     assert folders.count("rule_fit_model") == len(CONFIG["models"]["enabled"])
+    assert folders.count("rule_validate_chunk") == CONFIG["validation"]["chunks"]
     # The localrules never became SLURM jobs, and the local run never talked to SLURM.
     assert "SLURM" not in runs["local_log"]
 

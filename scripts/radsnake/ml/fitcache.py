@@ -17,14 +17,61 @@ one per training set and drops it after that set's fits).
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import time
 
 import joblib
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
 
 # Pipeline's logging arguments: they name the step's position ("step 2 of 7"), which
 # differs between pipelines with and without a sampler, and change nothing fitted.
 _LOGGING_ARGUMENTS = ("message_clsname", "message")
+
+
+def array_digest(values: np.ndarray, *labels) -> str:
+    digest = hashlib.sha256(repr((values.dtype.str, values.shape, *labels)).encode())
+    digest.update(np.ascontiguousarray(values).tobytes())
+    return digest.hexdigest()
+
+
+def digestible(value):
+    """A stand-in for ``value`` in the key, cheaper to hash than the value (joblib.hash
+    pickles it: most of a cache hit's time on a training set's frame or an estimator):
+
+    * a numeric array, or a numeric frame of one dtype: the SHA-256 of its bytes, shape,
+      dtype (and the frame's column names and index);
+    * an unfitted estimator (the Pipeline's fresh clone of a step): its class and
+      parameters, which are all a clone is;
+    * nested dicts of plain values (the routed fit parameters, mostly empty): their repr.
+
+    Anything else is kept as it is, for joblib.hash.
+    """
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+        return ("array", array_digest(value))
+    if isinstance(value, pd.DataFrame) and value.shape[1] and value.dtypes.nunique() == 1 \
+            and value.dtypes.iloc[0].kind in "biuf":
+        index = value.index.to_numpy()
+        index_key = array_digest(index) if index.dtype.kind in "biuf" else joblib.hash(value.index)
+        return ("frame", array_digest(value.to_numpy(), tuple(value.columns), index_key))
+    if isinstance(value, BaseEstimator) and not any(
+            name.endswith("_") and not name.startswith("_") for name in vars(value)):
+        return ("estimator", type(value).__module__, type(value).__qualname__,
+                {name: digestible(param) for name, param in value.get_params(deep=False).items()})
+    if isinstance(value, dict) and plain(value):
+        return ("dict", repr(value))
+    return value
+
+
+def plain(value) -> bool:
+    """Nested dicts, lists and tuples of str, int, float, bool and None, whose repr is exact."""
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and plain(item) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(plain(item) for item in value)
+    return value is None or isinstance(value, (str, int, float, bool))
 
 
 class FitCache:
@@ -51,7 +98,8 @@ class FitCache:
         def cached(*args, **kwargs):
             bound = signature.bind(*args, **kwargs).arguments
             kept = {name: value for name, value in bound.items() if name not in left_out}
-            key = joblib.hash((func.__module__, func.__qualname__, kept))
+            key = joblib.hash((func.__module__, func.__qualname__,
+                               {name: digestible(value) for name, value in kept.items()}))
             if key in self.store:
                 self.hits += 1
             else:

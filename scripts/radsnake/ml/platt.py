@@ -75,6 +75,12 @@ class PlattSVC(ClassifierMixin, BaseEstimator):
     deterministic) and the SVC is refitted on all cases. Learned: ``estimator_`` (the
     SVC), ``slope_``, ``intercept_`` (the map), ``unconstrained_slope_`` (Platt's own
     fit), ``wrong_sign_`` (that fit reversed the ranking), ``decision_sd_``.
+
+    The map costs ``cv`` more SVC fits, and a grid search scores its candidates by the
+    decision function alone (the roc_auc scorer prefers it to predict_proba), so the map
+    is fitted on first use: predicting a probability or a class, reading one of the map's
+    attributes, or pickling (a saved model always holds its map, never the training data).
+    The numbers are the same as fitting it in ``fit``: the same folds, fits and optimiser.
     """
 
     def __init__(self, estimator=None, cv: int = PLATT_FOLDS, random_state=None):
@@ -87,21 +93,42 @@ class PlattSVC(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         y = np.asarray(y)
-        folds = StratifiedKFold(n_splits=self.cv)
-        decision = cross_val_predict(self._svc(), X, y, cv=folds, method="decision_function")
         self.estimator_ = self._svc().fit(X, y)
         self.classes_ = self.estimator_.classes_
-        positive = (y == self.classes_[1]).astype(int)
-        self.unconstrained_slope_, _ = platt_fit(decision, positive, non_negative=False)
-        self.slope_, self.intercept_ = platt_fit(decision, positive, non_negative=True)
-        self.wrong_sign_ = bool(self.unconstrained_slope_ < 0)
-        sd = float(np.std(decision))
-        self.decision_sd_ = sd if sd > 0 else 1.0
         if hasattr(self.estimator_, "n_features_in_"):
             self.n_features_in_ = self.estimator_.n_features_in_
         if hasattr(self.estimator_, "feature_names_in_"):
             self.feature_names_in_ = self.estimator_.feature_names_in_
+        # The training data until the map is fitted (then dropped).
+        self._uncalibrated = (X, y)
+        self._map = None
         return self
+
+    def _platt_map(self) -> dict:
+        """The fitted map, fitting it on the training data kept by fit the first time."""
+        if self._map is None:
+            X, y = self._uncalibrated
+            folds = StratifiedKFold(n_splits=self.cv)
+            decision = cross_val_predict(self._svc(), X, y, cv=folds, method="decision_function")
+            positive = (y == self.classes_[1]).astype(int)
+            unconstrained_slope, _ = platt_fit(decision, positive, non_negative=False)
+            slope, intercept = platt_fit(decision, positive, non_negative=True)
+            sd = float(np.std(decision))
+            self._map = {"slope_": slope, "intercept_": intercept, "unconstrained_slope_": unconstrained_slope,
+                         "wrong_sign_": bool(unconstrained_slope < 0), "decision_sd_": sd if sd > 0 else 1.0}
+            self._uncalibrated = None
+        return self._map
+
+    slope_ = property(lambda self: self._platt_map()["slope_"])
+    intercept_ = property(lambda self: self._platt_map()["intercept_"])
+    unconstrained_slope_ = property(lambda self: self._platt_map()["unconstrained_slope_"])
+    wrong_sign_ = property(lambda self: self._platt_map()["wrong_sign_"])
+    decision_sd_ = property(lambda self: self._platt_map()["decision_sd_"])
+
+    def __getstate__(self):
+        if getattr(self, "estimator_", None) is not None:
+            self._platt_map()
+        return super().__getstate__()
 
     def decision_function(self, X):
         return self.estimator_.decision_function(X)

@@ -54,7 +54,7 @@ class Settings:
     folds: int = 5
     repeats: int = 10
     nested_outer_folds: int = 5
-    bootstrap: int = 200
+    bootstrap: int = 40
     learning_curve_sizes: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
     learning_curve_repeats: int = 3
 
@@ -117,7 +117,9 @@ def fit_and_score(estimator: BaseEstimator, X: pd.DataFrame, y: np.ndarray, task
     """Fit the procedure on the task's training rows and score it on each of its row sets."""
     fitted = with_cache(estimator, cache if cache is not None else FitCache())
     try:
+        # Scoring too: the SVM's Platt map is fitted on first use (radsnake.ml.platt).
         fitted.fit(X.iloc[task.train], y[task.train])
+        aucs = [auc(y[rows], fitted.predict_proba(X.iloc[rows])[:, 1]) for rows in task.score]
     except ValueError as err:
         n_pos = int(y[task.train].sum())
         raise InputError(
@@ -125,7 +127,6 @@ def fit_and_score(estimator: BaseEstimator, X: pd.DataFrame, y: np.ndarray, task
             f"({n_pos} with label 1, {task.train.size - n_pos} with label 0) failed: {err}. "
             "Use fewer validation or tuning folds, larger learning_curve_sizes, or more cases."
         ) from None
-    aucs = [auc(y[rows], fitted.predict_proba(X.iloc[rows])[:, 1]) for rows in task.score]
     if isinstance(fitted, GridSearchCV):
         return Result(aucs, params_text(fitted.best_params_), float(fitted.best_score_))
     return Result(aucs)
