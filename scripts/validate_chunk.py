@@ -5,15 +5,7 @@ with job(snakemake.log[0], snakemake.threads):
     from radsnake.ml.settings import TrainingData
 
     validate_chunk(
-        training=TrainingData(
-            features_csv=snakemake.input.features,
-            split_csv=snakemake.input.split,
-            clinical=list(snakemake.params.clinical),
-            permute=snakemake.params.permute,
-            seed=snakemake.params.seed,
-            harmonisation=snakemake.params.harmonisation,
-            icc_csv=snakemake.input.icc[0] if snakemake.input.icc else "",
-        ),
+        training=TrainingData.of_rule(snakemake.input, snakemake.params),
         models=list(snakemake.params.models),
         steps=list(snakemake.params.steps),
         param_grids=dict(snakemake.params.param_grids),

@@ -25,6 +25,21 @@ class TrainingData:
     harmonisation: dict | None = None
     icc_csv: str = ""  # the robustness filter's ICC table, "" without one
 
+    @classmethod
+    def of_rule(cls, input, params) -> TrainingData:
+        """From a fitting rule's named input (features, split, icc) and params (clinical,
+        permute, seed, harmonisation): the rules of rules/selection.smk, models.smk and
+        validation.smk name them alike."""
+        return cls(
+            features_csv=input.features,
+            split_csv=input.split,
+            clinical=list(params.clinical),
+            permute=params.permute,
+            seed=params.seed,
+            harmonisation=params.harmonisation,
+            icc_csv=input.icc[0] if input.icc else "",
+        )
+
     def load(self) -> tuple[Design, pd.DataFrame, np.ndarray]:
         return training_data(self.features_csv, self.split_csv, self.clinical, self.permute, self.seed,
                              icc_csv=self.icc_csv, harmonisation=self.harmonisation)
