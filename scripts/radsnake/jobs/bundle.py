@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
 import joblib
@@ -12,16 +11,7 @@ import numpy as np
 import pandas as pd
 
 from radsnake.core.errors import InputError
-from radsnake.core.tables import partial_path
-from radsnake.ml.bundle import (
-    BUNDLE_FORMAT,
-    card_json,
-    extraction_versions,
-    library_versions,
-    params_record,
-    radsnake_git,
-    training_summary,
-)
+from radsnake.ml.bundle import BUNDLE_FORMAT, provenance_fields, save_bundle, training_summary
 from radsnake.ml.modelling import load_design
 from radsnake.stats.evaluation import training_threshold
 
@@ -82,8 +72,6 @@ def write_bundle(
         "format": BUNDLE_FORMAT,
         "model": model,
         "input_features": expected,
-        "features_source": "pyradiomics" if params_path else "table",
-        "pyradiomics_params": params_record(params_path) if params_path else None,
         "training": training_summary(design, y_true, centers),
         "thresholds": _thresholds(predictions_csv, radscore_csv, settings["threshold"], settings["target"]),
         "fit": {
@@ -96,27 +84,9 @@ def write_bundle(
         },
         # ComBat in the pipelines needs each case's centre (and covariates) as reserved columns.
         "harmonisation": model_card["extra"].get("harmonisation"),
-        "versions": library_versions(),
-        "radsnake_git": radsnake_git(),
-        "extraction_versions": extraction_versions(diagnostics_files, train_ids) if params_path else {},
-        "config": settings,
+        **provenance_fields(params_path, diagnostics_files, train_ids, settings),
     }
-    text = card_json(card)
-    for path in (bundle_joblib, bundle_json):
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    # Written atomically like the tables: a killed job leaves no bundle that looks finished.
-    partial = partial_path(bundle_joblib)
-    joblib.dump(
-        {
-            "format": BUNDLE_FORMAT,
-            "model_file": Path(model_joblib).read_bytes(),
-            "radscore_file": Path(radscore_joblib).read_bytes(),
-            "card": json.loads(text),
-        },
-        partial,
-    )
-    os.replace(partial, bundle_joblib)
-    Path(bundle_json).write_text(text)
+    save_bundle(card, model_joblib, radscore_joblib, bundle_joblib, bundle_json)
     log.info(
         "bundle of %s: %d input features, %d training cases, params %s",
         model,

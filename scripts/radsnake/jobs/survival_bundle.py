@@ -15,24 +15,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
-import joblib
 import pandas as pd
 
-from radsnake.ml.bundle import (
-    BUNDLE_FORMAT,
-    card_json,
-    extraction_versions,
-    library_versions,
-    params_record,
-    radsnake_git,
-    training_summary,
-)
+from radsnake.ml.bundle import BUNDLE_FORMAT, provenance_fields, save_bundle, training_summary
 from radsnake.core.errors import InputError
 from radsnake.ml.modelling import design_matrix, load_design, read_features_table
-from radsnake.core.tables import partial_path, write_csv
+from radsnake.core.tables import write_csv
 
 log = logging.getLogger(__name__)
 
@@ -55,23 +45,13 @@ def write_survival_bundle(model: str, model_joblib: str, model_json: str, featur
         "model": model,
         "endpoint": {"type": "survival", "time_unit": settings["time_unit"], "horizons": settings["horizons"]},
         "input_features": list(design.features.columns),
-        "features_source": "pyradiomics" if params_path else "table",
-        "pyradiomics_params": params_record(params_path) if params_path else None,
         "training": training,
         "fit": {"best_params": fitted["best_params"], "cv_c_index": fitted["cv_c_index"],
                 "features": fitted["features"], "no_signal": fitted["no_signal"]},
-        "versions": library_versions(),
-        "radsnake_git": radsnake_git(),
-        "extraction_versions": extraction_versions(diagnostics_files, train_ids) if params_path else {},
-        "config": settings,
+        **provenance_fields(params_path, diagnostics_files, train_ids, settings),
     }
-    text = card_json(card)
-    os.makedirs(os.path.dirname(os.path.abspath(bundle_joblib)), exist_ok=True)
-    partial = partial_path(bundle_joblib)
-    joblib.dump({"format": BUNDLE_FORMAT, "model_file": Path(model_joblib).read_bytes(), "radscore_file": None,
-                 "card": json.loads(text)}, partial)
-    os.replace(partial, bundle_joblib)
-    Path(bundle_json).write_text(text)
+    # No rad-score file: the Pipeline holds its own Cox-LASSO.
+    save_bundle(card, model_joblib, None, bundle_joblib, bundle_json)
     log.info("survival bundle of %s: %d input features, %d training cases (%d events)", model,
              len(card["input_features"]), training["n"], training["events"])
 

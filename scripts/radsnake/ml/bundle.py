@@ -34,6 +34,7 @@ import yaml
 
 import radsnake
 from radsnake.core.hashing import file_sha256
+from radsnake.core.tables import partial_path
 from radsnake.io.provenance import git_state
 
 log = logging.getLogger(__name__)
@@ -128,3 +129,38 @@ def training_summary(design, y_true: np.ndarray, centers: pd.Series) -> dict:
 
 def card_json(card: dict) -> str:
     return json.dumps(card, sort_keys=True, indent=2) + "\n"
+
+
+def provenance_fields(params_path: str | None, diagnostics_files: list[str], train_ids, settings: dict) -> dict:
+    """The card's record of what made the model, alike for binary and survival bundles:
+    the features' source and params file, library versions, the code's git state, the
+    training cases' extraction versions and the study config."""
+    return {
+        "features_source": "pyradiomics" if params_path else "table",
+        "pyradiomics_params": params_record(params_path) if params_path else None,
+        "versions": library_versions(),
+        "radsnake_git": radsnake_git(),
+        "extraction_versions": extraction_versions(diagnostics_files, train_ids) if params_path else {},
+        "config": settings,
+    }
+
+
+def save_bundle(card: dict, model_joblib: str, radscore_joblib: str | None, bundle_joblib: str,
+                bundle_json: str) -> None:
+    """bundle.joblib (the fitted pipelines' files' bytes and the card) and bundle.json.
+    Written atomically like the tables: a killed job leaves no bundle that looks finished."""
+    text = card_json(card)
+    for path in (bundle_joblib, bundle_json):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    partial = partial_path(bundle_joblib)
+    joblib.dump(
+        {
+            "format": BUNDLE_FORMAT,
+            "model_file": Path(model_joblib).read_bytes(),
+            "radscore_file": Path(radscore_joblib).read_bytes() if radscore_joblib else None,
+            "card": json.loads(text),
+        },
+        partial,
+    )
+    os.replace(partial, bundle_joblib)
+    Path(bundle_json).write_text(text)
