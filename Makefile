@@ -37,13 +37,15 @@ test-fast:
 install:
 	bash envs/install.sh
 
-# The workflow (Snakemake's linter, snakefmt) and the Python code (ruff; pyproject.toml
-# has its rules). Linters come from envs/requirements-lint.lock (install.sh --lint).
+# The workflow (Snakemake's linter, snakefmt), the Python code (ruff; pyproject.toml has its
+# rules) and the package's layers (import-linter; pyproject.toml has the contracts).
+# Linters come from envs/requirements-lint.lock (install.sh --lint).
 lint:
 	bash envs/install.sh --lint
 	$(BIN)/snakemake --lint --configfile $(DEMO_CONFIG)
 	$(BIN)/snakefmt --check Snakefile rules/
 	$(BIN)/ruff check scripts/ tests/ bench/
+	cd scripts && ../$(BIN)/lint-imports --no-cache --config ../pyproject.toml
 
 # A new study folder outside the clone (README, "Your own study"): make new-study DIR=~/studies/lung
 new-study:
