@@ -82,7 +82,9 @@ def write_study_config(study: Path, config: dict) -> None:
 
 def write_own_features_study(study: Path, table, labels, seed: int, cores: int, extra_config: dict | None = None) -> None:
     """A bring-your-own-feature study (docs/studies.md): ``table`` (case_id + features) as
-    features_in.csv, its labels in the sheet, the schema's defaults for all else."""
+    features_in.csv, its labels in the sheet, the schema's defaults for all else. Jobs run in
+    their own processes (no warm worker), so that Snakemake's per-job benchmark files, which
+    these benchmarks read, count each job's CPU time."""
     import pandas as pd
 
     (study / "config").mkdir(parents=True, exist_ok=True)
@@ -96,7 +98,7 @@ def write_own_features_study(study: Path, table, labels, seed: int, cores: int, 
         "features_table": "features_in.csv",
         "clinical": {},
         "split": {"method": "random", "test_fraction": 0.3},
-        "resources": {"model_threads": cores},
+        "resources": {"model_threads": cores, "warm_worker": False},
         **(extra_config or {}),
     })
 

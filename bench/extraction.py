@@ -79,7 +79,7 @@ def run_workflow(manifest: pd.DataFrame, params: Path, cores: int, study: Path) 
     })
     sheet.to_csv(study / "config" / "cohort.csv", index=False)
     cmd = benchlib.study_command(study, cores, "results/features.csv")
-    # The warm worker (radsnake.imaging.worker) is private to the study folder, which is new: it starts
+    # The warm worker (radsnake.core.worker) is private to the study folder, which is new: it starts
     # cold inside the timed run, never one left warm by an earlier run.
     timing = benchlib.run_timed(cmd, cwd=benchlib.REPO, log_dir=study, env=benchlib.env_for_runs(), label="workflow")
     # The worker is detached (its own session), so wait4 does not count its CPU; read it from /proc.

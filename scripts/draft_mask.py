@@ -1,4 +1,7 @@
 from radsnake.core.runtime import job
+from radsnake.core.worker import hand_to_worker
+
+hand_to_worker(snakemake)  # the rest runs in the study's warm worker when it can (radsnake.core.worker)
 
 with job(snakemake.log[0], snakemake.threads):
     from radsnake.jobs.inputs import write_draft

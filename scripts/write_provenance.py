@@ -1,6 +1,9 @@
 import json
 
 from radsnake.core.runtime import job
+from radsnake.core.worker import hand_to_worker
+
+hand_to_worker(snakemake)  # the rest runs in the study's warm worker when it can (radsnake.core.worker)
 
 with job(snakemake.log[0], snakemake.threads):
     from radsnake.jobs.provenance import write_provenance

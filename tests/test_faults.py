@@ -87,14 +87,14 @@ def run_in_namespace(workdir: Path, mount: str, folder: Path) -> subprocess.Comp
 
 
 def worker_pids(workdir: Path) -> list[int]:
-    """The study's warm workers (radsnake.imaging.worker names its folder on its command line)."""
+    """The study's warm workers (radsnake.core.worker names its folder on its command line)."""
     folder = str(workdir / ".snakemake" / "radsnake-worker").encode()
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
                 words = (entry / "cmdline").read_bytes().split(b"\0")
-                if b"radsnake.imaging.worker" in words and folder in words:
+                if b"radsnake.core.worker" in words and folder in words:
                     pids.append(int(entry.name))
     return pids
 

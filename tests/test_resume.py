@@ -1,5 +1,5 @@
 """Kill a run with SIGKILL mid-way, rerun it, and get the bytes of an uninterrupted run;
---cores 1 gives them too."""
+--cores 1 with every job in its own process (no warm worker) gives them too."""
 
 from __future__ import annotations
 
@@ -106,7 +106,11 @@ def test_killed_run_resumes_to_the_uninterrupted_results(reference, tmp_path):
     assert_same_results(workdir, reference)
 
 
-def test_one_core_gives_the_same_results_as_two(reference, tmp_path):
+def test_one_core_without_the_warm_worker_gives_the_same_results_as_two_with_it(reference, tmp_path, monkeypatch):
+    """The reference ran its jobs in the warm worker (radsnake.core.worker); here each job,
+    per-case and rule script alike, starts its own Python."""
     workdir = fresh_copy(reference, tmp_path)
+    monkeypatch.setenv("RADSNAKE_WORKER", "0")
     snakemake(workdir, "--cores", "1")
+    assert not (workdir / ".snakemake" / "radsnake-worker").exists(), "a job went to a warm worker"
     assert_same_results(workdir, reference)

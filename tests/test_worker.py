@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FAST_CONFIG, make_study, snakemake
-from radsnake.imaging import worker
+from radsnake.core import worker
 from radsnake.imaging.demo import make_case
 
 REPO = Path(__file__).resolve().parents[1]
@@ -91,7 +91,7 @@ def test_worker_is_not_used_inside_a_cluster_job(monkeypatch):
 def test_killing_a_job_ends_its_child_in_the_worker(tmp_path):
     pid_file = tmp_path / "child.pid"
     client = (
-        "import sys; sys.path.insert(0, sys.argv[1]); from radsnake.imaging.worker import run; "
+        "import sys; sys.path.insert(0, sys.argv[1]); from radsnake.core.worker import run; "
         "run('subprocess:call', {'args': ['sh', '-c', 'echo $PPID > ' + sys.argv[2] + '; sleep 60']}, sys.argv[3])"
     )
     job = subprocess.Popen(
@@ -121,8 +121,8 @@ def alive(pid: int) -> bool:
 def job_in_worker(folder: Path, shell: str, case: str = "c9") -> subprocess.CompletedProcess:
     """A job whose body is a shell command run by the worker's child (its parent: $PPID)."""
     client = (
-        "import sys; sys.path.insert(0, sys.argv[1]); from radsnake.imaging.worker import run; "
-        "sys.exit(run('subprocess:call', {'args': ['sh', '-c', sys.argv[2]]}, sys.argv[3], case=sys.argv[4]))"
+        "import sys; sys.path.insert(0, sys.argv[1]); from radsnake.core.worker import run; "
+        "sys.exit(run('subprocess:call', {'args': ['sh', '-c', sys.argv[2]]}, sys.argv[3], what='case ' + sys.argv[4]))"
     )
     command = [sys.executable, "-c", client, str(REPO / "scripts"), shell, str(folder / "job.log"), case]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=folder)
@@ -143,7 +143,7 @@ def test_a_killed_child_is_reported_for_its_case_and_a_killed_worker_is_replaced
     assert after.returncode == 0, after.stderr
     assert (tmp_path / "after").read_text() == (tmp_path / "before").read_text()
     worker_cmdline = Path(f"/proc/{int((tmp_path / 'after').read_text())}/cmdline").read_bytes()
-    assert b"radsnake.imaging.worker" in worker_cmdline
+    assert b"radsnake.core.worker" in worker_cmdline
 
     # A killed worker is replaced: the next job starts a new one and runs in it.
     os.kill(int((tmp_path / "after").read_text()), signal.SIGKILL)
@@ -151,7 +151,7 @@ def test_a_killed_child_is_reported_for_its_case_and_a_killed_worker_is_replaced
     assert replaced.returncode == 0, replaced.stderr
     new_worker = int((tmp_path / "replaced").read_text())
     assert new_worker != int((tmp_path / "after").read_text())
-    assert b"radsnake.imaging.worker" in Path(f"/proc/{new_worker}/cmdline").read_bytes()
+    assert b"radsnake.core.worker" in Path(f"/proc/{new_worker}/cmdline").read_bytes()
 
 
 def write_huge(image_path, mask_path, output: str) -> None:
@@ -241,7 +241,7 @@ def test_the_worker_key_differs_between_checkouts(tmp_path):
     import shutil
 
     shutil.copytree(REPO / "scripts" / "radsnake", tmp_path / "radsnake", ignore=shutil.ignore_patterns("__pycache__"))
-    key = "import sys; sys.path.insert(0, sys.argv[1]); from radsnake.imaging.worker import code_key; print(code_key())"
+    key = "import sys; sys.path.insert(0, sys.argv[1]); from radsnake.core.worker import code_key; print(code_key())"
     here, there = (
         subprocess.run([sys.executable, "-c", key, path], capture_output=True, text=True, check=True).stdout
         for path in (str(REPO / "scripts"), str(tmp_path))
@@ -278,3 +278,44 @@ def test_a_case_failing_in_the_worker_is_named_and_the_other_cases_finish(tmp_pa
         if case != bad:
             assert (tmp_path / "results" / "features" / f"{case}.csv").exists(), f"{case}\n{console[-6000:]}"
     assert sockets(tmp_path), "the jobs did not run in the warm worker"
+
+
+RULE_SCRIPT = """
+import os, sys
+sys.path.insert(0, {scripts!r})
+
+
+class Snakemake:  # what a rule script's preamble gives it, as far as hand_to_worker reads
+    config, wildcards, rule, log, threads = {{}}, {{"case": "c1"}}, "demo_rule", [{log!r}], 1
+
+
+snakemake = Snakemake()
+from radsnake.core.worker import hand_to_worker
+
+hand_to_worker(snakemake)
+print(open(f"/proc/{{os.getppid()}}/cmdline", "rb").read().split(b"\\0")[:3])
+if len(sys.argv) > 1 or os.environ.get("FAIL"):
+    raise RuntimeError("the script's own error")
+"""
+
+
+def run_rule_script(folder: Path, **env) -> subprocess.CompletedProcess:
+    script = folder / "rule_script.py"
+    script.write_text(RULE_SCRIPT.format(scripts=str(REPO / "scripts"), log=str(folder / "job.log")))
+    return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=folder,
+                          env=dict(os.environ, **env))
+
+
+def test_a_rule_script_runs_in_the_worker_as_in_its_own_process(tmp_path):
+    """hand_to_worker: the script runs on in the worker's child (whose parent is the
+    worker), once, with its stdout and exit status; its own error is a Python error as
+    it would be in its own process. RADSNAKE_WORKER=0 runs it here."""
+    warm = run_rule_script(tmp_path)
+    assert warm.returncode == 0, warm.stderr
+    assert "radsnake.core.worker" in warm.stdout and warm.stdout.count("\n") == 1, warm.stdout
+    failed = run_rule_script(tmp_path, FAIL="1")
+    assert failed.returncode == 1
+    assert "Traceback" in failed.stderr and "RuntimeError: the script's own error" in failed.stderr
+    assert "radsnake.core.worker" in failed.stdout
+    cold = run_rule_script(tmp_path, RADSNAKE_WORKER="0")
+    assert cold.returncode == 0 and "radsnake.core.worker" not in cold.stdout, cold.stdout

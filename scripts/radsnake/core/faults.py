@@ -55,7 +55,7 @@ def disk_fault_message(err: BaseException, job: str = "") -> str | None:
 def folders_to_write(study_dir: str) -> list[str]:
     """Where the jobs will write, as far as it exists: the study folder, .snakemake/
     (Snakemake's state; not its subfolders, such as another user's warm-worker folder,
-    which radsnake.imaging.worker tolerates), logs/ and its folders, results/ and the folders
+    which radsnake.core.worker tolerates), logs/ and its folders, results/ and the folders
     two levels down."""
     folders = [study_dir]
     for top, depth in ((".snakemake", 0), ("logs", 1), ("results", 2)):

@@ -1,13 +1,25 @@
-"""A warm worker for the many short per-case jobs.
+"""The warm worker: one process per study folder that imports once and forks a child per job.
 
-A fresh Python that imports PyRadiomics, SimpleITK, numpy and pandas costs
-about as much as extracting a small ROI, and the workflow starts one per case. The
-first per-case job of a study starts a worker that imports all of that once and then
-forks one child per job. The child takes the job's working directory, environment and
-stdout/stderr, runs the same radsnake function the job would run itself, and reports
-the exit status. Results are the same either way: the child runs the same code in a
-copy of a process that has done nothing but import it. docs/benchmarks.md has what it
-saves; docs/design.md why it stays.
+A fresh Python that imports the libraries of a job (PyRadiomics and SimpleITK for a case;
+pandas, scikit-learn, SciPy and matplotlib for a fit, a table or a figure) spends about
+2 s of CPU before the job's own work, and most of the workflow's jobs are shorter than
+that. The first job of a study starts a worker; every job then hands itself to it, and
+the worker forks one child per job. The child takes the job's working directory,
+environment and stdout/stderr, runs the same code the job would run itself, and reports
+the exit status. Results are the same either way: the child runs the same code in a copy
+of a process that has done nothing but import it (tests/test_worker.py,
+tests/test_resume.py). docs/benchmarks.md has what it saves; docs/design.md why it stays.
+
+Two kinds of job use it:
+- a per-case job (scripts/extract_features.py, a shell command) calls ``run`` with a
+  radsnake function ("module:function") and its arguments, plus the modules to import
+  and the extractor to build ahead of its jobs;
+- a rule script (a Snakemake ``script:``) calls ``hand_to_worker(snakemake)`` first: the
+  child runs the same script file (Snakemake's preamble and all), and the call returns
+  there, so the script goes on exactly as in its own process.
+Before forking, the worker imports what the job asks for (the modules a script imports,
+read from its syntax tree), once: later jobs of that kind fork with it imported. It
+names no module itself, so a rule's code (rules/code.smk) does not grow by using it.
 
 Safety:
 - Private: the socket lives under the study folder (the job's working directory), in
@@ -15,10 +27,11 @@ Safety:
   hash of the interpreter, this checkout's path, this package's source and the
   installed distributions (name, version, install time), so a second checkout, another
   study, a code change or a `pip install -U` never runs in a stale worker.
-- Honest: an error in a job ends that job with one line naming the case, its files and
-  the library's message (traceback in the job's log); a child killed by a signal (the
-  out-of-memory killer, say) is reported as such for its case. Neither touches other
-  jobs: every job is its own forked child. A killed worker is replaced by the next job.
+- Honest: an error in a job ends that job with its message (one line naming the case,
+  its files and the library's message for a case; traceback in the job's log); a child
+  killed by a signal (the out-of-memory killer, say) is reported as such for its job.
+  Neither touches other jobs: every job is its own forked child. A killed worker is
+  replaced by the next job.
 - A child dies with its job: when the job's process goes (Snakemake killed, Ctrl-C),
   the socket closes and the child exits at once.
 - The worker exits after IDLE_SECONDS without a job. Inside a cluster job, or with
@@ -48,40 +61,8 @@ START_TIMEOUT_SECONDS = 60
 WORKER_DIR = os.path.join(".snakemake", "radsnake-worker")
 # A lingering worker would hold a cluster job open (or be killed with it): not there.
 CLUSTER_JOB_VARIABLES = ("SLURM_JOB_ID", "JOB_ID", "LSB_JOBID", "PBS_JOBID", "_CONDOR_JOB_AD")
-PRELOAD = (
-    "radsnake.imaging.extract",
-    "radiomics.featureextractor",
-    "radsnake.core.tables",
-    "pandas",
-    # the case's QC and overlay: image readers, and Pillow and matplotlib's fonts for the overlay
-    "radsnake.jobs.casejob",
-    "radsnake.imaging.case_inputs",
-    "radsnake.io.imageio",
-    "radsnake.imaging.qc",
-    "radsnake.figures.overlay",
-    "pydicom",
-    # feature robustness jobs: the mask perturbations
-    "radsnake.imaging.robustness",
-    "scipy.ndimage",
-    # what every job imports on its way (run_here, the feature file's stamp, the CSV
-    # writer, the PNG writer's plugins): 0.1 s a job when each child imported them
-    "radsnake.core.runtime",
-    "radsnake.io.provenance",
-    "radsnake.core.faults",
-    "threadpoolctl",
-    "pandas.io.formats.csvs",
-    "PIL.PngImagePlugin",
-    "PIL.BmpImagePlugin",
-    "PIL.GifImagePlugin",
-    "PIL.JpegImagePlugin",
-    "PIL.PpmImagePlugin",
-)
-# What a job does, for messages ("case c1: feature extraction failed on ...").
-JOB_NAMES = {"radsnake.jobs.casejob:process_case": "feature extraction"}
-# Work the worker does once, when it starts, for the jobs it will fork: (function, the
-# job's argument that is its file argument). The case job's extractor, whose params
-# file PyRadiomics validates with pykwalify (radsnake.imaging.extract.cached_extractor).
-WARM_UPS = {"radsnake.jobs.casejob:process_case": ("radsnake.imaging.extract:warm_extractor", "params_path")}
+# How long the worker waits for a connected job's request before dropping it.
+REQUEST_TIMEOUT_SECONDS = 30
 ACCEPTED = b"A"
 HEADER = struct.Struct("!I")
 # The reply: what ended the job, and its exit status or signal number.
@@ -152,14 +133,8 @@ def warm_worker_allowed() -> bool:
     return not any(name in os.environ for name in CLUSTER_JOB_VARIABLES)
 
 
-def describe(target: str, case: str) -> str:
-    """'case c1: feature extraction', for messages."""
-    what = JOB_NAMES.get(target, target)
-    return f"case {case}: {what}" if case else what
-
-
 def files_of(kwargs: dict) -> str:
-    """' on image X with mask Y': the job's input files (absolute), for messages."""
+    """' on image X with mask Y': a case job's input files (absolute), for messages."""
     spec = kwargs.get("spec")
     if not isinstance(spec, dict):
         return ""
@@ -168,25 +143,27 @@ def files_of(kwargs: dict) -> str:
     return text + (f" with mask {os.path.abspath(spec['mask'])}" if spec.get("mask") else "")
 
 
-def run_here(target: str, kwargs: dict, log_path: str, threads: int, case: str = "") -> int:
+def run_here(target: str, kwargs: dict, log_path: str, threads: int, what: str = "") -> int:
     """The job in this process: what a Snakemake script job would do.
 
     An error the job did not turn into a radsnake message (a library's exception, a
-    corrupt file) ends it with one line naming the case, its files and the cause; the
-    traceback is in the log (radsnake.core.runtime.job).
+    corrupt file) ends it with one line naming the job (`what`, e.g. "case c1: feature
+    extraction"), its files and the cause; the traceback is in the log
+    (radsnake.core.runtime.job).
     """
     from radsnake.core.runtime import job
 
+    what = what or target
     module, function = target.split(":")
     try:
-        with job(log_path, threads, describe(target, case)):
+        with job(log_path, threads, what):
             getattr(importlib.import_module(module), function)(**kwargs)
     except SystemExit as stop:
         return stop.code if isinstance(stop.code, int) else 1
     except Exception as err:
         cause = f"{type(err).__name__}: {err}".rstrip(": ")
         message = (
-            f"{describe(target, case)} failed{files_of(kwargs)}: {cause} "
+            f"{what} failed{files_of(kwargs)}: {cause} "
             f"(traceback in {log_path}; docs/troubleshooting.md lists known causes)"
         )
         logging.error("%s", message)  # the log's last line, under the traceback
@@ -195,15 +172,66 @@ def run_here(target: str, kwargs: dict, log_path: str, threads: int, case: str =
     return 0
 
 
-def run(target: str, kwargs: dict, log_path: str, threads: int = 1, warm: bool = True, case: str = "") -> int:
+def run(target: str, kwargs: dict, log_path: str, threads: int = 1, warm: bool = True, what: str = "",
+        preload: tuple = (), warm_up: list | None = None) -> int:
     """Run radsnake function `target` ("module:function") for one job; returns its exit status.
 
-    `case` names the job's case in messages."""
-    if warm and warm_worker_allowed():
-        status = submit(target, kwargs, log_path, threads, case)
+    `what` names the job in messages ("case c1: feature extraction"). In the warm worker,
+    the modules in `preload` are imported, and ``warm_up`` ([function, file]) is run,
+    once before forking, for every later job that asks for them too."""
+    if warm and warm_worker_allowed() and not os.environ.get(CHILD_VARIABLE):
+        request = {"target": target, "kwargs": kwargs, "preload": list(preload), "warm_up": warm_up}
+        status = submit(request, log_path, threads, what or target)
         if status is not None:
             return status
-    return run_here(target, kwargs, log_path, threads, case)
+    return run_here(target, kwargs, log_path, threads, what)
+
+
+# Set in the worker's child that runs a rule script: hand_to_worker then returns there.
+IN_WORKER_CHILD = False
+# ... and in its environment, for anything it starts: a child never hands a job on.
+CHILD_VARIABLE = "RADSNAKE_WORKER_CHILD"
+
+
+def hand_to_worker(snakemake) -> None:
+    """A rule script's first call: run this script in the study's warm worker and exit
+    with its status; returns (and the script runs here) in the worker's child, or when
+    no worker can take it (turned off, inside a cluster job, or no private folder)."""
+    if IN_WORKER_CHILD or os.environ.get(CHILD_VARIABLE) or not snakemake.config.get("resources", {}).get(
+        "warm_worker", True
+    ):
+        return
+    if not warm_worker_allowed():
+        return
+    wildcards = ", ".join(f"{name}={value}" for name, value in snakemake.wildcards.items())
+    what = f"rule {snakemake.rule}" + (f" ({wildcards})" if wildcards else "")
+    # The file Python runs: Snakemake's copy of the script with its preamble.
+    request = {"script": os.path.abspath(sys.argv[0])}
+    status = submit(request, snakemake.log[0], snakemake.threads, what)
+    if status is not None:
+        sys.exit(status)
+
+
+def run_script_here(path: str) -> int:
+    """A rule script run as `python path` would run it, in this (forked) process."""
+    import runpy
+    import traceback
+
+    global IN_WORKER_CHILD
+    IN_WORKER_CHILD = True
+    os.environ[CHILD_VARIABLE] = "1"
+    sys.argv = [path]
+    try:
+        runpy.run_path(path, run_name="__main__")
+    except SystemExit as stop:
+        if stop.code is None or isinstance(stop.code, int):
+            return stop.code or 0
+        print(stop.code, file=sys.stderr)
+        return 1
+    except BaseException:  # noqa: BLE001 - as Python does: the traceback on stderr, status 1
+        traceback.print_exc()
+        return 1
+    return 0
 
 
 # Client side -------------------------------------------------------------------------
@@ -219,9 +247,8 @@ def connect(path: str) -> socket.socket | None:
     return client
 
 
-def start_worker(path: str, warm_up: list | None = None) -> None:
-    """Start the worker unless another job is starting it; wait until it listens.
-    ``warm_up``: [function, file] it runs once before listening (WARM_UPS)."""
+def start_worker(path: str) -> None:
+    """Start the worker unless another job is starting it; wait until it listens."""
     with open(path + ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         probe = connect(path)
@@ -239,7 +266,7 @@ def start_worker(path: str, warm_up: list | None = None) -> None:
         env.update({name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")})
         folder, name = os.path.split(os.path.abspath(path))
         worker = subprocess.Popen(
-            [sys.executable, "-m", "radsnake.imaging.worker", folder, name, json.dumps(warm_up or [])],
+            [sys.executable, "-m", "radsnake.core.worker", folder, name],
             cwd=folder,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -256,18 +283,19 @@ def start_worker(path: str, warm_up: list | None = None) -> None:
             time.sleep(0.02)
 
 
-def submit(target: str, kwargs: dict, log_path: str, threads: int, case: str) -> int | None:
-    """The job's exit status from the warm worker, or None if no worker took it."""
+def submit(request: dict, log_path: str, threads: int, what: str) -> int | None:
+    """The job's exit status from the warm worker, or None if no worker took it.
+    `request` says what to run (a target and its kwargs, or a script); `what` names the
+    job in messages."""
     path = socket_path()
     if path is None:
         return None
-    request = json.dumps(
+    payload = json.dumps(
         {
-            "target": target,
-            "kwargs": kwargs,
+            **request,
             "log": os.path.abspath(log_path),
             "threads": threads,
-            "case": case,
+            "what": what,
             "cwd": os.getcwd(),
             "env": dict(os.environ),
         }
@@ -275,7 +303,7 @@ def submit(target: str, kwargs: dict, log_path: str, threads: int, case: str) ->
     for _ in range(3):
         client = connect(path)
         if client is None:
-            start_worker(path, warm_up_of(target, kwargs))
+            start_worker(path)
             client = connect(path)
             if client is None:
                 continue
@@ -283,23 +311,15 @@ def submit(target: str, kwargs: dict, log_path: str, threads: int, case: str) ->
             sys.stdout.flush()
             sys.stderr.flush()
             try:
-                socket.send_fds(client, [HEADER.pack(len(request))], [1, 2])
-                client.sendall(request)
+                socket.send_fds(client, [HEADER.pack(len(payload))], [1, 2])
+                client.sendall(payload)
             except OSError:  # the worker went (exiting, or killed) before it read the job
                 continue
             if receive_exactly(client, 1) != ACCEPTED:
                 # The worker was exiting (or was killed) before it took the job: start another.
                 continue
-            return report(receive_exactly(client, REPLY.size), describe(target, case) + files_of(kwargs), log_path)
+            return report(receive_exactly(client, REPLY.size), what + files_of(request.get("kwargs") or {}), log_path)
     return None
-
-
-def warm_up_of(target: str, kwargs: dict) -> list | None:
-    """[function, absolute file] the worker runs once for jobs like this one, or None."""
-    if target not in WARM_UPS or not isinstance(kwargs.get(WARM_UPS[target][1]), str):
-        return None
-    function, argument = WARM_UPS[target]
-    return [function, os.path.abspath(kwargs[argument])]
 
 
 def report(reply: bytes, job: str, log_path: str) -> int:
@@ -357,20 +377,7 @@ def receive_exactly(connection: socket.socket, size: int) -> bytes:
 # Worker side -------------------------------------------------------------------------
 
 
-def serve(folder: str, name: str, warm_up: list | None = None) -> None:
-    for module in PRELOAD:
-        importlib.import_module(module)
-    import radiomics
-
-    # PyRadiomics imports its feature classes lazily; do it once here.
-    radiomics.getFeatureClasses()
-    radiomics.getImageTypes()
-    if warm_up:
-        module, function = warm_up[0].split(":")
-        try:
-            getattr(importlib.import_module(module), function)(warm_up[1])
-        except Exception:  # noqa: BLE001 - the job itself meets the problem and reports it
-            pass
+def serve(folder: str, name: str) -> None:
     os.chdir(folder)  # the socket's name is relative: AF_UNIX paths are short
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     staging = f"{name}.{os.getpid()}"
@@ -380,6 +387,7 @@ def serve(folder: str, name: str, warm_up: list | None = None) -> None:
     listener.settimeout(1.0)
     # Each child's connection stays open here too, to tell the job if its child is killed.
     children: dict[int, socket.socket] = {}
+    prepared: set = set()
     last_job = time.monotonic()
     try:
         while True:
@@ -391,12 +399,20 @@ def serve(folder: str, name: str, warm_up: list | None = None) -> None:
                     break
                 continue
             last_job = time.monotonic()
+            taken = take_request(connection)
+            if taken is None:
+                connection.close()
+                continue
+            request, fds = taken
+            prepare(request, prepared)
             pid = os.fork()
             if pid == 0:
                 listener.close()
                 for other in children.values():
                     other.close()
-                run_child(connection)  # never returns
+                run_child(connection, request, fds)  # never returns
+            for fd in fds:
+                os.close(fd)
             children[pid] = connection
     finally:
         # Another worker may have replaced ours after a crash; remove only our own.
@@ -406,6 +422,71 @@ def serve(folder: str, name: str, warm_up: list | None = None) -> None:
         except OSError:
             pass
         listener.close()
+
+
+def take_request(connection: socket.socket) -> tuple[dict, list[int]] | None:
+    """The job's request and its stdout/stderr, acknowledged; None for a connection that
+    sends no whole request in time (the job went)."""
+    fds: list[int] = []
+    try:
+        connection.settimeout(REQUEST_TIMEOUT_SECONDS)
+        header, fds, _, _ = socket.recv_fds(connection, HEADER.size, 2)
+        body = receive_exactly(connection, HEADER.unpack(header)[0]) if len(header) == HEADER.size else b""
+        request = json.loads(body)
+        if len(fds) != 2:
+            raise ValueError("no stdout/stderr")
+        connection.sendall(ACCEPTED)
+    except (OSError, ValueError, struct.error):
+        for fd in fds:
+            os.close(fd)
+        return None
+    connection.settimeout(None)
+    return request, fds
+
+
+def prepare(request: dict, prepared: set) -> None:
+    """Import, in the worker, what the job will import (its preload list, or the modules
+    its script imports), and run its warm-up: once, so that later children have it. A
+    failure is left for the job itself to meet and report."""
+    modules = list(request.get("preload") or [])
+    if "script" in request:
+        modules += script_imports(request["script"])
+    if "target" in request:
+        modules.append(request["target"].split(":")[0])
+    for module in modules:
+        if module in prepared:
+            continue
+        prepared.add(module)
+        try:
+            importlib.import_module(module)
+        except Exception:  # noqa: BLE001 - the job meets it and reports it
+            pass
+    warm_up = request.get("warm_up")
+    if warm_up and tuple(warm_up) not in prepared:
+        prepared.add(tuple(warm_up))
+        module, function = warm_up[0].split(":")
+        try:
+            getattr(importlib.import_module(module), function)(warm_up[1])
+        except Exception:  # noqa: BLE001 - the job itself meets the problem and reports it
+            pass
+
+
+def script_imports(path: str) -> list[str]:
+    """The modules a script imports (Snakemake's preamble, its own imports, at any depth)."""
+    import ast
+
+    try:
+        with open(path, "rb") as handle:
+            tree = ast.parse(handle.read())
+    except (OSError, SyntaxError, ValueError):
+        return []
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.append(node.module)
+    return names
 
 
 def reap(children: dict[int, socket.socket]) -> None:
@@ -429,15 +510,11 @@ def reap(children: dict[int, socket.socket]) -> None:
         connection.close()
 
 
-def run_child(connection: socket.socket) -> None:
+def run_child(connection: socket.socket, request: dict, fds: list[int]) -> None:
     status = 1
     try:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
-        connection.settimeout(None)
-        header, fds, _, _ = socket.recv_fds(connection, HEADER.size, 2)
-        request = json.loads(receive_exactly(connection, HEADER.unpack(header)[0]))
-        connection.sendall(ACCEPTED)
         for target_fd, fd in zip((1, 2), fds):
             os.dup2(fd, target_fd)
             os.close(fd)
@@ -445,7 +522,10 @@ def run_child(connection: socket.socket) -> None:
         os.environ.clear()
         os.environ.update(request["env"])
         threading.Thread(target=exit_when_client_leaves, args=(connection,), daemon=True).start()
-        status = run_here(request["target"], request["kwargs"], request["log"], request["threads"], request["case"])
+        if "script" in request:
+            status = run_script_here(request["script"])
+        else:
+            status = run_here(request["target"], request["kwargs"], request["log"], request["threads"], request["what"])
         sys.stdout.flush()
         sys.stderr.flush()
         connection.sendall(REPLY.pack(EXITED, status))
@@ -461,4 +541,8 @@ def exit_when_client_leaves(connection: socket.socket) -> None:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], sys.argv[2], json.loads(sys.argv[3]) if len(sys.argv) > 3 else None)
+    # Serve from the module as imported, not from this __main__ copy: the children's scripts
+    # import radsnake.core.worker, and must see IN_WORKER_CHILD set there.
+    from radsnake.core import worker
+
+    worker.serve(sys.argv[1], sys.argv[2])
