@@ -67,7 +67,14 @@ def test_every_model_beats_chance_on_held_out_sets(demo):
     assert (held_out(metrics)["auc_ci_low"] > 0.5).all(), held_out(metrics).to_string()
 
 
-def test_two_external_cohorts_reported_separately(demo):
+@pytest.fixture(scope="module")
+def report_html(demo):
+    """The report as `make demo` builds it (its second command), built once for the tests reading it."""
+    run_demo(demo, "--report", str(demo / "report.html"), timeout=1200)
+    return (demo / "report.html").read_text(errors="replace")
+
+
+def test_two_external_cohorts_reported_separately(demo, report_html):
     metrics = pd.read_csv(demo / "results" / "evaluation" / "metrics.csv")
     n = metrics[metrics["model"] == "radscore"].set_index("set")["n"]
     split = pd.read_csv(demo / "results" / "split.csv", dtype=str)
@@ -77,13 +84,10 @@ def test_two_external_cohorts_reported_separately(demo):
         assert set(cases["set"]) == {f"external_{centre}"}
         assert n[f"external_{centre}"] == len(cases) >= 30
     assert n["external"] == n["external_C"] + n["external_D"]
-
-    run_demo(demo, "--report", str(demo / "report.html"), timeout=600)
-    html = (demo / "report.html").read_text(errors="replace")
     for centre in ("C", "D"):
         for kind in ("roc", "calibration", "decision_curve", "radscore_waterfall"):
-            assert f"{kind}_external_{centre}.png" in html
-    assert "roc_external.png" in html and "metrics.csv" in html
+            assert f"{kind}_external_{centre}.png" in report_html
+    assert "roc_external.png" in report_html and "metrics.csv" in report_html
 
 
 def test_signal_features_selected(demo):
@@ -114,9 +118,8 @@ def test_model_comparison_covers_every_model_and_selection(demo):
     )
 
 
-def test_report_shows_negative_control_and_comparison(demo):
-    run_demo(demo, "--report", str(demo / "report.html"), timeout=1200)
-    html = (demo / "report.html").read_text(errors="replace")
+def test_report_shows_negative_control_and_comparison(demo, report_html):
+    html = report_html
     for name in ("negative_control.png", "model_comparison.png", "model_comparison.csv", "Leakage negative control"):
         assert name in html, name
     # No interval of zero width shown as one (issue 18); the verdicts head the first page.

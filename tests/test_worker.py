@@ -319,3 +319,15 @@ def test_a_rule_script_runs_in_the_worker_as_in_its_own_process(tmp_path):
     assert "radsnake.core.worker" in failed.stdout
     cold = run_rule_script(tmp_path, RADSNAKE_WORKER="0")
     assert cold.returncode == 0 and "radsnake.core.worker" not in cold.stdout, cold.stdout
+
+
+def test_the_worker_key_ignores_folders_named_twice_on_the_path(tmp_path, monkeypatch):
+    """A rule script's sys.path names site-packages again (Snakemake's preamble), maybe by
+    another path: it and a case job must find the same worker."""
+    import sysconfig
+
+    site = sysconfig.get_paths()["purelib"]
+    before = worker.code_key()
+    (tmp_path / "site").symlink_to(os.path.realpath(site), target_is_directory=True)
+    monkeypatch.setattr(sys, "path", [*sys.path, site, str(tmp_path / "site")])
+    assert worker.code_key() == before

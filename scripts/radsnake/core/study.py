@@ -32,9 +32,14 @@ def study_folder(config: dict, config_file: str) -> str:
     return os.path.normpath(os.path.join(config_dir, config.get("study_dir") or "."))
 
 
+# libyaml's safe loader when PyYAML has it: the same documents, parsed about 10x faster
+# (every Snakemake start reads the schemas).
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_schema(path: str) -> dict:
     with open(path) as handle:
-        return yaml.safe_load(handle)
+        return yaml.load(handle, Loader=SAFE_LOADER)  # noqa: S506 - a safe loader
 
 
 def params_file(value: str, base_dir: str, workflow_dir: str) -> str:

@@ -75,13 +75,16 @@ def distributions_key() -> str:
     install time. The folder names carry name and version; these are the entries
     importlib.metadata reads (tests/test_worker.py checks that), without parsing each
     METADATA file, which costs about 0.2 s a job."""
-    entries = []
-    for folder in sys.path:
+    entries = set()
+    # Each folder once, by its real path: a rule script's sys.path names the same
+    # site-packages again (Snakemake's preamble adds its own search paths), and a job of
+    # either kind must find the same worker.
+    for folder in {os.path.realpath(folder or ".") for folder in sys.path}:
         try:
-            with os.scandir(folder or ".") as found:
+            with os.scandir(folder) as found:
                 for entry in found:
                     if entry.name.endswith((".dist-info", ".egg-info")):
-                        entries.append(f"{os.path.abspath(folder)}/{entry.name} {entry.stat().st_mtime_ns}")
+                        entries.add(f"{folder}/{entry.name} {entry.stat().st_mtime_ns}")
         except OSError:  # a zip file or a missing folder on sys.path
             continue
     return "\n".join(sorted(entries))
@@ -90,7 +93,7 @@ def distributions_key() -> str:
 def code_key() -> str:
     """Identifies the interpreter, the installed distributions, this checkout and its code."""
     digest = hashlib.sha256()
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # radsnake/, above imaging/
+    package = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # radsnake/, above core/
     for part in (sys.executable, sys.prefix, package, distributions_key()):
         digest.update(part.encode() + b"\0")
     for folder, _, names in sorted(os.walk(package)):

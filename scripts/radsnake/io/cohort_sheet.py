@@ -12,9 +12,9 @@ import os
 import jsonschema
 import numpy as np
 import pandas as pd
-import yaml
 
 from radsnake.core.errors import InputError
+from radsnake.core.study import load_schema
 from radsnake.io.identity import same_content_groups
 from radsnake.io.sheets import is_number, read_table, to_numbers
 from radsnake.io.survival_cohort import is_survival, outcome_columns, outcome_problems, with_outcome
@@ -185,8 +185,7 @@ def _repeat_column(sheet) -> tuple[str, ...]:
 
 
 def _row_problems(sheet, schema_path, clinical, labelled: bool = True, separator: str = "comma") -> list[str]:
-    with open(schema_path) as handle:
-        schema = yaml.safe_load(handle)
+    schema = load_schema(schema_path)
     if not labelled:
         schema["required"] = [column for column in schema["required"] if column != "label"]
     validator = jsonschema.Draft202012Validator(schema)
