@@ -12,6 +12,7 @@ from PIL import Image
 
 from browser import assert_report_reads_in_a_browser
 from conftest import FAST_CONFIG, planned_jobs, snakemake, write_config
+from interval_checks import equal_bound_rows_without_reason, intervals_shown_with_equal_bounds, report_texts
 
 pytestmark = pytest.mark.workflow
 
@@ -138,6 +139,9 @@ def test_report_has_the_validation(study):
     html = (study / "report.html").read_text(errors="replace")
     for name in ("validation_auc.png", "learning_curves.png", "summary.csv", "Internal validation"):
         assert name in html
+    # No interval of zero width shown as one in the validation's tables and pages (issue 18).
+    assert equal_bound_rows_without_reason(study / "results") == []
+    assert [shown for text in report_texts(html) for shown in intervals_shown_with_equal_bounds(text)] == []
     assert_report_reads_in_a_browser(study / "report.html")
 
 
