@@ -13,6 +13,7 @@ import itertools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -179,7 +180,10 @@ def open_page(html: Path, timeout: float = 60):
         # Chromium's own chatter goes to a file: a pipe nobody reads would fill and stall it.
         log = Path(scratch) / "chromium.log"
         with open(log, "wb") as stderr:
-            process = subprocess.Popen([binary, *flags, "about:blank"], stdout=subprocess.DEVNULL, stderr=stderr)
+            # Its own process group: its helper processes (which may still write to the
+            # profile) are stopped with it before the profile is removed.
+            process = subprocess.Popen([binary, *flags, "about:blank"], stdout=subprocess.DEVNULL, stderr=stderr,
+                                       start_new_session=True)
         page = None
         try:
             port = devtools_port(profile, process, log, timeout)
@@ -192,12 +196,26 @@ def open_page(html: Path, timeout: float = 60):
         finally:
             if page is not None:
                 page.close()
-            process.terminate()
+            stop_process_group(process)
+
+
+def stop_process_group(process: subprocess.Popen) -> None:
+    """SIGTERM to the browser's whole group, SIGKILL after 10 s; then wait until no process
+    of the group is left."""
+    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            process.poll()
             try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+                os.killpg(process.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+    process.wait()
 
 
 def devtools_port(profile: Path, process: subprocess.Popen, log: Path, timeout: float) -> int:
