@@ -61,6 +61,9 @@ START_TIMEOUT_SECONDS = 60
 WORKER_DIR = os.path.join(".snakemake", "radsnake-worker")
 # A lingering worker would hold a cluster job open (or be killed with it): not there.
 CLUSTER_JOB_VARIABLES = ("SLURM_JOB_ID", "JOB_ID", "LSB_JOBID", "PBS_JOBID", "_CONDOR_JOB_AD")
+# Set in the environment of a worker's child that runs a rule script (and of whatever it
+# starts): there hand_to_worker returns, and the script runs on.
+CHILD_VARIABLE = "RADSNAKE_WORKER_CHILD"
 # How long the worker waits for a connected job's request before dropping it.
 REQUEST_TIMEOUT_SECONDS = 30
 ACCEPTED = b"A"
@@ -131,7 +134,9 @@ def socket_path() -> str | None:
 
 
 def warm_worker_allowed() -> bool:
-    if os.environ.get("RADSNAKE_WORKER", "1") == "0":
+    """Not turned off, not inside a cluster job, and not in a worker's child (which never
+    hands a job on)."""
+    if os.environ.get("RADSNAKE_WORKER", "1") == "0" or os.environ.get(CHILD_VARIABLE):
         return False
     return not any(name in os.environ for name in CLUSTER_JOB_VARIABLES)
 
@@ -182,7 +187,7 @@ def run(target: str, kwargs: dict, log_path: str, threads: int = 1, warm: bool =
     `what` names the job in messages ("case c1: feature extraction"). In the warm worker,
     the modules in `preload` are imported, and ``warm_up`` ([function, file]) is run,
     once before forking, for every later job that asks for them too."""
-    if warm and warm_worker_allowed() and not os.environ.get(CHILD_VARIABLE):
+    if warm and warm_worker_allowed():
         request = {"target": target, "kwargs": kwargs, "preload": list(preload), "warm_up": warm_up}
         status = submit(request, log_path, threads, what or target)
         if status is not None:
@@ -190,21 +195,11 @@ def run(target: str, kwargs: dict, log_path: str, threads: int = 1, warm: bool =
     return run_here(target, kwargs, log_path, threads, what)
 
 
-# Set in the worker's child that runs a rule script: hand_to_worker then returns there.
-IN_WORKER_CHILD = False
-# ... and in its environment, for anything it starts: a child never hands a job on.
-CHILD_VARIABLE = "RADSNAKE_WORKER_CHILD"
-
-
 def hand_to_worker(snakemake) -> None:
     """A rule script's first call: run this script in the study's warm worker and exit
     with its status; returns (and the script runs here) in the worker's child, or when
     no worker can take it (turned off, inside a cluster job, or no private folder)."""
-    if IN_WORKER_CHILD or os.environ.get(CHILD_VARIABLE) or not snakemake.config.get("resources", {}).get(
-        "warm_worker", True
-    ):
-        return
-    if not warm_worker_allowed():
+    if not snakemake.config.get("resources", {}).get("warm_worker", True) or not warm_worker_allowed():
         return
     wildcards = ", ".join(f"{name}={value}" for name, value in snakemake.wildcards.items())
     what = f"rule {snakemake.rule}" + (f" ({wildcards})" if wildcards else "")
@@ -220,8 +215,6 @@ def run_script_here(path: str) -> int:
     import runpy
     import traceback
 
-    global IN_WORKER_CHILD
-    IN_WORKER_CHILD = True
     os.environ[CHILD_VARIABLE] = "1"
     sys.argv = [path]
     try:
@@ -545,7 +538,7 @@ def exit_when_client_leaves(connection: socket.socket) -> None:
 
 if __name__ == "__main__":
     # Serve from the module as imported, not from this __main__ copy: the children's scripts
-    # import radsnake.core.worker, and must see IN_WORKER_CHILD set there.
+    # import radsnake.core.worker: one copy of the module, not two.
     from radsnake.core import worker
 
     worker.serve(sys.argv[1], sys.argv[2])
