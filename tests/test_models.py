@@ -113,7 +113,7 @@ def tuned_logistic(tmp_path_factory):
     X, y = radiomics_like()
     cache = tmp_path_factory.mktemp("cache")
     pipeline, cv_results = tune_model(
-        X, y, "logistic", FAST_SELECTION, None, cv_folds=5, random_state=0, cache_dir=str(cache),
+        X, y, "logistic", FAST_SELECTION, None, cv_folds=5, random_state=0, memory=str(cache),
     )
     return pipeline, cv_results, X, y
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from contextlib import nullcontext
 
 import joblib
 import pandas as pd
@@ -14,6 +15,7 @@ from radsnake.cohort.harmonise import harmonisation_steps, reserved_columns
 from radsnake.core.runtime import tell_console
 from radsnake.core.tables import write_csv
 from radsnake.ml.fit_checks import check_job_size
+from radsnake.ml.fitcache import FitCache
 from radsnake.ml.modelling import radscore_selector, report_ranking
 from radsnake.ml.models import feature_importance, save_model, tune_model
 from radsnake.ml.selection import build_selection
@@ -98,7 +100,9 @@ def fit_model(
     model, steps, param_grid, cv_folds = search.model, search.steps, search.param_grid, search.cv_folds
     imbalance, selection_setting = search.imbalance, search.selection_setting
     check_job_size(y_train, f"fit_model {model}", steps, selection_setting, model, cv_folds)
-    with tempfile.TemporaryDirectory(prefix="radsnake-cache-") as cache:
+    # One process: fitted selection steps shared in memory (FitCache). Several threads
+    # (loky processes) share them through a joblib.Memory folder instead.
+    with (nullcontext() if threads <= 1 else tempfile.TemporaryDirectory(prefix="radsnake-cache-")) as folder:
         best, cv_results = tune_model(
             X[design.train],
             y_train,
@@ -108,11 +112,11 @@ def fit_model(
             cv_folds=cv_folds,
             random_state=seed,
             n_jobs=threads,
-            cache_dir=cache,
+            memory=folder or FitCache(),
             harmonisation=harmonisation,
             imbalance=imbalance,
         )
-        # The cache dies with the folder; the saved model must not point into it.
+        # The cache dies here; the saved model must not point into it.
         best.memory = None
     probability = best.predict_proba(X)[:, 1]
     report_ranking(best[-1], model_joblib, permute, y_train, probability[design.train])

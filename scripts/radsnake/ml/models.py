@@ -98,7 +98,7 @@ def params_text(params: dict) -> str:
 
 
 def build_pipeline(model: str, selection_steps: list[dict], random_state: int, *,
-                   imbalance: str = "class_weight", cache_dir: str | None = None,
+                   imbalance: str = "class_weight", memory=None,
                    harmonisation: dict | None = None) -> Pipeline:
     """The unfitted Pipeline every model is: [ComBat,] selection steps, [SMOTE,] classifier.
 
@@ -118,19 +118,19 @@ def build_pipeline(model: str, selection_steps: list[dict], random_state: int, *
         from radsnake.ml.imbalance import FoldSMOTE
 
         steps += [("smote", FoldSMOTE(random_state=random_state)), ("clf", build_classifier(model, random_state, None))]
-        pipeline = SamplingPipeline(steps, memory=cache_dir)
+        pipeline = SamplingPipeline(steps, memory=memory)
     else:
-        pipeline = Pipeline(steps + [("clf", build_classifier(model, random_state))], memory=cache_dir)
+        pipeline = Pipeline(steps + [("clf", build_classifier(model, random_state))], memory=memory)
     return pipeline.set_output(transform="pandas")  # keeps feature names on every step, e.g. for lasso.path_frame()
 
 
 def build_search(model: str, selection_steps: list[dict], param_grid: dict | None, cv_folds: int,
                  scoring: str = "roc_auc", *, random_state: int, n_jobs: int = 1,
-                 imbalance: str = "class_weight", cache_dir: str | None = None,
+                 imbalance: str = "class_weight", memory=None,
                  harmonisation: dict | None = None) -> GridSearchCV:
     """The unfitted grid search of tune_model; validation clones and refits it in every fold."""
     return GridSearchCV(
-        build_pipeline(model, selection_steps, random_state, imbalance=imbalance, cache_dir=cache_dir,
+        build_pipeline(model, selection_steps, random_state, imbalance=imbalance, memory=memory,
                        harmonisation=harmonisation),
         resolve_param_grid(model, param_grid),
         scoring=scoring,
@@ -144,20 +144,21 @@ def build_search(model: str, selection_steps: list[dict], param_grid: dict | Non
 def tune_model(X: pd.DataFrame, y: np.ndarray, model: str, selection_steps: list[dict],
                param_grid: dict | None, cv_folds: int, scoring: str = "roc_auc", *,
                random_state: int, n_jobs: int = 1,
-               cache_dir: str | None = None, imbalance: str = "class_weight",
+               memory=None, imbalance: str = "class_weight",
                harmonisation: dict | None = None) -> tuple[Pipeline, pd.DataFrame]:
     """Grid-search selection + classifier with stratified k-fold CV, refit on all of X.
 
     ``param_grid`` is the config override (unprefixed keys) merged into the default
-    grid. With ``cache_dir`` the Pipeline memoises its fitted selection steps, so each
-    fold's selection is fitted once and reused by every grid point.
+    grid. With ``memory`` (a joblib.Memory folder, or a radsnake.ml.fitcache.FitCache when
+    the search runs in one process) the Pipeline memoises its fitted selection steps, so
+    each fold's selection is fitted once and reused by every grid point.
     ``harmonisation`` (the config's section, see radsnake.cohort.harmonise) puts ComBat first,
     so it too is refitted on every training fold; X then carries its reserved columns.
     Returns the refitted best Pipeline and one row per grid point.
     """
     search = build_search(
         model, selection_steps, param_grid, cv_folds, scoring,
-        random_state=random_state, n_jobs=n_jobs, imbalance=imbalance, cache_dir=cache_dir,
+        random_state=random_state, n_jobs=n_jobs, imbalance=imbalance, memory=memory,
         harmonisation=harmonisation,
     )
     search.fit(X, y)
