@@ -321,6 +321,22 @@ def test_lasso_empty_selection_keeps_first_entering_feature(caplog):
     assert "first feature to enter" in caplog.text
 
 
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_lasso_path_fits_are_logistic_regressions_bit_for_bit(order):
+    """The path calls LogisticRegression's liblinear fit directly (selection.l1_logistic_fit):
+    the same coefficients and intercept, to the last bit, on either memory order."""
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = logistic_data(n=80, p=30)
+    Z = np.asarray(StandardScaler().fit_transform(X), order=order)
+    for C in (0.05, 0.5, 5.0):
+        reference = LogisticRegression(l1_ratio=1.0, solver="liblinear", C=C, intercept_scaling=100.0,
+                                       tol=1e-4, max_iter=1000, random_state=3).fit(Z, y)
+        coef, intercept = selection.l1_logistic_fit(Z, y, C, 1e-4, 1000, 3)
+        assert np.array_equal(coef, reference.coef_[0]) and intercept == reference.intercept_[0]
+        assert (coef != 0).any() or C < 0.5  # the smallest C may keep nothing
+
+
 def test_lasso_fast_enough():
     import time
 
