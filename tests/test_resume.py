@@ -26,7 +26,7 @@ from conftest import REPO, make_study, snakemake, study_command
 
 pytestmark = pytest.mark.workflow
 
-N_CASES = 46
+N_CASES = 24
 
 
 @pytest.fixture(scope="module")

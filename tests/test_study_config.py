@@ -38,6 +38,7 @@ OWN_CONFIG = {
     "validation": {"enabled": False},
     "resources": {"model_threads": 1},
 }
+N_CASES = 24
 
 
 def files_under(folder: Path) -> dict[str, tuple[int, bytes]]:
@@ -67,14 +68,14 @@ def clone_state() -> dict[str, tuple[int, bytes]]:
 def own_study(tmp_path_factory):
     """An image study without age/sex columns, run with its own config only."""
     study = tmp_path_factory.mktemp("lung")
-    sheet = make_study(study, 40, OWN_CONFIG, seed=7)
+    sheet = make_study(study, N_CASES, OWN_CONFIG, seed=7)
     sheet.drop(columns=["age", "sex"]).to_csv(study / "config" / "cohort.csv", index=False)
     return study
 
 
 def test_own_config_replaces_the_demo_config(own_study):
     jobs = planned_jobs(own_study)
-    assert jobs["extract_features"] == 40 and jobs["fit_model"] == 1
+    assert jobs["extract_features"] == N_CASES and jobs["fit_model"] == 1
     # The demo's clinical model, comparison fits, negative control and validation are gone.
     for rule in ("compare_clinical_models", "comparison_fit_model", "control_fit_model", "validate_model", "demo_case"):
         assert rule not in jobs, jobs
