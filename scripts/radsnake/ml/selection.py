@@ -21,6 +21,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_selection import SelectorMixin
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
+# Private, but what LogisticRegression(solver="liblinear").fit calls (l1_logistic_fit).
+from sklearn.svm._base import _fit_liblinear
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -176,11 +178,12 @@ LASSO_INTERCEPT_SCALING = 100.0
 def l1_logistic_fit(Z: np.ndarray, y01: np.ndarray, C: float, tol: float, max_iter: int,
                     random_state) -> tuple[np.ndarray, float]:
     """Coefficients and intercept of LogisticRegression(l1_ratio=1.0, solver="liblinear",
-    intercept_scaling=LASSO_INTERCEPT_SCALING, C=C, ...) fitted on ``Z`` and 0/1 ``y01``: the function its fit calls once its checks are done (scikit-learn
-    pinned in envs/; a change there fails tests/test_selection.py, not the numbers)."""
-    from sklearn.svm._base import _fit_liblinear
-
-    # LogisticRegression.fit hands liblinear a C-ordered float64 copy; so does this.
+    intercept_scaling=LASSO_INTERCEPT_SCALING, C=C, ...) fitted on ``Z`` and 0/1 ``y01``:
+    the liblinear fit that LogisticRegression.fit calls once its checks are done.
+    scikit-learn is pinned in envs/; a change there fails tests/test_selection.py, not the
+    numbers."""
+    # LogisticRegression.fit hands liblinear a C-ordered float64 array; so does this (no
+    # copy when Z already is one, as on the LASSO path).
     Z = np.ascontiguousarray(Z, dtype=np.float64)
     coef, intercept, _ = _fit_liblinear(Z, y01, C, True, LASSO_INTERCEPT_SCALING, None, "l1", False, 0,
                                         max_iter, tol, random_state)
@@ -219,7 +222,8 @@ class LassoSelector(_SupervisedSelector):
         """Coefficients (len(lambdas) x p, input scale) and intercepts along the path."""
         scaler = StandardScaler().fit(X)
         scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
-        Z = (X - scaler.mean_) / scale
+        # C order once here, not a copy in each of the path's fits (l1_logistic_fit).
+        Z = np.ascontiguousarray((X - scaler.mean_) / scale)
         # liblinear: as exact as converged saga here and ~10x faster, but it has no warm
         # start and penalises the intercept; a large intercept_scaling makes that
         # penalty negligible, matching glmnet's unpenalised intercept.
