@@ -248,14 +248,14 @@ def test_selection_is_fitted_once_per_training_set_for_every_grid_point_and_mode
     assert set(timings["stage"]) == {"repeated_cv", "apparent", "bootstrap", "learning_curve"}
 
     # The same numbers as each model validated on its own, without any sharing, and
-    # whatever the chunking.
+    # whatever the chunking (the run above is the one chunk).
+    in_four = {}
+    for chunk in range(1, 5):
+        in_four.update(validation_jobs.run_chunk(searches, X, y, validation_jobs.chunk_tasks(distinct, chunk, 4),
+                                                 "chunk")[0])
     for model, search in searches.items():
         alone = validate(search, X, y, CHUNK_SETTINGS, random_state=5)
-        for n_chunks in (1, 4):
-            found = {}
-            for chunk in range(1, n_chunks + 1):
-                part = validation_jobs.chunk_tasks(distinct, chunk, n_chunks)
-                found.update(validation_jobs.run_chunk(searches, X, y, part, "chunk")[0])
+        for found in (results, in_four):
             shared = designs.assemble([found[task.key()][model] for task in designs.tasks])
             for name in ("repeated_cv", "nested_cv", "bootstrap", "learning_curve"):
                 pd.testing.assert_frame_equal(getattr(alone, name), getattr(shared, name), check_exact=True)
@@ -265,3 +265,45 @@ def test_selection_is_fitted_once_per_training_set_for_every_grid_point_and_mode
 def test_optimism_interval_without_width_has_its_reason():
     assert validation.optimism_reason(np.zeros(5)).startswith("every bootstrap resample gives the same optimism (0)")
     assert validation.optimism_reason(np.array([0.0, 0.1, 0.05])) == ""
+
+
+def test_learning_curve_subsets_too_small_to_tune_on_are_skipped_with_their_reason():
+    """A 0.25 share of a 5-fold training fold holds 3 of the 16 label-1 cases: too few for
+    3 tuning folds with a 3-fold lasso inside (5 of each label needed). Fitted, they would be
+    tuned on folds without a label (or, with both labels short, scikit-learn stops: "n_splits=5
+    cannot be greater than the number of members in each class"); those points are skipped and say why, the rest are unchanged."""
+    from radsnake.ml import validation_runs as validation_jobs
+    from radsnake.ml.fit_checks import least_per_label
+
+    X, y = data(n=48, p=6, shift=1.0, seed=4)
+    y = np.zeros(48, dtype=int)
+    y[::3] = 1  # 16 with label 1, 32 with label 0
+    settings = Settings(folds=5, repeats=1, nested_outer_folds=5, bootstrap=1,
+                        learning_curve_sizes=(0.25, 1.0), learning_curve_repeats=1)
+    least = {model: least_per_label(CHUNK_STEPS, model, 3) for model in CHUNK_GRIDS}
+    assert least == {"logistic": 5, "decision_tree": 5}
+    searches = validation_jobs.model_searches(list(CHUNK_GRIDS), CHUNK_STEPS, CHUNK_GRIDS, 3, "class_weight", 5, None)
+    designs = validation.plan(y, settings, random_state=5)
+    distinct = validation.unique_tasks(designs.tasks)
+    found, _ = validation_jobs.run_chunk(searches, X, y, distinct, "chunk", least)
+    unchecked, _ = validation_jobs.run_chunk(searches, X, y, [t for t in distinct if t.stage != "learning_curve"],
+                                             "chunk")
+    for model in CHUNK_GRIDS:
+        result = designs.assemble([found[task.key()][model] for task in designs.tasks])
+        curve = result.learning_curve
+        small = curve[curve["size"] == 0.25]
+        assert (small["n_positive"] < 5).all() and small["validation_auc"].isna().all()
+        assert small["skipped"].str.fullmatch(r"\d with label 1 and \d+ with label 0 in the training subset; "
+                                              r"the tuning needs 5 of each label").all()
+        full = curve[curve["size"] == 1.0]
+        assert (full["skipped"] == "").all() and full["validation_auc"].notna().all()
+        line = validation.skipped_points(curve)
+        assert line.startswith("5 of 10 learning-curve points skipped (size 0.25): ")
+        assert "learning_curve.csv" in line
+        # Everything else is what it is without the check.
+        for task in distinct:
+            if task.key() in unchecked:
+                assert found[task.key()][model] == unchecked[task.key()][model]
+    # Without the check the same subsets are tuned on folds lacking label 1.
+    with pytest.warns(UserWarning, match="least populated class in y has only"):
+        validation.fit_and_score(searches["logistic"], X, y, next(t for t in distinct if "at 0.25" in t.what))

@@ -98,6 +98,11 @@ def learning_curves_figure(curves: dict[str, pd.DataFrame], png_path, pdf_path) 
             ax.plot(n_train, mean, color=colour, ls=style, marker="o", ms=3, label=label)
             lowest = min(lowest, float((mean - sd).min()) - 0.05)
         ax.axhline(0.5, **_CHANCE_KW)
+        skipped = int((curves[name].get("skipped", pd.Series(dtype=str)).fillna("").astype(str) != "").sum())
+        if skipped:
+            # Points whose training subsets were too small to tune on (learning_curve.csv says why).
+            ax.text(0.98, 0.03, f"{skipped} point(s) skipped: too few cases", transform=ax.transAxes,
+                    ha="right", va="bottom", fontsize="x-small")
         ax.set_title(_shown(name, curves[name].iloc[0] if len(curves[name]) else {}))
         ax.grid(True)
     axes[0, 0].set_ylim(max(0.0, lowest), 1.02)

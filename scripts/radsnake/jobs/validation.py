@@ -11,9 +11,10 @@ import pandas as pd
 from radsnake.core.errors import InputError
 from radsnake.core.tables import write_csv
 from radsnake.figures.validation_figures import learning_curves_figure, validation_auc_figure
-from radsnake.ml.fit_checks import check_job_size
+from radsnake.core.runtime import tell_console
+from radsnake.ml.fit_checks import check_job_size, least_per_label
 from radsnake.ml.settings import TrainingData
-from radsnake.ml.validation import SUMMARY_COLUMNS, Settings, plan, unique_tasks, write_validation
+from radsnake.ml.validation import SUMMARY_COLUMNS, Settings, plan, skipped_points, unique_tasks, write_validation
 from radsnake.ml.validation_runs import chunk_content, chunk_tasks, model_searches, read_chunks, run_chunk, write_json
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,8 @@ def validate_chunk(
     log.info("%s: %d of the %d distinct fits (%d requested), each for %d model(s): %s", what, len(mine),
              len(distinct), len(designs.tasks), len(models), ", ".join(models))
     searches = model_searches(models, steps, param_grids, cv_folds, imbalance, training.seed, training.harmonisation)
-    results, timings = run_chunk(searches, X[design.train], y, mine, what)
+    least = {model: least_per_label(steps, model, cv_folds) for model in models}
+    results, timings = run_chunk(searches, X[design.train], y, mine, what, least)
     write_csv(timings, timings_csv)
     write_json(chunk_content(results), chunk_json)
 
@@ -77,6 +79,9 @@ def validate_model(
     result = designs.assemble([found[task.key()] for task in designs.tasks])
     write_validation(result, model, y, chosen, repeated_cv_csv, repeats_csv, nested_cv_csv, bootstrap_csv,
                      learning_curve_csv, summary_csv, model_json=model_json)
+    skipped = skipped_points(result.learning_curve)
+    if skipped:
+        tell_console(f"internal validation of {model}: {skipped}")
 
 
 def summarise_validation(summary_files: dict[str, str], summary_csv: str) -> None:

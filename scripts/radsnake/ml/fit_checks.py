@@ -17,7 +17,8 @@ fitting"):
   the training set's counts per label, radsnake.ml.modelling.training_labels);
 * internal validation: ``validation.folds`` and ``validation.nested_outer_folds`` around
   the model tuning; the bootstrap keeps the counts; the learning curves' smaller shares
-  only warn (their points are noisier, not wrong in kind).
+  only warn: a point whose training subset cannot fill its model's tuning chain is
+  skipped, with its reason in the table (``least_per_label``, radsnake.ml.validation).
 
 A chain that the training set cannot fill stops the run with one message naming the
 counts and the settings; a held-out set with one label, and few events per parameter
@@ -167,8 +168,8 @@ def size_problems(train_labels: np.ndarray, plan: Plan) -> tuple[str, list[str]]
             cautions.append(
                 f"learning curves: a share of {chain[1].share:g} of a training fold leaves too few cases of a label "
                 f"for {describe(chain)} ({need} of each label needed in the training set, which has {positives} "
-                f"with label 1 and {negatives} with label 0): those points tune on folds lacking a label. Raise the "
-                "smallest validation.learning_curve_sizes or lower the folds."
+                f"with label 1 and {negatives} with label 0): points whose subsets have fewer are skipped, with the reason "
+                "in learning_curve.csv. Raise the smallest validation.learning_curve_sizes or lower the folds."
             )
     if not failing:
         return "", cautions
@@ -191,6 +192,12 @@ def size_problems(train_labels: np.ndarray, plan: Plan) -> tuple[str, list[str]]
         f"{'; '.join(fixes)}. No model was fitted."
     )
     return stop, cautions
+
+
+def least_per_label(steps: list[dict], model: str, cv_folds: int) -> int:
+    """The fewest cases of each label a training set needs for one tuning of ``model``
+    (its tuning CV, the selection's lasso CVs inside it, the SVM's Platt folds)."""
+    return max(cases_needed(chain) for chain in model_chains(steps, "selection.steps", [model], [], cv_folds))
 
 
 def check_job_size(train_labels: np.ndarray, job: str, steps: list[dict], selection_setting: str, model: str = "",

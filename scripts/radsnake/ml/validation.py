@@ -89,6 +89,8 @@ class Result:
     aucs: list[float]
     params: str = ""
     inner_auc: float = float("nan")
+    # Why the fit was not run (a learning-curve subset too small to tune on), '' when it was.
+    skipped: str = ""
 
 
 def auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -112,9 +114,31 @@ def with_cache(estimator: BaseEstimator, cache: FitCache) -> BaseEstimator:
     return fitted
 
 
+def too_small(y: np.ndarray, task: Task, least: int) -> str:
+    """Why a learning-curve subset cannot be tuned on, '' when it can.
+
+    The full-size fits were checked before (radsnake.ml.fit_checks); a smaller share of a
+    training fold may hold fewer than ``least`` cases of a label, and a stratified tuning
+    CV then has folds without that label (or scikit-learn refuses to split at all)."""
+    if task.stage != "learning_curve" or not least:
+        return ""
+    positives = int(y[task.train].sum())
+    negatives = task.train.size - positives
+    if min(positives, negatives) >= least:
+        return ""
+    return (f"{positives} with label 1 and {negatives} with label 0 in the training subset; "
+            f"the tuning needs {least} of each label")
+
+
 def fit_and_score(estimator: BaseEstimator, X: pd.DataFrame, y: np.ndarray, task: Task,
-                  cache: FitCache | None = None) -> Result:
-    """Fit the procedure on the task's training rows and score it on each of its row sets."""
+                  cache: FitCache | None = None, least: int = 0) -> Result:
+    """Fit the procedure on the task's training rows and score it on each of its row sets.
+
+    least: the cases of each label its tuning needs (radsnake.ml.fit_checks.least_per_label);
+    a learning-curve task with fewer is not fitted, its AUCs NaN and the reason kept."""
+    reason = too_small(y, task, least)
+    if reason:
+        return Result([float("nan")] * len(task.score), skipped=reason)
     fitted = with_cache(estimator, cache if cache is not None else FitCache())
     try:
         # Scoring too: the SVM's Platt map is fitted on first use (radsnake.ml.platt).
@@ -287,7 +311,21 @@ def learning_curve_tasks(y: np.ndarray, sizes: tuple[float, ...], folds: int, re
 
 
 def learning_curve_table(design: pd.DataFrame, results: list[Result]) -> pd.DataFrame:
-    return with_aucs(design, results, "validation_auc")
+    table = with_aucs(design, results, "validation_auc")
+    table["skipped"] = [r.skipped for r in results]
+    return table
+
+
+def skipped_points(curve: pd.DataFrame) -> str:
+    """The console line for a learning curve with skipped points, '' when none was."""
+    skipped = curve[curve["skipped"].fillna("").astype(str) != ""]
+    if skipped.empty:
+        return ""
+    sizes = ", ".join(f"{size:g}" for size in sorted(skipped["size"].unique()))
+    return (f"{len(skipped)} of {len(curve)} learning-curve points skipped (size {sizes}): "
+            f"{skipped['skipped'].iloc[0]} (the first; every reason is in learning_curve.csv). "
+            "At those sizes the curves average the fitted points only (no point where none was). Raise the smallest "
+            "validation.learning_curve_sizes, lower models.cv_folds or the lasso's cv_folds, or add cases.")
 
 
 # --- everything for one model ---------------------------------------------------------

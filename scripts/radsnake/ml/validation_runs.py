@@ -65,13 +65,15 @@ class Progress:
 
 
 def fit_models(searches: dict[str, BaseEstimator], X: pd.DataFrame, y: np.ndarray, task: Task,
-               cache: FitCache) -> tuple[dict[str, Result], list[dict]]:
+               cache: FitCache, least: dict[str, int] | None = None) -> tuple[dict[str, Result], list[dict]]:
     """Every model's procedure on one training set, sharing ``cache``; with the CPU and
-    wall seconds of each model, the selection fits (the cache's misses) counted apart."""
+    wall seconds of each model, the selection fits (the cache's misses) counted apart.
+
+    least: per model, the cases of each label its tuning needs (fit_and_score)."""
     results, timings = {}, []
     for model, search in searches.items():
         cpu, wall, selection_cpu = time.process_time(), time.perf_counter(), cache.fit_seconds
-        results[model] = fit_and_score(search, X, y, task, cache)
+        results[model] = fit_and_score(search, X, y, task, cache, (least or {}).get(model, 0))
         selection = cache.fit_seconds - selection_cpu
         timings.append({"stage": task.stage, "model": model, "cpu_s": time.process_time() - cpu - selection,
                         "wall_s": time.perf_counter() - wall - selection})
@@ -80,14 +82,14 @@ def fit_models(searches: dict[str, BaseEstimator], X: pd.DataFrame, y: np.ndarra
 
 
 def run_chunk(searches: dict[str, BaseEstimator], X: pd.DataFrame, y: np.ndarray, tasks: list[Task],
-              what: str) -> tuple[dict[str, dict[str, Result]], pd.DataFrame]:
+              what: str, least: dict[str, int] | None = None) -> tuple[dict[str, dict[str, Result]], pd.DataFrame]:
     """Results by task key and model, and the seconds per stage and model."""
     progress = Progress(what, len(tasks))
     results, timings = {}, []
     for count, task in enumerate(tasks, start=1):
         # One cache per training set: nothing fitted on other rows could be reused, and
         # dropping it keeps the memory to one set's fitted steps.
-        results[task.key()], seconds = fit_models(searches, X, y, task, FitCache())
+        results[task.key()], seconds = fit_models(searches, X, y, task, FitCache(), least)
         timings += seconds
         progress.done(count)
     columns = ["stage", "model", "cpu_s", "wall_s"]
@@ -103,7 +105,7 @@ def write_json(content, path: str) -> None:
 
 
 def chunk_content(results: dict[str, dict[str, Result]]) -> dict:
-    return {key: {model: {"aucs": r.aucs, "params": r.params, "inner_auc": r.inner_auc}
+    return {key: {model: {"aucs": r.aucs, "params": r.params, "inner_auc": r.inner_auc, "skipped": r.skipped}
                   for model, r in by_model.items()} for key, by_model in results.items()}
 
 
@@ -116,7 +118,8 @@ def read_chunks(paths: list[str], model: str) -> dict[str, Result]:
                 if model not in by_model:
                     raise InputError(f"{path} has no results of model {model}; rerun the validate_chunk jobs.")
                 entry = by_model[model]
-                found[key] = Result(list(entry["aucs"]), entry["params"], float(entry["inner_auc"]))
+                found[key] = Result(list(entry["aucs"]), entry["params"], float(entry["inner_auc"]),
+                                    entry.get("skipped", ""))
     return found
 
 
