@@ -29,7 +29,7 @@ from radsnake.io import external  # noqa: E402
 # missing keys take the schema's defaults. With no --configfile, the demo study runs.
 # The study folder (the config's folder, or its study_dir) becomes the working directory,
 # so each study has its own results/, logs/ and .snakemake/ (locks, metadata).
-from radsnake.core import study  # noqa: E402
+from radsnake.core import parse_checks, study  # noqa: E402
 
 CONFIG_SCHEMA = os.path.join(workflow.basedir, "config", "schemas", "config.schema.yaml")
 if workflow.overwrite_configfiles:
@@ -45,11 +45,27 @@ def stop(message):
     sys.exit(1)
 
 
-_config_problems = study.config_problems(config, study.load_schema(CONFIG_SCHEMA))
-if _config_problems:
-    stop(f"radsnake: {CONFIG_FILE}: " + "\n".join(_config_problems))
 _given_paths = study.given_paths(config)
-validate(config, CONFIG_SCHEMA)
+
+
+def check_config(config):
+    """Every schema problem in one message, else the schema's defaults filled in."""
+    problems = study.config_problems(config, study.load_schema(CONFIG_SCHEMA))
+    if problems:
+        stop(f"radsnake: {CONFIG_FILE}: " + "\n".join(problems))
+    validate(config, CONFIG_SCHEMA)
+
+
+# Not again for a config that passed before in this study (radsnake.core.parse_checks).
+parse_checks.checked_config(
+    config,
+    CONFIG_SCHEMA,
+    [study.__file__, os.path.join(workflow.basedir, "rules", "common.smk")],
+    parse_checks.versions("snakemake", "jsonschema"),
+    # No record for a study_dir of the wrong type: the check names it.
+    study.study_folder(config, CONFIG_FILE) if isinstance(config.get("study_dir", ""), str) else "",
+    check_config,
+)
 _study_folder = study.study_folder(config, CONFIG_FILE)
 if not os.path.isdir(_study_folder):
     stop(f"radsnake: {CONFIG_FILE}: study_dir {_study_folder} is not a folder")
@@ -96,9 +112,15 @@ try:
     )
     if not BRING_YOUR_OWN_FEATURES:
         # PyRadiomics would check its params only inside every extraction job.
-        from radsnake.io.params import check_params
+        from radsnake.io import params as params_check
 
-        check_params(config["pyradiomics"]["params"], config["pyradiomics"]["mask_label"])
+        parse_checks.checked_params(
+            config["pyradiomics"]["params"],
+            config["pyradiomics"]["mask_label"],
+            [params_check.__file__],
+            parse_checks.versions("pyradiomics", "pykwalify", "PyYAML"),
+            params_check.check_params,
+        )
     # External cohorts name per-set outputs, so they are fixed here, at parse time.
     CASE_COHORTS = {case: value.strip() for case, value in COHORT.get("cohort", {}).items() if value.strip()}
     EXTERNAL_COHORTS = external.external_cohorts(

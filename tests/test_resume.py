@@ -22,17 +22,19 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, make_study, snakemake, study_command
+from conftest import FAST_CONFIG, REPO, make_study, snakemake, study_command
 
 pytestmark = pytest.mark.workflow
 
 N_CASES = 24
+# Two of the four models: a kill during modelling needs tuning jobs, not all of them.
+CONFIG = {**FAST_CONFIG, "models": {**FAST_CONFIG["models"], "enabled": ["logistic", "decision_tree"]}}
 
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("reference")
-    make_study(workdir, N_CASES)
+    make_study(workdir, N_CASES, CONFIG)
     snakemake(workdir, "--cores", "1")
     return workdir
 

@@ -1,4 +1,4 @@
-"""A run ends by saying what failed: with one bad mask among 40 cases, the case's
+"""A run ends by saying what failed: with one bad mask among 30 cases, the case's
 radsnake line is in the console's last 20 lines and in logs/failures.txt; once the mask
 is fixed, the rerun redoes that case alone and the file goes."""
 
@@ -13,11 +13,11 @@ from conftest import make_study, snakemake
 
 pytestmark = pytest.mark.workflow
 
-N_CASES = 40
+N_CASES = 30
 TARGET = "results/features.csv"
 
 
-def test_one_failed_case_of_40_is_named_in_the_last_20_lines(tmp_path):
+def test_one_failed_case_of_30_is_named_in_the_last_20_lines(tmp_path):
     sheet = make_study(tmp_path, N_CASES)
     bad = 17
     case = sheet["case_id"].iloc[bad]
