@@ -178,9 +178,14 @@ def make_case(index: int, n_cases: int, seed: int, out_dir: str) -> dict:
 
 
 def make_cohort(out_dir: str | Path, n_cases: int, seed: int, jobs: int = 1) -> pd.DataFrame:
-    """Write the cases (reusing an identical earlier cohort) and return the manifest."""
-    out_dir = Path(out_dir)
-    manifest_path = out_dir / f"manifest-{n_cases}-{seed}.csv"
+    """Write the cases (reusing an identical earlier cohort) and return the manifest.
+
+    Each cohort gets its own folder, ``<out_dir>/<n_cases>-<seed>/``: case i depends on
+    the cohort's size too, so cohorts of two sizes written into one folder under the same
+    file names would replace each other's images (the 20-case manifest then named the
+    100-case cohort's files)."""
+    out_dir = Path(out_dir) / f"{n_cases}-{seed}"
+    manifest_path = out_dir / "manifest.csv"
     if manifest_path.exists():
         manifest = pd.read_csv(manifest_path, dtype={"case_id": str})
         if all(os.path.exists(p) for p in [*manifest["image"], *manifest["mask"]]):
