@@ -286,7 +286,8 @@ def test_learning_curve_subsets_too_small_to_tune_on_are_skipped_with_their_reas
     designs = validation.plan(y, settings, random_state=5)
     distinct = validation.unique_tasks(designs.tasks)
     found, _ = validation_jobs.run_chunk(searches, X, y, distinct, "chunk", least)
-    unchecked, _ = validation_jobs.run_chunk(searches, X, y, [t for t in distinct if t.stage != "learning_curve"],
+    # Two fits of other designs, run without the check, for the comparison below.
+    unchecked, _ = validation_jobs.run_chunk(searches, X, y, [t for t in distinct if t.stage != "learning_curve"][:2],
                                              "chunk")
     for model in CHUNK_GRIDS:
         result = designs.assemble([found[task.key()][model] for task in designs.tasks])
