@@ -57,15 +57,21 @@ def check_config(config):
 
 
 # Not again for a config that passed before in this study (radsnake.core.parse_checks).
-parse_checks.checked_config(
-    config,
-    CONFIG_SCHEMA,
-    [study.__file__, os.path.join(workflow.basedir, "rules", "common.smk")],
-    parse_checks.versions("snakemake", "jsonschema"),
-    # No record for a study_dir of the wrong type: the check names it.
-    study.study_folder(config, CONFIG_FILE) if isinstance(config.get("study_dir", ""), str) else "",
-    check_config,
-)
+if workflow.modifier.skip_validation:  # used as a module that skips validation: no record
+    check_config(config)
+else:
+    parse_checks.checked_config(
+        config,
+        CONFIG_SCHEMA,
+        [study.__file__, os.path.join(workflow.basedir, "rules", "common.smk")],
+        parse_checks.versions("snakemake", "jsonschema", "referencing", "PyYAML", "yte") + sys.version,
+        # The study folder: -d/--directory's when given (it wins, below), else study_dir's; no
+        # record for a study_dir of the wrong type (the check names it).
+        os.getcwd() if workflow.overwrite_workdir
+        else study.study_folder(config, CONFIG_FILE) if isinstance(config.get("study_dir", ""), str)
+        else "",
+        check_config,
+    )
 _study_folder = study.study_folder(config, CONFIG_FILE)
 if not os.path.isdir(_study_folder):
     stop(f"radsnake: {CONFIG_FILE}: study_dir {_study_folder} is not a folder")
@@ -118,7 +124,7 @@ try:
             config["pyradiomics"]["params"],
             config["pyradiomics"]["mask_label"],
             [params_check.__file__],
-            parse_checks.versions("pyradiomics", "pykwalify", "PyYAML"),
+            parse_checks.versions("pyradiomics", "pykwalify", "PyYAML", "ruamel.yaml") + sys.version,
             params_check.check_params,
         )
     # External cohorts name per-set outputs, so they are fixed here, at parse time.

@@ -105,3 +105,16 @@ def test_params_file_that_passed_is_not_checked_again_until_it_changes(tmp_path,
         with pytest.raises(InputError, match="binWidht"):
             parse_checks.checked_params(str(params), 1, [], "v1", check)
     assert check.calls == 4
+
+
+@pytest.mark.parametrize("damage", [b"", b"[]", b"{}", b"\xff\xfe not text", b'{"seed": 1'])
+def test_a_damaged_record_is_ignored_and_the_check_runs_again(tmp_path, damage):
+    check = Counting(lambda config: validate(config, SCHEMA))
+    first = checked(copy.deepcopy(DEMO), tmp_path, check)
+    (record,) = (tmp_path / parse_checks.FOLDER).iterdir()
+    record.write_bytes(damage)
+    assert checked(copy.deepcopy(DEMO), tmp_path, check) == first
+    assert check.calls == 2
+    assert checked(copy.deepcopy(DEMO), tmp_path, check) == first  # recorded again
+    assert check.calls == 2
+    assert [p.name for p in (tmp_path / parse_checks.FOLDER).iterdir()] == [record.name]

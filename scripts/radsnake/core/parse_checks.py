@@ -68,24 +68,39 @@ def same_types(a, b) -> bool:
 
 
 def recall(study_dir: str, name: str) -> str | None:
-    """The content recorded under ``name`` in the study folder, or None."""
+    """The content recorded under ``name`` in the study folder, or None (also for a
+    record that cannot be read as text: the check then runs again)."""
     try:
-        with open(os.path.join(study_dir, FOLDER, name)) as handle:
+        with open(os.path.join(study_dir, FOLDER, name), encoding="utf-8") as handle:
             return handle.read()
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         return None
 
 
 def remember(study_dir: str, name: str, content: str = "") -> None:
     folder = os.path.join(study_dir, FOLDER)
+    partial = os.path.join(folder, f".partial-{name}-{os.getpid()}")
     try:
         os.makedirs(folder, exist_ok=True)
-        partial = os.path.join(folder, f".partial-{name}-{os.getpid()}")
-        with open(partial, "w") as handle:
+        with open(partial, "w", encoding="utf-8") as handle:
             handle.write(content)
         os.replace(partial, os.path.join(folder, name))
     except OSError:
-        pass
+        try:
+            os.remove(partial)
+        except OSError:
+            pass
+
+
+def recorded_config(text: str | None) -> dict | None:
+    """A recorded config, or None for none or a damaged record (edited, truncated)."""
+    if text is None:
+        return None
+    try:
+        filled = json.loads(text)
+    except ValueError:
+        return None
+    return filled if isinstance(filled, dict) and filled else None
 
 
 def checked_config(config: dict, schema_path: str, code: list[str], versions: str, study_dir: str, check) -> None:
@@ -96,9 +111,8 @@ def checked_config(config: dict, schema_path: str, code: list[str], versions: st
         check(config)
         return
     name = "config-" + key(text, file_bytes(schema_path), versions, *(file_bytes(path) for path in code))
-    recorded = recall(study_dir, name)
-    if recorded is not None:
-        filled = json.loads(recorded)
+    filled = recorded_config(recall(study_dir, name))
+    if filled is not None:
         config.clear()
         config.update(filled)
         return

@@ -377,8 +377,11 @@ def save_snapped(fig: Figure, png_path, pdf_path, digits: int = 5) -> None:
     whole draw: the PNG's draw would lay the figure out the same way (same bytes), and a
     draw costs about a tenth of a figure job."""
     engine = fig.get_layout_engine()
-    if engine is not None:
-        engine.execute(fig)
+    if fig.axes and engine is not None:
+        try:  # as Figure.draw runs it
+            engine.execute(fig)
+        except ValueError:
+            pass
     fig.set_layout_engine("none")
     for ax in fig.axes:
         box = ax.get_position(original=True).bounds

@@ -165,12 +165,14 @@ def unique_tasks(tasks: list[Task]) -> list[Task]:
 
 
 def run_tasks(estimator: BaseEstimator, X: pd.DataFrame, y: np.ndarray, tasks: list[Task],
-              n_jobs: int = 1) -> list[Result]:
-    """Fit and score every task, each identical task once, in parallel; results in task order."""
+              n_jobs: int = 1, least: int = 0) -> list[Result]:
+    """Fit and score every task, each identical task once, in parallel; results in task order.
+
+    least: as fit_and_score's (the chunked runs of radsnake.ml.validation_runs pass it too)."""
     unique = unique_tasks(tasks)
     log.info("internal validation: %d fits (%d requested), %d job(s)", len(unique), len(tasks), n_jobs)
     # Each fit is single-threaded inside: the parallelism is across fits.
-    results = Parallel(n_jobs=n_jobs)(delayed(fit_and_score)(estimator, X, y, task) for task in unique)
+    results = Parallel(n_jobs=n_jobs)(delayed(fit_and_score)(estimator, X, y, task, None, least) for task in unique)
     by_key = {task.key(): result for task, result in zip(unique, results)}
     return [by_key[task.key()] for task in tasks]
 
@@ -414,11 +416,11 @@ def plan(y: np.ndarray, settings: Settings, random_state: int) -> Plan:
 
 
 def validate(estimator: BaseEstimator, X: pd.DataFrame, y: np.ndarray, settings: Settings, *,
-             random_state: int, n_jobs: int = 1) -> Validation:
+             random_state: int, n_jobs: int = 1, least: int = 0) -> Validation:
     """All four designs for one unfitted procedure (e.g. a GridSearchCV), in one batch of fits."""
     y = np.asarray(y, dtype=int)
     designs = plan(y, settings, random_state)
-    return designs.assemble(run_tasks(estimator, X, y, designs.tasks, n_jobs=n_jobs))
+    return designs.assemble(run_tasks(estimator, X, y, designs.tasks, n_jobs=n_jobs, least=least))
 
 
 def write_validation(result: Validation, model: str, y: np.ndarray, settings: Settings, repeated_cv_csv: str,
