@@ -67,9 +67,11 @@ else:
         parse_checks.versions("snakemake", "jsonschema", "referencing", "PyYAML", "yte") + sys.version,
         # The study folder: -d/--directory's when given (it wins, below), else study_dir's; no
         # record for a study_dir of the wrong type (the check names it).
-        os.getcwd() if workflow.overwrite_workdir
-        else study.study_folder(config, CONFIG_FILE) if isinstance(config.get("study_dir", ""), str)
-        else "",
+        (
+            os.getcwd()
+            if workflow.overwrite_workdir
+            else study.study_folder(config, CONFIG_FILE) if isinstance(config.get("study_dir", ""), str) else ""
+        ),
         check_config,
     )
 _study_folder = study.study_folder(config, CONFIG_FILE)
