@@ -56,7 +56,15 @@ def check_config(config):
     validate(config, CONFIG_SCHEMA)
 
 
-# Not again for a config that passed before in this study (radsnake.core.parse_checks).
+# Not again for a config that passed before in this study (radsnake.core.parse_checks),
+# whose record is kept in the study folder: -d/--directory's when given (it wins over
+# study_dir, below).
+if workflow.overwrite_workdir:
+    _record_dir = os.getcwd()
+elif isinstance(config.get("study_dir", ""), str):
+    _record_dir = study.study_folder(config, CONFIG_FILE)
+else:
+    _record_dir = ""  # a study_dir of the wrong type: no record, the check names it
 if workflow.modifier.skip_validation:  # used as a module that skips validation: no record
     check_config(config)
 else:
@@ -64,14 +72,8 @@ else:
         config,
         CONFIG_SCHEMA,
         [study.__file__, os.path.join(workflow.basedir, "rules", "common.smk")],
-        parse_checks.versions("snakemake", "jsonschema", "referencing", "PyYAML", "yte") + sys.version,
-        # The study folder: -d/--directory's when given (it wins, below), else study_dir's; no
-        # record for a study_dir of the wrong type (the check names it).
-        (
-            os.getcwd()
-            if workflow.overwrite_workdir
-            else study.study_folder(config, CONFIG_FILE) if isinstance(config.get("study_dir", ""), str) else ""
-        ),
+        parse_checks.versions("snakemake", "jsonschema", "referencing", "PyYAML", "yte"),
+        _record_dir,
         check_config,
     )
 _study_folder = study.study_folder(config, CONFIG_FILE)
@@ -126,7 +128,7 @@ try:
             config["pyradiomics"]["params"],
             config["pyradiomics"]["mask_label"],
             [params_check.__file__],
-            parse_checks.versions("pyradiomics", "pykwalify", "PyYAML", "ruamel.yaml") + sys.version,
+            parse_checks.versions("pyradiomics", "pykwalify", "PyYAML", "ruamel.yaml"),
             params_check.check_params,
         )
     # External cohorts name per-set outputs, so they are fixed here, at parse time.

@@ -17,6 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
+
+from radsnake.core.hashing import file_sha256
+from radsnake.core.tables import partial_path, remove_partial
 
 FOLDER = os.path.join(".snakemake", "radsnake-checks")
 
@@ -30,7 +34,8 @@ def key(*parts: str | bytes) -> str:
 
 
 def versions(*distributions: str) -> str:
-    """The installed versions of the libraries a check runs (without importing them)."""
+    """Python's version and the installed versions of the libraries a check runs (without
+    importing them)."""
     from importlib.metadata import PackageNotFoundError, version
 
     found = []
@@ -39,12 +44,7 @@ def versions(*distributions: str) -> str:
             found.append(f"{name}=={version(name)}")
         except PackageNotFoundError:
             found.append(f"{name} missing")
-    return ";".join(found)
-
-
-def file_bytes(path: str) -> bytes:
-    with open(path, "rb") as handle:
-        return handle.read()
+    return ";".join([sys.version, *found])
 
 
 def as_json(value) -> str | None:
@@ -54,7 +54,8 @@ def as_json(value) -> str | None:
         text = json.dumps(value)
     except (TypeError, ValueError):
         return None
-    return text if json.loads(text) == value and same_types(json.loads(text), value) else None
+    back = json.loads(text)
+    return text if back == value and same_types(back, value) else None
 
 
 def same_types(a, b) -> bool:
@@ -78,18 +79,16 @@ def recall(study_dir: str, name: str) -> str | None:
 
 
 def remember(study_dir: str, name: str, content: str = "") -> None:
-    folder = os.path.join(study_dir, FOLDER)
-    partial = os.path.join(folder, f".partial-{name}-{os.getpid()}")
+    path = os.path.join(study_dir, FOLDER, name)
+    partial = ""
     try:
-        os.makedirs(folder, exist_ok=True)
+        partial = partial_path(path)
         with open(partial, "w", encoding="utf-8") as handle:
             handle.write(content)
-        os.replace(partial, os.path.join(folder, name))
+        os.replace(partial, path)
     except OSError:
-        try:
-            os.remove(partial)
-        except OSError:
-            pass
+        if partial:
+            remove_partial(partial)
 
 
 def recorded_config(text: str | None) -> dict | None:
@@ -110,7 +109,7 @@ def checked_config(config: dict, schema_path: str, code: list[str], versions: st
     if text is None or not study_dir or not os.path.isdir(study_dir):
         check(config)
         return
-    name = "config-" + key(text, file_bytes(schema_path), versions, *(file_bytes(path) for path in code))
+    name = "config-" + key(text, file_sha256(schema_path), versions, *(file_sha256(path) for path in code))
     filled = recorded_config(recall(study_dir, name))
     if filled is not None:
         config.clear()
@@ -126,12 +125,12 @@ def checked_params(path: str, mask_label, code: list[str], versions: str, check)
     """Run ``check(path, mask_label)`` unless the same params file passed it before in
     this study (the working directory)."""
     try:
-        content = file_bytes(path)
+        content = file_sha256(path)
     except OSError:
         check(path, mask_label)  # it names the missing file
         return
-    name = "params-" + key(content, repr(mask_label), versions, *(file_bytes(p) for p in code))
-    if recall(".", name) is not None:
+    name = "params-" + key(content, repr(mask_label), versions, *(file_sha256(p) for p in code))
+    if os.path.isfile(os.path.join(FOLDER, name)):
         return
     check(path, mask_label)
     remember(".", name)

@@ -172,7 +172,7 @@ def run_tasks(estimator: BaseEstimator, X: pd.DataFrame, y: np.ndarray, tasks: l
     unique = unique_tasks(tasks)
     log.info("internal validation: %d fits (%d requested), %d job(s)", len(unique), len(tasks), n_jobs)
     # Each fit is single-threaded inside: the parallelism is across fits.
-    results = Parallel(n_jobs=n_jobs)(delayed(fit_and_score)(estimator, X, y, task, None, least) for task in unique)
+    results = Parallel(n_jobs=n_jobs)(delayed(fit_and_score)(estimator, X, y, task, least=least) for task in unique)
     by_key = {task.key(): result for task, result in zip(unique, results)}
     return [by_key[task.key()] for task in tasks]
 
@@ -320,7 +320,7 @@ def learning_curve_table(design: pd.DataFrame, results: list[Result]) -> pd.Data
 
 def skipped_points(curve: pd.DataFrame) -> str:
     """The console line for a learning curve with skipped points, '' when none was."""
-    skipped = curve[curve["skipped"].fillna("").astype(str) != ""]
+    skipped = curve[curve["skipped"] != ""]
     if skipped.empty:
         return ""
     sizes = ", ".join(f"{size:g}" for size in sorted(skipped["size"].unique()))
