@@ -4,7 +4,9 @@ Same cases (bench/make_ct_cohort.py), same params, same parallelism N: the workf
 `snakemake --cores N results/features.csv` (one job per case, then aggregation) against
 `pyradiomics cases.csv -o out.csv -f csv -j N --param params.yaml`. Also timed: a
 minimal process-pool script (bench/pool_extract.py), because the CLI's busy-wait costs
-it a core. The sides run interleaved, --repeats times. Prints wall and CPU times, the
+it a core. Then, for the first --floor-cases cases, bench/case_floor.py: the case
+job's own work against PyRadiomics' execute in one process, the floor of the
+workflow / pool ratio. The sides run interleaved, --repeats times. Prints wall and CPU times, the
 ratios of the medians, the targets, and the largest difference between the
 workflow's and the others' feature values.
 
@@ -14,9 +16,11 @@ workflow's and the others' feature values.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
+import subprocess
 import time
 from pathlib import Path
 
@@ -167,7 +171,8 @@ def compare(workflow: pd.DataFrame, other: pd.DataFrame) -> dict:
     }
 
 
-def bench_preset(name: str, manifest: pd.DataFrame, cores: int, workdir: Path, pool: bool, repeats: int = 1) -> dict:
+def bench_preset(name: str, manifest: pd.DataFrame, cores: int, workdir: Path, pool: bool, repeats: int = 1,
+                 floor_cases: int = 0) -> dict:
     """The sides run back to back, interleaved (workflow, CLI, pool; then CLI, pool,
     workflow; ...), --repeats times; the ratios are of the medians."""
     params = PRESETS[name]
@@ -217,7 +222,29 @@ def bench_preset(name: str, manifest: pd.DataFrame, cores: int, workdir: Path, p
         say(f"  RATIO workflow / process pool wall time (medians): {result['ratio_wall_vs_pool']:.3f}x "
             f"(target <= {POOL_TARGET}x: {'met' if result['met_pool'] else 'MISSED'}), "
             f"CPU time: {median['workflow']['cpu_s'] / median['pool']['cpu_s']:.3f}x")
+    if floor_cases:
+        result["case_job_floor"] = case_job_floor(manifest.head(floor_cases), params, workdir / f"floor-{name}")
     return result
+
+
+def case_job_floor(manifest: pd.DataFrame, params: Path, folder: Path) -> dict:
+    """bench/case_floor.py on these cases: the case job's own work against PyRadiomics'
+    execute alone, in one process (no runner): the lowest workflow / pool ratio any runner
+    of item 1's case job could reach."""
+    fresh_dir(folder)
+    cases = folder / "cases.csv"
+    manifest[["case_id", "image", "mask"]].to_csv(cases, index=False)
+    say(f"  case job floor, {len(manifest)} cases in one process (load before {benchlib.load_average()}) ...")
+    done = subprocess.run([benchlib.PYTHON, str(benchlib.REPO / "bench" / "case_floor.py"), str(cases),
+                           str(params), str(folder / "out"), "--cases", str(len(manifest))],
+                          cwd=benchlib.REPO / "bench", capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"bench/case_floor.py failed:\n{done.stderr[-4000:]}")
+    floor = json.loads(done.stdout.strip().splitlines()[-1])
+    say(f"  FLOOR case job / PyRadiomics execute, CPU, one process: {floor['ratio_cpu']:.3f}x "
+        f"({floor['case_job']['cpu_s']:.1f} s vs {floor['pyradiomics']['cpu_s']:.1f} s; "
+        f"+{floor['extra_cpu_per_case_s']:.3f} s a case): no runner of this job is below it")
+    return floor
 
 
 def main() -> None:
@@ -229,6 +256,8 @@ def main() -> None:
     parser.add_argument("--pool-presets", nargs="*", choices=sorted(PRESETS), default=["ct", "defaults"],
                         help="presets that also get the process-pool baseline (it costs another run)")
     parser.add_argument("--repeats", type=int, default=1, help="interleaved runs of each side; medians compared")
+    parser.add_argument("--floor-cases", type=int, default=20,
+                        help="cases for the case job's floor (bench/case_floor.py; 0: not measured)")
     parser.add_argument("--workdir", type=Path, default=benchlib.DEFAULT_WORKDIR)
     args = parser.parse_args()
     args.workdir = args.workdir.resolve()
@@ -240,7 +269,8 @@ def main() -> None:
     sizes = manifest["roi_voxels"]
     say(f"cohort: {len(manifest)} cases, 512 x 512 x {manifest['slices'].min()}-{manifest['slices'].max()} voxels, "
         f"ROI {sizes.min()}-{sizes.max()} voxels (median {int(sizes.median())})")
-    results = [bench_preset(name, manifest, args.cores, args.workdir, name in args.pool_presets, args.repeats)
+    results = [bench_preset(name, manifest, args.cores, args.workdir, name in args.pool_presets, args.repeats,
+                            args.floor_cases)
                for name in args.presets]
     path = benchlib.save_result(args.workdir, f"extraction-{args.cases}", {"runs": results})
     say(f"\nnumbers saved to {path}")

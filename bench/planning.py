@@ -3,7 +3,9 @@
 For each size, a study with that many cases (empty placeholder image and mask files:
 a dry run reads no image, but the cohort loader checks that they exist) is dry-run
 with the real workflow (default target: every output of the study) and with
-bench/trivial.smk (one job per case + one aggregate job). Each is run --repeats
+bench/trivial.smk (one job per case + one aggregate job), and with bench/required.smk (the
+same DAG with the per-case files and per-job parts issue 16's item 1 and the standards
+require: the split of the gap between the two). Each is run --repeats
 times, interleaved; the median counts. Targets: the largest size under 10 s and within 1.5x of
 the trivial Snakefile. The cost of reruns by content (radsnake.core.fingerprints: a stat
 of every input file, and a reading of those not hashed before) is timed on its own, on
@@ -35,6 +37,10 @@ from benchlib import say
 TARGET_SECONDS = 10.0
 TARGET_RATIO = 1.5
 TRIVIAL = benchlib.REPO / "bench" / "trivial.smk"
+# The baselines: the minimal per-patient DAG (the issue's floor), and the same DAG with the
+# per-case files and per-job parts that item 1 and the standards require (bench/required.smk).
+BASELINES = {"trivial": TRIVIAL, "required": benchlib.REPO / "bench" / "required.smk"}
+PARAMS = benchlib.REPO / "config" / "pyradiomics" / "ct.yaml"
 
 
 def make_study(workdir: Path, n_cases: int) -> Path:
@@ -60,7 +66,7 @@ def make_study(workdir: Path, n_cases: int) -> Path:
         "cohort": "config/cohort.csv",
         "demo": {"enabled": False},
         "clinical": {},
-        "pyradiomics": {"params": str(benchlib.REPO / "config" / "pyradiomics" / "ct.yaml")},
+        "pyradiomics": {"params": str(PARAMS)},
     })
     return study
 
@@ -68,8 +74,11 @@ def make_study(workdir: Path, n_cases: int) -> Path:
 def dry_run_cmd(study: Path, which: str) -> list[str]:
     if which == "workflow":
         return benchlib.study_command(study, 2, "-n")
-    return [benchlib.SNAKEMAKE, "-s", str(TRIVIAL), "-d", str(study), "--cores", "2", "-n",
-            "--config", "cohort=config/cohort.csv"]
+    config = ["cohort=config/cohort.csv"]
+    if which == "required":
+        config.append(f"params={PARAMS}")
+    return [benchlib.SNAKEMAKE, "-s", str(BASELINES[which]), "-d", str(study), "--cores", "2", "-n",
+            "--config", *config]
 
 
 def count_jobs(log: Path) -> int:
@@ -84,8 +93,8 @@ def count_jobs(log: Path) -> int:
 def time_dry_runs(study: Path, repeats: int) -> dict:
     """Both dry runs, interleaved (workflow, trivial, workflow, ...), so that a change in
     the machine's load falls on both sides alike."""
-    walls = {"workflow": [], "trivial": []}
-    cpus = {"workflow": [], "trivial": []}
+    walls = {"workflow": [], "trivial": [], "required": []}
+    cpus = {"workflow": [], "trivial": [], "required": []}
     loads = []
     for _ in range(repeats):
         for which in walls:
@@ -176,12 +185,14 @@ def main() -> None:
         study = make_study(workdir, n)
         say(f"  study with placeholder files ready in {time.perf_counter() - start:.1f} s: {study}")
         timed = time_dry_runs(study, args.repeats)
-        real, trivial = timed["workflow"], timed["trivial"]
+        real, trivial, required = timed["workflow"], timed["trivial"], timed["required"]
         ratio = real["median_s"] / trivial["median_s"]
-        say(f"  workflow: {real['jobs']} jobs, dry runs {', '.join(f'{w:.2f}' for w in real['walls_s'])} s "
-            f"(median {real['median_s']:.2f} s)")
-        say(f"  trivial:  {trivial['jobs']} jobs, dry runs {', '.join(f'{w:.2f}' for w in trivial['walls_s'])} s "
-            f"(median {trivial['median_s']:.2f} s)")
+        for which, side in timed.items():
+            say(f"  {which + ':':9} {side['jobs']} jobs, dry runs {', '.join(f'{w:.2f}' for w in side['walls_s'])} s "
+                f"(median {side['median_s']:.2f} s, CPU {side['median_cpu_s']:.2f} s)")
+        say(f"  required / trivial: {required['median_s'] / trivial['median_s']:.2f}x wall (what item 1 and the "
+            f"standards add per case); workflow / required: {real['median_s'] / required['median_s']:.2f}x wall "
+            f"(radsnake's own cost beyond them)")
         say(f"  CPU time (median): workflow {real['median_cpu_s']:.2f} s, trivial {trivial['median_cpu_s']:.2f} s, "
             f"ratio {real['median_cpu_s'] / trivial['median_cpu_s']:.2f}x")
         say(f"  RATIO workflow / trivial: {ratio:.2f}x (target <= {TARGET_RATIO}x); load before each run: "
@@ -192,7 +203,7 @@ def main() -> None:
         say(f"  reruns by content, {content['files']} input files: first planning (every file read) "
             f"{content['cold_s']:.2f} s = {content['cold_ratio']:.2f}x the trivial dry run; later plannings "
             f"(stats only) {content['warm_s']:.2f} s = {content['warm_ratio']:.2f}x")
-        results.append({"cases": n, "workflow": real, "trivial": trivial, "ratio": ratio,
+        results.append({"cases": n, "workflow": real, "trivial": trivial, "required": required, "ratio": ratio,
                         "content_reruns": content})
 
     largest = results[-1]

@@ -21,6 +21,21 @@ def test_job_logs_to_file_and_limits_threads(tmp_path):
     assert "hello from the job" in log.read_text()
 
 
+def test_job_limits_itk_threads_to_its_thread_count(tmp_path):
+    """ITK sizes its filters' pool by the machine's cores, whatever the BLAS variables say:
+    a one-thread case job in the warm worker (SimpleITK already imported) would use them all."""
+    import SimpleITK as sitk
+
+    before = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    try:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(3)
+        with job(str(tmp_path / "job.log"), threads=1):
+            assert sitk.ProcessObject.GetGlobalDefaultNumberOfThreads() == 1
+            assert os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] == "1"
+    finally:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(before)
+
+
 CHATTY_JOB = """
 import logging, os, subprocess, sys, warnings
 from radsnake.core.runtime import job

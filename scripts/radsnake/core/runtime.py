@@ -19,6 +19,7 @@ THREAD_VARIABLES = (
     "VECLIB_MAXIMUM_THREADS",
     "NUMEXPR_NUM_THREADS",
     "GOTO_NUM_THREADS",
+    "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS",
 )
 
 
@@ -30,6 +31,10 @@ def limit_threads(threads: int) -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=threads)
+    # ITK sizes its filters' thread pool by the machine's cores, not by the variables above.
+    itk = sys.modules.get("SimpleITK")
+    if itk is not None:
+        itk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
 
 
 # The console's stderr while a job's descriptors point at its log (console_to_log).
