@@ -62,7 +62,7 @@ clean:
 	cd $(DEMO_SURVIVAL_DIR) && rm -rf results logs benchmarks .snakemake split
 
 # Benchmarks (docs/benchmarks.md): extraction vs PyRadiomics' CLI, planning time, modelling,
-# aggregation memory. Full sizes by default (about 35 minutes on two idle cores); every size
+# aggregation memory. Full sizes by default (about 40 minutes on two idle cores); every size
 # scales with BENCH_CASES, e.g. `make bench BENCH_CASES=20` for a smoke run.
 BENCH_CASES ?= 200
 BENCH_CORES ?= 2
