@@ -25,14 +25,14 @@ import os
 import sys
 import time
 
-# Single-threaded on both sides (a case job runs with its one thread), set before the
-# libraries start their pools.
-for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"):
-    os.environ[_name] = "1"
+import benchlib  # noqa: F401  (importing it puts the repository's scripts/ on the path)
+from radsnake.core.runtime import limit_threads
+
+# Single-threaded on both sides, as a case job with its one thread, before the libraries
+# below start their pools.
+limit_threads(1)
 
 import pandas as pd  # noqa: E402
-
-import benchlib  # noqa: E402, F401  (importing it puts the repository's scripts/ on the path)
 
 
 def main() -> None:

@@ -93,8 +93,8 @@ def count_jobs(log: Path) -> int:
 def time_dry_runs(study: Path, repeats: int) -> dict:
     """Both dry runs, interleaved (workflow, trivial, workflow, ...), so that a change in
     the machine's load falls on both sides alike."""
-    walls = {"workflow": [], "trivial": [], "required": []}
-    cpus = {"workflow": [], "trivial": [], "required": []}
+    walls = {which: [] for which in ("workflow", *BASELINES)}
+    cpus = {which: [] for which in walls}
     loads = []
     for _ in range(repeats):
         for which in walls:

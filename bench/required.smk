@@ -5,19 +5,10 @@
 # 1); a log (every rule has one); a param holding what the inputs contain (reruns by content);
 # and the two tables that read every case's file (the QC table and the feature table).
 # The workflow's ratio to this one is its own planning cost beyond those requirements.
-import csv
 import hashlib
 
-with open(config["cohort"], newline="") as handle:
-    CASES = {row["case_id"]: row for row in csv.DictReader(handle)}
 
-
-def image(wildcards):
-    return "config/" + CASES[wildcards.case]["image"]
-
-
-def mask(wildcards):
-    return "config/" + CASES[wildcards.case]["mask"]
+include: "cases.smk"
 
 
 def content(wildcards):

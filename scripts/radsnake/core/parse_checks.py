@@ -20,7 +20,7 @@ import os
 import sys
 
 from radsnake.core.hashing import file_sha256
-from radsnake.core.tables import partial_path, remove_partial
+from radsnake.core.tables import write_text
 
 FOLDER = os.path.join(".snakemake", "radsnake-checks")
 
@@ -79,16 +79,10 @@ def recall(study_dir: str, name: str) -> str | None:
 
 
 def remember(study_dir: str, name: str, content: str = "") -> None:
-    path = os.path.join(study_dir, FOLDER, name)
-    partial = ""
     try:
-        partial = partial_path(path)
-        with open(partial, "w", encoding="utf-8") as handle:
-            handle.write(content)
-        os.replace(partial, path)
-    except OSError:
-        if partial:
-            remove_partial(partial)
+        write_text(os.path.join(study_dir, FOLDER, name), content)
+    except OSError:  # an unwritable folder only means no record
+        pass
 
 
 def recorded_config(text: str | None) -> dict | None:

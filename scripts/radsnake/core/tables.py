@@ -1,4 +1,4 @@
-"""CSV output: full precision, Excel-friendly, written atomically."""
+"""CSV and text output, written atomically; CSV at full precision, Excel-friendly."""
 
 from __future__ import annotations
 
@@ -41,6 +41,18 @@ def write_csv_chunks(chunks: Iterable[pd.DataFrame], path: str) -> None:
             err.filename = tmp
         remove_partial(tmp)
         raise
+    except BaseException:
+        remove_partial(tmp)
+        raise
+
+
+def write_text(path: str, text: str) -> None:
+    """Write a text file (UTF-8, '\\n' line ends) that appears only when complete."""
+    tmp = partial_path(path)
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as out:
+            out.write(text)
+        os.replace(tmp, path)
     except BaseException:
         remove_partial(tmp)
         raise

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-import os
 
-from radsnake.core.tables import partial_path
+from radsnake.core.tables import write_text
 from radsnake.io.provenance import build_record, record_html, record_json
 
 log = logging.getLogger(__name__)
@@ -21,10 +20,7 @@ def write_provenance(output_json: str, output_html: str, **inputs) -> dict:
         log.warning("radsnake checkout %s has local changes: %s", rad["workflow_dir"], rad["git_changes"][:5])
     for name, versions in record["libraries_differing_from_lock"].items():
         log.warning("%s %s is installed; envs/requirements.lock has %s", name, versions["installed"], versions["locked"])
-    for path, text in ((output_json, record_json(record)), (output_html, record_html(record))):
-        tmp = partial_path(path)
-        with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
+    write_text(output_json, record_json(record))
+    write_text(output_html, record_html(record))
     log.info("provenance of the results -> %s", output_json)
     return record

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 
 import numpy as np
@@ -26,7 +25,7 @@ from sklearn.base import BaseEstimator
 from radsnake.core.errors import InputError
 from radsnake.ml.fitcache import FitCache
 from radsnake.ml.models import build_search
-from radsnake.core.tables import partial_path
+from radsnake.core.tables import write_text
 from radsnake.ml.validation import Result, Task, fit_and_score
 
 log = logging.getLogger(__name__)
@@ -98,10 +97,7 @@ def run_chunk(searches: dict[str, BaseEstimator], X: pd.DataFrame, y: np.ndarray
 
 
 def write_json(content, path: str) -> None:
-    tmp = partial_path(path)
-    with open(tmp, "w") as out:
-        json.dump(content, out, sort_keys=True)
-    os.replace(tmp, path)
+    write_text(path, json.dumps(content, sort_keys=True))
 
 
 def chunk_content(results: dict[str, dict[str, Result]]) -> dict:
