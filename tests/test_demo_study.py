@@ -33,9 +33,11 @@ VALIDATION_OVERRIDE = {"validation": {"enabled": False}}
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    """A copy of the clone's config/ folder: the demo config's study_dir (../..) is the copy's root."""
+    """A copy of the clone's config/ folder: the demo config's study_dir (../..) is the copy's root.
+    Without what `make demo` leaves in it (the survival demo's study folder is config/demo-survival)."""
     workdir = tmp_path_factory.mktemp("demo")
-    shutil.copytree(REPO / "config", workdir / "config")
+    outputs = shutil.ignore_patterns(".snakemake", "results", "logs", "benchmarks", "split")
+    shutil.copytree(REPO / "config", workdir / "config", ignore=outputs)
     (workdir / "validation.yaml").write_text(yaml.safe_dump(VALIDATION_OVERRIDE))
     run_demo(workdir, timeout=3000)
     return workdir

@@ -165,7 +165,8 @@ def test_paths_resolve_against_the_config_folder_from_anywhere(own_study, tmp_pa
 
 @pytest.mark.xdist_group("clone")
 def test_plain_snakemake_runs_the_demo_study():
-    """No --configfile: the demo study (config/demo/config.yaml), in the clone."""
-    result = run("-n", "--cores", "1")
+    """No --configfile: the demo study (config/demo/config.yaml), in the clone (planned whole,
+    as after `make demo` its jobs are done)."""
+    result = run("-n", "--forceall", "--cores", "1")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "demo_case" in result.stdout

@@ -292,7 +292,9 @@ def predict_sets(
         seed,
         read_locked(locked) if locked and os.path.exists(locked) else None,
         case_cohorts=case_cohorts,
-        kept=read_kept(kept_csv),
+        # The kept file alone, as the split job reads it: an earlier results/split.csv is
+        # adopted into it at parse time (adopt_earlier_split), not read here.
+        kept=read_kept(kept_csv, earlier_csv=""),
         strata=split.get("strata", []),
     )
 
